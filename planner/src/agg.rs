@@ -1,0 +1,150 @@
+//! Aggregate expressions: `col("x").sum()`, `col("x").mean().alias("m")`.
+//!
+//! An aggregate is computed in two phases (see the engine's `aggregate` module): each
+//! partition folds its rows into a small partial state, and the states are merged in a
+//! tree. Every function here has such a state, so the answer does not depend on how the
+//! rows are partitioned (up to floating-point rounding for sums of floats).
+
+use std::fmt;
+
+use arrow::datatypes::{DataType, Field, Schema};
+
+use crate::expr::Expr;
+use crate::{Error, Result};
+
+/// The aggregate functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AggFunc {
+    /// Sum of non-null values: `Int64` for signed integers (wrapping on overflow, as Arrow
+    /// and Polars), `UInt64` for unsigned, `Float64` for floats; 0 over no values.
+    Sum,
+    /// Mean of non-null values as `Float64`; null over no values.
+    Mean,
+    /// Smallest non-null value, of the input's type (floats in IEEE total order).
+    Min,
+    /// Largest non-null value, of the input's type (floats in IEEE total order).
+    Max,
+    /// Number of non-null values, `UInt64`.
+    Count,
+    /// Sample standard deviation (ddof = 1), `Float64`; null under two values.
+    Std,
+    /// Sample variance (ddof = 1), `Float64`; null under two values.
+    Var,
+}
+
+impl AggFunc {
+    /// The function's name as it prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            AggFunc::Sum => "sum",
+            AggFunc::Mean => "mean",
+            AggFunc::Min => "min",
+            AggFunc::Max => "max",
+            AggFunc::Count => "count",
+            AggFunc::Std => "std",
+            AggFunc::Var => "var",
+        }
+    }
+
+    /// The output type for an input of type `input`, or why the input does not fit.
+    ///
+    /// # Errors
+    /// A message naming the function and the type.
+    pub fn output_type(self, input: &DataType) -> Result<DataType, String> {
+        use DataType::*;
+        let numeric = input.is_numeric() || matches!(input, Null);
+        match self {
+            AggFunc::Sum if input.is_unsigned_integer() => Ok(UInt64),
+            AggFunc::Sum if input.is_signed_integer() || matches!(input, Null) => Ok(Int64),
+            AggFunc::Sum if input.is_floating() => Ok(Float64),
+            AggFunc::Mean | AggFunc::Std | AggFunc::Var if numeric => Ok(Float64),
+            AggFunc::Count => Ok(UInt64),
+            AggFunc::Min | AggFunc::Max
+                if input.is_primitive()
+                    || matches!(input, Boolean | Utf8 | LargeUtf8 | Utf8View | Null) =>
+            {
+                Ok(input.clone())
+            }
+            _ => Err(format!("{} is not defined for {input}", self.name())),
+        }
+    }
+}
+
+/// An aggregate function over an expression, with the output column's name.
+#[derive(Clone, Debug)]
+pub struct AggExpr {
+    /// The function.
+    pub func: AggFunc,
+    /// What it aggregates.
+    pub input: Expr,
+    /// The output column's name: `sum(x)` unless aliased.
+    pub name: String,
+}
+
+impl AggExpr {
+    /// `func(input)`, named `func(input_name)`.
+    pub fn new(func: AggFunc, input: Expr) -> Self {
+        let name = format!("{}({})", func.name(), input.output_name());
+        AggExpr { func, input, name }
+    }
+
+    /// Renames the output column.
+    pub fn alias(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The output field over `schema`.
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`] or [`Error::Type`] from the input, or [`Error::Type`] when
+    /// the function is not defined for the input's type.
+    pub fn to_field(&self, schema: &Schema) -> Result<Field> {
+        let input = self.input.data_type(schema)?;
+        let out = self
+            .func
+            .output_type(&input)
+            .map_err(|m| Error::type_error(self, m))?;
+        // Count never gives a null; the others do over no values (sum gives 0).
+        let nullable = !matches!(self.func, AggFunc::Count | AggFunc::Sum);
+        Ok(Field::new(&self.name, out, nullable))
+    }
+}
+
+impl fmt::Display for AggExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let call = format!("{}({})", self.func.name(), self.input);
+        if call == self.name {
+            f.write_str(&call)
+        } else {
+            write!(f, "{call} AS {}", self.name)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::col;
+
+    #[test]
+    fn output_types_and_names() {
+        let s = Schema::new(vec![
+            Field::new("i", DataType::Int32, true),
+            Field::new("s", DataType::Utf8View, true),
+        ]);
+        let sum = col("i").sum();
+        assert_eq!(sum.to_field(&s).unwrap().data_type(), &DataType::Int64);
+        assert_eq!(sum.to_field(&s).unwrap().name(), "sum(i)");
+        assert_eq!(
+            col("s").max().to_field(&s).unwrap().data_type(),
+            &DataType::Utf8View
+        );
+        let e = col("s").mean().to_field(&s).unwrap_err();
+        assert!(
+            e.to_string().contains("mean is not defined for Utf8View"),
+            "{e}"
+        );
+        assert_eq!(col("i").count().alias("n").to_string(), "count(i) AS n");
+    }
+}

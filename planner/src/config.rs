@@ -1,0 +1,160 @@
+//! Typed session configuration. Strings are parsed once, at the edge ([`SessionConfig::from_env`]
+//! and the facade's builder); nothing deeper reads an environment variable.
+
+use std::path::PathBuf;
+
+use crate::{Error, Result};
+
+/// Everything a session can be configured with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Worker threads in the session's pool (default: the machine's cores).
+    pub threads: usize,
+    /// Run every task on the calling thread, one at a time, in the scheduler's order: the
+    /// debugging mode of Dask's synchronous scheduler.
+    pub synchronous: bool,
+    /// Bytes the engine may hold at once (default: half the physical memory, or 4 GiB when
+    /// that cannot be read). Enforced by the memory manager.
+    pub memory_limit: usize,
+    /// Folder under which spill files are written (default: the system temp folder).
+    pub spill_dir: PathBuf,
+    /// Largest number of rows in one batch read from a source.
+    pub batch_rows: usize,
+    /// Decoded bytes a source partition aims at, where the source can choose.
+    pub target_partition_bytes: usize,
+    /// How many partial results one combine task merges (Dask's `split_every`).
+    pub fan_in: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            synchronous: false,
+            memory_limit: default_memory_limit(),
+            spill_dir: std::env::temp_dir(),
+            batch_rows: 64 * 1024,
+            target_partition_bytes: 128 << 20,
+            fan_in: 8,
+        }
+    }
+}
+
+/// Half of the physical memory, read from `/proc/meminfo`; 4 GiB where it cannot be read.
+fn default_memory_limit() -> usize {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024 / 2)
+        })
+        .unwrap_or(4 << 30)
+}
+
+/// Parses a byte size: `1073741824`, `512MiB`, `2GiB`, `1.5GB`, `64k`.
+///
+/// # Errors
+/// [`Error::Config`] naming the text.
+pub fn parse_bytes(text: &str) -> Result<usize> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: f64 = num
+        .parse()
+        .map_err(|_| Error::Config(format!("'{text}' is not a byte size like 512MiB or 2GiB")))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(Error::Config(format!(
+                "unknown unit '{other}' in byte size '{text}'"
+            )));
+        }
+    };
+    Ok((num * mult) as usize)
+}
+
+impl SessionConfig {
+    /// The defaults, overridden by `SPILLWAY_THREADS`, `SPILLWAY_MEMORY_LIMIT` (a byte size
+    /// such as `2GiB`), `SPILLWAY_SPILL_DIR` and `SPILLWAY_BATCH_ROWS`. The only place
+    /// Spillway reads the environment.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the variable whose value cannot be parsed.
+    pub fn from_env() -> Result<Self> {
+        let mut c = SessionConfig::default();
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let int = |k: &str, v: String| {
+            v.parse::<usize>()
+                .map_err(|_| Error::Config(format!("{k}='{v}' is not a whole number")))
+        };
+        if let Some(v) = var("SPILLWAY_THREADS") {
+            c.threads = int("SPILLWAY_THREADS", v)?;
+        }
+        if let Some(v) = var("SPILLWAY_MEMORY_LIMIT") {
+            c.memory_limit = parse_bytes(&v)
+                .map_err(|e| Error::Config(format!("SPILLWAY_MEMORY_LIMIT: {e}")))?;
+        }
+        if let Some(v) = var("SPILLWAY_SPILL_DIR") {
+            c.spill_dir = PathBuf::from(v);
+        }
+        if let Some(v) = var("SPILLWAY_BATCH_ROWS") {
+            c.batch_rows = int("SPILLWAY_BATCH_ROWS", v)?;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks that every value is in range.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the setting.
+    pub fn validate(&self) -> Result<()> {
+        let positive = [
+            ("threads", self.threads),
+            ("batch_rows", self.batch_rows),
+            ("memory_limit", self.memory_limit),
+            ("target_partition_bytes", self.target_partition_bytes),
+        ];
+        for (name, v) in positive {
+            if v == 0 {
+                return Err(Error::Config(format!("{name} must be at least 1")));
+            }
+        }
+        if self.fan_in < 2 {
+            return Err(Error::Config("fan_in must be at least 2".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(parse_bytes("512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_bytes("2GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_bytes("1.5k").unwrap(), 1536);
+        assert_eq!(parse_bytes("100").unwrap(), 100);
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("3 parsecs").is_err());
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        SessionConfig::default().validate().unwrap();
+        let bad = SessionConfig {
+            threads: 0,
+            ..Default::default()
+        };
+        assert!(bad.validate().unwrap_err().to_string().contains("threads"));
+    }
+}

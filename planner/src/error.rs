@@ -1,0 +1,224 @@
+//! The one error type of Spillway.
+//!
+//! Variants are grouped by whose fault the error is, so that a caller can decide what to do
+//! with it: the user's plan (fix the code), the user's functions (fix the closure), the data
+//! (fix the input), resources (give more memory or disk), I/O, and finally bugs in Spillway.
+//! Every variant names what is wrong: the column, the file, the task and partition.
+
+use std::path::PathBuf;
+
+use arrow::error::ArrowError;
+
+/// Result with Spillway's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in Spillway.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    // ---- the user's plan: caught when the lazy plan is built, before anything runs ----
+    /// A column name that the input does not have.
+    #[error("column '{name}' not found; available columns: [{}]", available.join(", "))]
+    ColumnNotFound {
+        /// The name asked for.
+        name: String,
+        /// The columns that do exist at that point of the plan.
+        available: Vec<String>,
+    },
+    /// An expression or operator applied to a type it does not support.
+    #[error("type error in {context}: {message}")]
+    Type {
+        /// The expression or operator, as the user wrote it.
+        context: String,
+        /// What is wrong with the types.
+        message: String,
+    },
+    /// A plan that cannot be built for another reason (an empty `select`, a bad argument).
+    #[error("invalid plan: {0}")]
+    Plan(String),
+    /// A configuration value that is out of range or cannot be parsed.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
+    // ---- the user's functions: closures passed to apply / map_partitions ----
+    /// A user closure returned an error.
+    #[error("user function {function} failed{}: {message}", value.as_ref().map(|v| format!(" on value {v}")).unwrap_or_default())]
+    UserFunction {
+        /// Which closure (its place in the plan).
+        function: String,
+        /// The input value it failed on, when the closure is element-wise.
+        value: Option<String>,
+        /// The closure's own error, displayed.
+        message: String,
+    },
+    /// A user closure panicked; the panic was caught and the rest of the graph cancelled.
+    #[error("user function {function} panicked: {message}")]
+    UserPanic {
+        /// Which closure (its place in the plan).
+        function: String,
+        /// The panic payload, when it was a string.
+        message: String,
+    },
+    /// `map_partitions` returned a batch whose schema is not the one declared for it.
+    #[error("{function} returned columns {found} but declared {expected}")]
+    SchemaMismatch {
+        /// Which closure.
+        function: String,
+        /// The declared schema, as `name: type` pairs.
+        expected: String,
+        /// What the closure returned.
+        found: String,
+    },
+
+    // ---- the data ----
+    /// A path or glob that matches no file.
+    #[error("no files match '{pattern}'")]
+    NoFiles {
+        /// The path or glob as given.
+        pattern: String,
+    },
+    /// A file that cannot be decoded (corrupt, truncated, not the format it claims).
+    #[error("cannot read {}: {message}", path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What the decoder said.
+        message: String,
+    },
+    /// Files of one dataset whose schemas differ.
+    #[error("schema of {} differs from {}: {message}", path.display(), first.display())]
+    SchemaDiffers {
+        /// The first file, whose schema the dataset takes.
+        first: PathBuf,
+        /// The file that differs.
+        path: PathBuf,
+        /// How they differ.
+        message: String,
+    },
+    /// A computation over the data failed (division by zero, overflow in a cast, ...).
+    #[error("compute error in {context}: {source}")]
+    Compute {
+        /// The expression or operator that failed.
+        context: String,
+        /// Arrow's error.
+        source: ArrowError,
+    },
+    /// A reduction's result could not be converted to the Rust type asked for.
+    #[error("cannot convert the result {value} to {target}")]
+    Conversion {
+        /// The value, displayed.
+        value: String,
+        /// The Rust type asked for.
+        target: &'static str,
+    },
+
+    // ---- resources ----
+    /// An operator needs more memory than the limit allows and cannot spill any further.
+    #[error(
+        "resources exhausted in {consumer}: needs {requested} bytes, {available} of the {limit}-byte limit available"
+    )]
+    ResourcesExhausted {
+        /// The operator that asked.
+        consumer: String,
+        /// Bytes it asked for.
+        requested: usize,
+        /// Bytes that were free.
+        available: usize,
+        /// The session's memory limit.
+        limit: usize,
+    },
+
+    // ---- I/O ----
+    /// Reading or writing a file failed.
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+
+    // ---- execution ----
+    /// An error raised while running one task of the graph, with the task that raised it.
+    #[error("task {task} (partition {partition}) failed: {source}")]
+    Task {
+        /// The task, printed as `stage[index]`.
+        task: String,
+        /// The partition the task worked on.
+        partition: usize,
+        /// The error itself.
+        source: Box<Error>,
+    },
+    /// The computation was cancelled because another task failed.
+    #[error("cancelled")]
+    Cancelled,
+
+    // ---- bugs ----
+    /// Something that should not happen; always a bug in Spillway.
+    #[error("internal error (a bug in Spillway, please report it): {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The error with any [`Error::Task`] context removed: what actually went wrong.
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::Task { source, .. } => source.root(),
+            other => other,
+        }
+    }
+
+    /// Wraps an Arrow error with the expression or operator that raised it.
+    pub fn compute(context: impl Into<String>, source: ArrowError) -> Self {
+        Error::Compute {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// A type error for `context`.
+    pub fn type_error(context: impl std::fmt::Display, message: impl Into<String>) -> Self {
+        Error::Type {
+            context: context.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Turns a caught panic payload into a message.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_what_is_wrong() {
+        let e = Error::ColumnNotFound {
+            name: "x".into(),
+            available: vec!["a".into(), "b".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "column 'x' not found; available columns: [a, b]"
+        );
+        let t = Error::Task {
+            task: "scan[3]".into(),
+            partition: 3,
+            source: Box::new(e),
+        };
+        assert!(
+            t.to_string()
+                .starts_with("task scan[3] (partition 3) failed: column 'x'")
+        );
+        assert!(matches!(t.root(), Error::ColumnNotFound { .. }));
+    }
+}

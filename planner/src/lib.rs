@@ -1,0 +1,37 @@
+//! # spillway-planner: what to compute
+//!
+//! The vocabulary every other Spillway crate speaks:
+//!
+//! ```text
+//!  source ──► logical plan ──► optimizer ──► task graph ──► executor ──► sink / result
+//!  (io)        (planner)        (planner)     (engine)      (engine)      (io)
+//! ```
+//!
+//! - [`expr`]: expressions (`col`, `lit`, arithmetic, comparisons, `and/or/not`, `is_null`,
+//!   `cast`, `alias`, `apply`), type-checked against a schema when a plan node is built.
+//! - [`agg`]: aggregate expressions (`sum mean min max count std var`).
+//! - [`udf`]: user closures, typed by their Rust signatures (no `meta` as in Dask).
+//! - [`scalar`]: single values (literals, reduction results) and their Rust conversions.
+//! - [`source`]: the [`DataSource`](source::DataSource) contract the formats implement.
+//! - [`config`]: typed session configuration, parsed once at the edge.
+//! - [`error`]: the one error enum, grouped by whose fault it is.
+//!
+//! ```
+//! use spillway_planner::expr::{col, lit};
+//! use arrow::datatypes::{DataType, Field, Schema};
+//!
+//! let schema = Schema::new(vec![Field::new("n", DataType::Int64, false)]);
+//! let e = (col("n") * lit(2)).gt(lit(10));
+//! assert_eq!(e.data_type(&schema).unwrap(), DataType::Boolean);
+//! assert!(col("typo").to_field(&schema).is_err());
+//! ```
+
+pub mod agg;
+pub mod config;
+pub mod error;
+pub mod expr;
+pub mod scalar;
+pub mod source;
+pub mod udf;
+
+pub use error::{Error, Result};

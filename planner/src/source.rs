@@ -1,0 +1,85 @@
+//! The contract between the planner and the formats: [`DataSource`] and [`ScanPartition`].
+//!
+//! A source knows its schema and its partitions without reading data (a Parquet dataset
+//! reads footers only). When a plan is lowered, the source is asked for the partitions of
+//! one scan, given the columns the plan needs and the filters pushed down to it; each
+//! partition is then read, inside a task, as a stream of bounded-size Arrow batches.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+
+use crate::Result;
+use crate::expr::Expr;
+
+/// A stream of batches from one partition.
+pub type BatchStream = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
+
+/// How far a source can apply a filter itself (a three-way answer, as in DataFusion).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilterPushdown {
+    /// The source returns exactly the matching rows; the filter can be dropped above it.
+    Exact,
+    /// The source skips data that cannot match (row groups, files) but may return rows
+    /// that do not match; the filter stays above it.
+    Inexact,
+    /// The source cannot use the filter.
+    Unsupported,
+}
+
+/// What one scan of a source should produce.
+#[derive(Clone, Debug)]
+pub struct ScanRequest<'a> {
+    /// Indices into the source schema of the columns to read, in output order; `None` for all.
+    pub projection: Option<&'a [usize]>,
+    /// Filters the source agreed to use ([`FilterPushdown::Exact`] or `Inexact`), over the
+    /// source's full schema.
+    pub filters: &'a [Expr],
+    /// The largest number of rows in one batch.
+    pub batch_rows: usize,
+    /// The size a partition should aim at, in bytes of decoded data, where the source can
+    /// choose (a Parquet partition groups row groups up to this size).
+    pub target_partition_bytes: usize,
+}
+
+/// A table that can be read partition by partition.
+pub trait DataSource: Send + Sync + fmt::Debug {
+    /// A short description for `explain`: the format and the location.
+    fn name(&self) -> String;
+
+    /// The schema of every batch the source produces (before projection).
+    fn schema(&self) -> SchemaRef;
+
+    /// How the source would use `filter` (over its full schema).
+    fn filter_pushdown(&self, filter: &Expr) -> FilterPushdown {
+        let _ = filter;
+        FilterPushdown::Unsupported
+    }
+
+    /// The partitions of one scan, after pruning with the request's filters. Reads metadata
+    /// only.
+    ///
+    /// # Errors
+    /// Metadata that cannot be read (a missing or corrupt file) names the file.
+    fn plan_scan(&self, request: &ScanRequest<'_>) -> Result<Vec<Arc<dyn ScanPartition>>>;
+}
+
+/// One partition of a scan, read inside one task.
+pub trait ScanPartition: Send + Sync + fmt::Debug {
+    /// What the partition covers, e.g. `part-0.parquet row groups [0, 1]`.
+    fn describe(&self) -> String;
+
+    /// Rows in the partition, when known before reading.
+    fn estimated_rows(&self) -> Option<usize>;
+
+    /// Bytes of decoded data, when known before reading.
+    fn estimated_bytes(&self) -> Option<usize>;
+
+    /// Reads the partition as batches of at most the request's `batch_rows` rows.
+    ///
+    /// # Errors
+    /// A file that cannot be opened or decoded names the file.
+    fn open(&self) -> Result<BatchStream>;
+}

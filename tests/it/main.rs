@@ -1,0 +1,3 @@
+//! The one integration-test binary: specs through the public API, one module per theme.
+
+mod expressions;
