@@ -12,6 +12,7 @@
 //! - [`agg`]: aggregate expressions (`sum mean min max count std var`).
 //! - [`udf`]: user closures, typed by their Rust signatures (no `meta` as in Dask).
 //! - [`scalar`]: single values (literals, reduction results) and their Rust conversions.
+//! - [`logical`]: the logical plan, a closed enum whose nodes are checked when built.
 //! - [`source`]: the [`DataSource`](source::DataSource) contract the formats implement.
 //! - [`config`]: typed session configuration, parsed once at the edge.
 //! - [`error`]: the one error enum, grouped by whose fault it is.
@@ -30,6 +31,7 @@ pub mod agg;
 pub mod config;
 pub mod error;
 pub mod expr;
+pub mod logical;
 pub mod scalar;
 pub mod source;
 pub mod udf;

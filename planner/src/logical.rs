@@ -1,0 +1,304 @@
+//! The logical plan: an immutable tree built by the lazy `DataFrame` API.
+//!
+//! A closed enum; children are shared behind `Arc` so building on a plan is cheap. Every
+//! constructor checks the node against its input's schema, so an unknown column or a type
+//! error fails when the user builds the plan, naming the column and the columns available,
+//! never when it runs. [`LogicalPlan`]'s `Display` is the indented tree `explain` prints.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::datatypes::{Field, Schema, SchemaRef};
+
+use crate::agg::AggExpr;
+use crate::expr::Expr;
+use crate::source::DataSource;
+use crate::udf::{PartitionFn, describe_schema};
+use crate::{Error, Result};
+
+/// A node of the logical plan.
+#[derive(Clone, Debug)]
+pub enum LogicalPlan {
+    /// Reads a source.
+    Scan {
+        /// The table.
+        source: Arc<dyn DataSource>,
+        /// Indices of the source columns read, in output order; `None` for all.
+        projection: Option<Vec<usize>>,
+        /// Filters pushed into the source (over the source's full schema).
+        filters: Vec<Expr>,
+        /// The output schema (the projected source schema).
+        schema: SchemaRef,
+    },
+    /// Computes the output columns from expressions (`select`, `with_columns`).
+    Project {
+        /// The input.
+        input: Arc<LogicalPlan>,
+        /// One expression per output column.
+        exprs: Vec<Expr>,
+        /// The output schema.
+        schema: SchemaRef,
+    },
+    /// Keeps the rows where the predicate is true (null counts as false).
+    Filter {
+        /// The input.
+        input: Arc<LogicalPlan>,
+        /// A Boolean expression.
+        predicate: Expr,
+    },
+    /// Runs a user closure over each whole partition.
+    MapPartitions {
+        /// The input.
+        input: Arc<LogicalPlan>,
+        /// The closure, with its declared output schema.
+        func: PartitionFn,
+    },
+    /// The first `n` rows, in partition order.
+    Limit {
+        /// The input.
+        input: Arc<LogicalPlan>,
+        /// How many rows.
+        n: usize,
+    },
+    /// Global aggregates: one output row.
+    Aggregate {
+        /// The input.
+        input: Arc<LogicalPlan>,
+        /// The aggregates, one per output column.
+        aggs: Vec<AggExpr>,
+        /// The output schema.
+        schema: SchemaRef,
+    },
+}
+
+fn unique_names(fields: &[Field], what: &str) -> Result<()> {
+    for (i, f) in fields.iter().enumerate() {
+        if fields[..i].iter().any(|g| g.name() == f.name()) {
+            return Err(Error::Plan(format!(
+                "{what} produces column '{}' twice; give one of them another name with alias",
+                f.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl LogicalPlan {
+    /// Reads all columns of `source`.
+    pub fn scan(source: Arc<dyn DataSource>) -> Self {
+        let schema = source.schema();
+        LogicalPlan::Scan {
+            source,
+            projection: None,
+            filters: Vec::new(),
+            schema,
+        }
+    }
+
+    /// Computes `exprs` over `input`.
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`] / [`Error::Type`] from an expression, [`Error::Plan`] for no
+    /// expressions or two output columns of one name.
+    pub fn project(input: Arc<LogicalPlan>, exprs: Vec<Expr>) -> Result<Self> {
+        if exprs.is_empty() {
+            return Err(Error::Plan("select needs at least one column".into()));
+        }
+        let in_schema = input.schema();
+        let fields = exprs
+            .iter()
+            .map(|e| e.to_field(&in_schema))
+            .collect::<Result<Vec<_>>>()?;
+        unique_names(&fields, "select")?;
+        Ok(LogicalPlan::Project {
+            input,
+            exprs,
+            schema: Arc::new(Schema::new(fields)),
+        })
+    }
+
+    /// Keeps the rows of `input` where `predicate` is true.
+    ///
+    /// # Errors
+    /// As [`Expr::to_field`], or [`Error::Type`] when the predicate is not Boolean.
+    pub fn filter(input: Arc<LogicalPlan>, predicate: Expr) -> Result<Self> {
+        let t = predicate.data_type(&input.schema())?;
+        if !matches!(
+            t,
+            arrow::datatypes::DataType::Boolean | arrow::datatypes::DataType::Null
+        ) {
+            return Err(Error::type_error(
+                format!("filter({predicate})"),
+                format!("a filter needs a Boolean expression, got {t}"),
+            ));
+        }
+        Ok(LogicalPlan::Filter { input, predicate })
+    }
+
+    /// Runs `func` over each partition of `input`.
+    pub fn map_partitions(input: Arc<LogicalPlan>, func: PartitionFn) -> Self {
+        LogicalPlan::MapPartitions { input, func }
+    }
+
+    /// The first `n` rows of `input`.
+    pub fn limit(input: Arc<LogicalPlan>, n: usize) -> Self {
+        LogicalPlan::Limit { input, n }
+    }
+
+    /// Global aggregates over `input`.
+    ///
+    /// # Errors
+    /// As [`AggExpr::to_field`], or [`Error::Plan`] for no aggregates or duplicate names.
+    pub fn aggregate(input: Arc<LogicalPlan>, aggs: Vec<AggExpr>) -> Result<Self> {
+        if aggs.is_empty() {
+            return Err(Error::Plan(
+                "an aggregate needs at least one function".into(),
+            ));
+        }
+        let in_schema = input.schema();
+        let fields = aggs
+            .iter()
+            .map(|a| a.to_field(&in_schema))
+            .collect::<Result<Vec<_>>>()?;
+        unique_names(&fields, "aggregate")?;
+        Ok(LogicalPlan::Aggregate {
+            input,
+            aggs,
+            schema: Arc::new(Schema::new(fields)),
+        })
+    }
+
+    /// The schema of the node's output.
+    pub fn schema(&self) -> SchemaRef {
+        match self {
+            LogicalPlan::Scan { schema, .. }
+            | LogicalPlan::Project { schema, .. }
+            | LogicalPlan::Aggregate { schema, .. } => Arc::clone(schema),
+            LogicalPlan::Filter { input, .. } | LogicalPlan::Limit { input, .. } => input.schema(),
+            LogicalPlan::MapPartitions { func, .. } => Arc::clone(func.schema()),
+        }
+    }
+
+    /// The node's input, if it has one.
+    pub fn input(&self) -> Option<&Arc<LogicalPlan>> {
+        match self {
+            LogicalPlan::Scan { .. } => None,
+            LogicalPlan::Project { input, .. }
+            | LogicalPlan::Filter { input, .. }
+            | LogicalPlan::MapPartitions { input, .. }
+            | LogicalPlan::Limit { input, .. }
+            | LogicalPlan::Aggregate { input, .. } => Some(input),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let list = |v: &[String]| v.join(", ");
+        match self {
+            LogicalPlan::Scan {
+                source,
+                projection,
+                filters,
+                schema,
+            } => {
+                let mut s = format!("Scan {}", source.name());
+                if projection.is_some() {
+                    let cols: Vec<String> =
+                        schema.fields().iter().map(|f| f.name().clone()).collect();
+                    s += &format!(" columns=[{}]", list(&cols));
+                }
+                if !filters.is_empty() {
+                    let f: Vec<String> = filters.iter().map(|e| e.to_string()).collect();
+                    s += &format!(" filters=[{}]", list(&f));
+                }
+                s
+            }
+            LogicalPlan::Project { exprs, .. } => {
+                let e: Vec<String> = exprs.iter().map(|e| e.to_string()).collect();
+                format!("Project [{}]", list(&e))
+            }
+            LogicalPlan::Filter { predicate, .. } => format!("Filter {predicate}"),
+            LogicalPlan::MapPartitions { func, .. } => format!(
+                "MapPartitions {} -> {}",
+                func.name(),
+                describe_schema(func.schema())
+            ),
+            LogicalPlan::Limit { n, .. } => format!("Limit {n}"),
+            LogicalPlan::Aggregate { aggs, .. } => {
+                let a: Vec<String> = aggs.iter().map(|a| a.to_string()).collect();
+                format!("Aggregate [{}]", list(&a))
+            }
+        }
+    }
+}
+
+impl fmt::Display for LogicalPlan {
+    /// One node a line, each input indented under its consumer.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut node = Some(self);
+        let mut depth = 0;
+        while let Some(n) = node {
+            writeln!(f, "{:indent$}{}", "", n.describe(), indent = depth * 2)?;
+            node = n.input().map(|i| i.as_ref());
+            depth += 1;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::{col, lit};
+    use crate::source::{ScanPartition, ScanRequest};
+    use arrow::datatypes::DataType;
+
+    #[derive(Debug)]
+    struct Table(SchemaRef);
+
+    impl DataSource for Table {
+        fn name(&self) -> String {
+            "table".into()
+        }
+        fn schema(&self) -> SchemaRef {
+            Arc::clone(&self.0)
+        }
+        fn plan_scan(&self, _: &ScanRequest<'_>) -> Result<Vec<Arc<dyn ScanPartition>>> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn scan() -> Arc<LogicalPlan> {
+        let schema = Schema::new(vec![
+            Field::new("a", DataType::Int64, true),
+            Field::new("s", DataType::Utf8View, true),
+        ]);
+        Arc::new(LogicalPlan::scan(Arc::new(Table(Arc::new(schema)))))
+    }
+
+    #[test]
+    fn nodes_are_checked_when_built() {
+        let e = LogicalPlan::filter(scan(), col("a") + lit(1)).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("needs a Boolean expression, got Int64"),
+            "{e}"
+        );
+        let e = LogicalPlan::project(scan(), vec![col("a"), col("a")]).unwrap_err();
+        assert!(e.to_string().contains("column 'a' twice"), "{e}");
+        let e = LogicalPlan::aggregate(scan(), vec![col("x").sum()]).unwrap_err();
+        assert!(matches!(e, Error::ColumnNotFound { .. }));
+    }
+
+    #[test]
+    fn display_is_an_indented_tree() {
+        let f = Arc::new(LogicalPlan::filter(scan(), col("a").gt(lit(3))).unwrap());
+        let p = Arc::new(LogicalPlan::project(f, vec![(col("a") * lit(2)).alias("b")]).unwrap());
+        let agg = LogicalPlan::aggregate(p, vec![col("b").sum(), col("b").mean()]).unwrap();
+        assert_eq!(
+            agg.to_string(),
+            "Aggregate [sum(b), mean(b)]\n  Project [(a * 2) AS b]\n    Filter (a > 3)\n      Scan table\n"
+        );
+        assert_eq!(agg.schema().field(0).data_type(), &DataType::Int64);
+        assert_eq!(agg.schema().field(1).data_type(), &DataType::Float64);
+    }
+}
