@@ -26,7 +26,9 @@
 //! Parquet source are the open work of the walking-skeleton issue (see the README).
 
 pub use arrow;
-pub use spillway_planner::{Error, Result, agg, config, error, expr, logical, scalar, source, udf};
+pub use spillway_planner::{
+    Error, Result, agg, config, error, expr, logical, optimizer, scalar, source, udf,
+};
 
 /// The names most programs need.
 pub mod prelude {

@@ -13,6 +13,7 @@
 //! - [`udf`]: user closures, typed by their Rust signatures (no `meta` as in Dask).
 //! - [`scalar`]: single values (literals, reduction results) and their Rust conversions.
 //! - [`logical`]: the logical plan, a closed enum whose nodes are checked when built.
+//! - [`optimizer`]: predicate and projection pushdown, in a documented order.
 //! - [`source`]: the [`DataSource`](source::DataSource) contract the formats implement.
 //! - [`config`]: typed session configuration, parsed once at the edge.
 //! - [`error`]: the one error enum, grouped by whose fault it is.
@@ -32,6 +33,7 @@ pub mod config;
 pub mod error;
 pub mod expr;
 pub mod logical;
+pub mod optimizer;
 pub mod scalar;
 pub mod source;
 pub mod udf;
