@@ -1,0 +1,231 @@
+//! Evaluates expressions over a batch, with Arrow's kernels.
+//!
+//! Types follow [`binary_types`], the planner's one statement of the coercion rules, so
+//! evaluation cannot disagree with type checking. Casts are strict (a value that does not
+//! fit is an error, not a null) and integer division by zero is an error.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, BooleanArray, Datum, RecordBatch, new_null_array};
+use arrow::compute::kernels::{boolean, cmp, numeric};
+use arrow::compute::{CastOptions, cast_with_options, is_not_null, is_null};
+use arrow::datatypes::{DataType, Schema};
+use spillway_planner::expr::{BinaryOp, Expr, binary_types};
+use spillway_planner::{Error, Result};
+
+/// A column or a scalar: literals stay scalars so kernels broadcast them without copying.
+enum Value {
+    Array(ArrayRef),
+    Scalar(ArrayRef),
+}
+
+impl Value {
+    fn data_type(&self) -> &DataType {
+        match self {
+            Value::Array(a) | Value::Scalar(a) => a.data_type(),
+        }
+    }
+
+    fn cast(self, to: &DataType, context: &Expr) -> Result<Value> {
+        if self.data_type() == to {
+            return Ok(self);
+        }
+        let opts = CastOptions {
+            safe: false,
+            ..Default::default()
+        };
+        let go = |a: &ArrayRef| {
+            cast_with_options(a, to, &opts).map_err(|e| Error::compute(context.to_string(), e))
+        };
+        Ok(match self {
+            Value::Array(a) => Value::Array(go(&a)?),
+            Value::Scalar(a) => Value::Scalar(go(&a)?),
+        })
+    }
+
+    fn datum(&self) -> Box<dyn Datum + '_> {
+        match self {
+            Value::Array(a) => Box::new(a),
+            Value::Scalar(a) => Box::new(arrow::array::Scalar::new(a)),
+        }
+    }
+
+    fn into_array(self, len: usize) -> ArrayRef {
+        match self {
+            Value::Array(a) => a,
+            Value::Scalar(a) if a.is_null(0) => new_null_array(a.data_type(), len),
+            Value::Scalar(a) => {
+                let indices = arrow::array::UInt32Array::from(vec![0u32; len]);
+                arrow::compute::take(&a, &indices, None).expect("index 0 of a one-element array")
+            }
+        }
+    }
+}
+
+/// Evaluates `expr` over `batch`, giving one value per row.
+///
+/// # Errors
+/// [`Error::Compute`] naming the expression (division by zero, a cast that does not fit),
+/// or the user closure's own error.
+pub fn evaluate(expr: &Expr, batch: &RecordBatch) -> Result<ArrayRef> {
+    Ok(eval(expr, batch)?.into_array(batch.num_rows()))
+}
+
+/// Evaluates a Boolean predicate; nulls count as false when filtering.
+///
+/// # Errors
+/// As [`evaluate`], or an internal error when the result is not Boolean.
+pub fn evaluate_predicate(expr: &Expr, batch: &RecordBatch) -> Result<BooleanArray> {
+    let a = evaluate(expr, batch)?;
+    let a = if a.data_type() == &DataType::Null {
+        Arc::new(BooleanArray::new_null(a.len())) as ArrayRef
+    } else {
+        a
+    };
+    a.as_any()
+        .downcast_ref::<BooleanArray>()
+        .cloned()
+        .ok_or_else(|| Error::Internal(format!("predicate {expr} gave {}", a.data_type())))
+}
+
+fn eval(expr: &Expr, batch: &RecordBatch) -> Result<Value> {
+    let schema: &Schema = batch.schema_ref();
+    let ctx = |e: arrow::error::ArrowError| Error::compute(expr.to_string(), e);
+    Ok(match expr {
+        Expr::Column(name) => {
+            let i = schema.index_of(name).map_err(|_| Error::ColumnNotFound {
+                name: name.clone(),
+                available: schema.fields().iter().map(|f| f.name().clone()).collect(),
+            })?;
+            Value::Array(Arc::clone(batch.column(i)))
+        }
+        Expr::Literal(v) => Value::Scalar(Arc::clone(v.as_array())),
+        Expr::Alias { expr, .. } => eval(expr, batch)?,
+        Expr::Cast { expr: inner, to } => eval(inner, batch)?.cast(to, expr)?,
+        Expr::Binary { left, op, right } => {
+            let lt = left.data_type(schema)?;
+            let rt = right.data_type(schema)?;
+            let (operand, _) =
+                binary_types(left, &lt, *op, right, &rt).map_err(|m| Error::type_error(expr, m))?;
+            let l = eval(left, batch)?.cast(&operand, expr)?;
+            let r = eval(right, batch)?.cast(&operand, expr)?;
+            if matches!(op, BinaryOp::And | BinaryOp::Or) {
+                let n = batch.num_rows();
+                let (la, ra) = (l.into_array(n), r.into_array(n));
+                let (la, ra) = (as_bool(&la, expr)?, as_bool(&ra, expr)?);
+                let out = if *op == BinaryOp::And {
+                    boolean::and_kleene(&la, &ra)
+                } else {
+                    boolean::or_kleene(&la, &ra)
+                };
+                return Ok(Value::Array(Arc::new(out.map_err(ctx)?)));
+            }
+            let both_scalar = matches!((&l, &r), (Value::Scalar(_), Value::Scalar(_)));
+            let (ld, rd) = (l.datum(), r.datum());
+            let (ld, rd) = (ld.as_ref(), rd.as_ref());
+            let out: ArrayRef = match op {
+                BinaryOp::Add => numeric::add(ld, rd).map_err(ctx)?,
+                BinaryOp::Sub => numeric::sub(ld, rd).map_err(ctx)?,
+                BinaryOp::Mul => numeric::mul(ld, rd).map_err(ctx)?,
+                BinaryOp::Div => numeric::div(ld, rd).map_err(ctx)?,
+                BinaryOp::Rem => numeric::rem(ld, rd).map_err(ctx)?,
+                BinaryOp::Eq => Arc::new(cmp::eq(ld, rd).map_err(ctx)?),
+                BinaryOp::NotEq => Arc::new(cmp::neq(ld, rd).map_err(ctx)?),
+                BinaryOp::Lt => Arc::new(cmp::lt(ld, rd).map_err(ctx)?),
+                BinaryOp::LtEq => Arc::new(cmp::lt_eq(ld, rd).map_err(ctx)?),
+                BinaryOp::Gt => Arc::new(cmp::gt(ld, rd).map_err(ctx)?),
+                BinaryOp::GtEq => Arc::new(cmp::gt_eq(ld, rd).map_err(ctx)?),
+                BinaryOp::And | BinaryOp::Or => {
+                    return Err(Error::Internal("logic operators are handled above".into()));
+                }
+            };
+            if both_scalar {
+                Value::Scalar(out)
+            } else {
+                Value::Array(out)
+            }
+        }
+        Expr::Not(inner) => {
+            let a = eval(inner, batch)?.into_array(batch.num_rows());
+            Value::Array(Arc::new(boolean::not(&as_bool(&a, expr)?).map_err(ctx)?))
+        }
+        Expr::Negative(inner) => {
+            let v = eval(inner, batch)?.into_array(batch.num_rows());
+            Value::Array(numeric::neg(&v).map_err(ctx)?)
+        }
+        Expr::IsNull(inner) => {
+            let a = eval(inner, batch)?.into_array(batch.num_rows());
+            Value::Array(Arc::new(is_null(&a).map_err(ctx)?))
+        }
+        Expr::IsNotNull(inner) => {
+            let a = eval(inner, batch)?.into_array(batch.num_rows());
+            Value::Array(Arc::new(is_not_null(&a).map_err(ctx)?))
+        }
+        Expr::Apply { expr: inner, func } => {
+            let a = eval(inner, batch)?
+                .cast(func.input_type(), expr)?
+                .into_array(batch.num_rows());
+            Value::Array(func.call(a.as_ref())?)
+        }
+    })
+}
+
+fn as_bool(a: &ArrayRef, expr: &Expr) -> Result<BooleanArray> {
+    if a.data_type() == &DataType::Null {
+        return Ok(BooleanArray::new_null(a.len()));
+    }
+    a.as_any()
+        .downcast_ref::<BooleanArray>()
+        .cloned()
+        .ok_or_else(|| Error::type_error(expr, format!("needs Booleans, got {}", a.data_type())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Float64Array, Int32Array, StringViewArray};
+    use arrow::datatypes::Field;
+    use spillway_planner::expr::{col, lit};
+
+    fn batch() -> RecordBatch {
+        RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("a", DataType::Int32, true),
+                Field::new("s", DataType::Utf8View, true),
+            ])),
+            vec![
+                Arc::new(Int32Array::from(vec![Some(1), None, Some(4)])),
+                Arc::new(StringViewArray::from(vec![Some("x"), Some("y"), None])),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn arithmetic_comparison_and_logic() {
+        let b = batch();
+        let out = evaluate(&(col("a") / lit(2)), &b).unwrap();
+        let out = out.as_any().downcast_ref::<Float64Array>().unwrap();
+        assert_eq!(
+            out.iter().collect::<Vec<_>>(),
+            vec![Some(0.5), None, Some(2.0)]
+        );
+        let p = evaluate_predicate(&col("a").gt(lit(1)).or(col("s").eq(lit("y"))), &b).unwrap();
+        assert_eq!(
+            p.iter().collect::<Vec<_>>(),
+            vec![Some(false), Some(true), Some(true)]
+        );
+        let n = evaluate(&lit(3i64), &b).unwrap();
+        assert_eq!(n.len(), 3);
+    }
+
+    #[test]
+    fn closures_and_errors() {
+        let b = batch();
+        let out = evaluate(&col("a").apply(|a: i64| a * 10), &b).unwrap();
+        assert_eq!(out.data_type(), &DataType::Int64);
+        assert_eq!(out.null_count(), 1);
+        let e = evaluate(&(col("a") % lit(0)), &b).unwrap_err();
+        assert!(e.to_string().contains("(a % 0)"), "{e}");
+    }
+}
