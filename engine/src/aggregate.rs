@@ -10,11 +10,11 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, Float64Array, Int64Array, UInt64Array, downcast_primitive_array,
-};
+use arrow::array::{Array, ArrayRef, Float64Array, PrimitiveArray, downcast_primitive_array};
 use arrow::compute::{SortOptions, cast, concat, sort_to_indices};
-use arrow::datatypes::DataType;
+use arrow::datatypes::{
+    ArrowNumericType, ArrowPrimitiveType, DataType, Float64Type, Int64Type, UInt64Type,
+};
 use spillway_planner::agg::AggFunc;
 use spillway_planner::scalar::ScalarValue;
 use spillway_planner::{Error, Result};
@@ -61,12 +61,18 @@ fn ctx(func: AggFunc) -> impl Fn(arrow::error::ArrowError) -> Error {
     move |e| Error::compute(func.name(), e)
 }
 
-fn as_f64(array: &dyn Array, func: AggFunc) -> Result<Float64Array> {
-    let a = cast(array, &DataType::Float64).map_err(ctx(func))?;
-    Ok(a.as_any()
-        .downcast_ref::<Float64Array>()
+/// `array` cast to `T`, for kernels that take one concrete type.
+fn cast_to<T: ArrowPrimitiveType>(array: &dyn Array, func: AggFunc) -> Result<PrimitiveArray<T>> {
+    let a = cast(array, &T::DATA_TYPE).map_err(ctx(func))?;
+    a.as_any()
+        .downcast_ref::<PrimitiveArray<T>>()
         .cloned()
-        .expect("cast to Float64"))
+        .ok_or_else(|| Error::Internal(format!("cast to {} gave {}", T::DATA_TYPE, a.data_type())))
+}
+
+/// The wrapping sum of the non-null values of `array`, cast to `T`.
+fn sum_as<T: ArrowNumericType>(array: &dyn Array) -> Result<T::Native> {
+    Ok(arrow::compute::sum(&cast_to::<T>(array, AggFunc::Sum)?).unwrap_or_default())
 }
 
 fn primitive_extreme<T: arrow::datatypes::ArrowNumericType>(
@@ -168,27 +174,11 @@ impl Accumulator {
     /// [`Error::Compute`] if the values cannot be converted.
     pub fn update(&mut self, array: &dyn Array) -> Result<()> {
         match self {
-            Accumulator::SumInt(s) => {
-                let a = cast(array, &DataType::Int64).map_err(ctx(AggFunc::Sum))?;
-                let a = a
-                    .as_any()
-                    .downcast_ref::<Int64Array>()
-                    .expect("cast to Int64");
-                *s = s.wrapping_add(arrow::compute::sum(a).unwrap_or(0));
-            }
-            Accumulator::SumUInt(s) => {
-                let a = cast(array, &DataType::UInt64).map_err(ctx(AggFunc::Sum))?;
-                let a = a
-                    .as_any()
-                    .downcast_ref::<UInt64Array>()
-                    .expect("cast to UInt64");
-                *s = s.wrapping_add(arrow::compute::sum(a).unwrap_or(0));
-            }
-            Accumulator::SumFloat(s) => {
-                *s += arrow::compute::sum(&as_f64(array, AggFunc::Sum)?).unwrap_or(0.0);
-            }
+            Accumulator::SumInt(s) => *s = s.wrapping_add(sum_as::<Int64Type>(array)?),
+            Accumulator::SumUInt(s) => *s = s.wrapping_add(sum_as::<UInt64Type>(array)?),
+            Accumulator::SumFloat(s) => *s += sum_as::<Float64Type>(array)?,
             Accumulator::Mean { sum, count } => {
-                *sum += arrow::compute::sum(&as_f64(array, AggFunc::Mean)?).unwrap_or(0.0);
+                *sum += sum_as::<Float64Type>(array)?;
                 *count += (array.len() - array.null_count()) as u64;
             }
             Accumulator::Extreme { max, value } => {
@@ -198,7 +188,9 @@ impl Accumulator {
                         Some(old) => {
                             let both = concat(&[old.as_ref(), v.as_ref()])
                                 .map_err(|e| Error::compute("min/max", e))?;
-                            extreme(both.as_ref(), *max)?.expect("two non-null values")
+                            extreme(both.as_ref(), *max)?.ok_or_else(|| {
+                                Error::Internal("min/max of two values gave none".into())
+                            })?
                         }
                     };
                     *value = Some(merged);
@@ -208,7 +200,7 @@ impl Accumulator {
             Accumulator::Moments {
                 count, mean, m2, ..
             } => {
-                let batch = moments(&as_f64(array, AggFunc::Var)?);
+                let batch = moments(&cast_to::<Float64Type>(array, AggFunc::Var)?);
                 (*count, *mean, *m2) = merge_moments((*count, *mean, *m2), batch);
             }
         }

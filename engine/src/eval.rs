@@ -50,15 +50,16 @@ impl Value {
         }
     }
 
-    fn into_array(self, len: usize) -> ArrayRef {
-        match self {
+    fn into_array(self, len: usize) -> Result<ArrayRef> {
+        Ok(match self {
             Value::Array(a) => a,
             Value::Scalar(a) if a.is_null(0) => new_null_array(a.data_type(), len),
             Value::Scalar(a) => {
                 let indices = arrow::array::UInt32Array::from(vec![0u32; len]);
-                arrow::compute::take(&a, &indices, None).expect("index 0 of a one-element array")
+                arrow::compute::take(&a, &indices, None)
+                    .map_err(|e| Error::compute("broadcast of a literal", e))?
             }
-        }
+        })
     }
 }
 
@@ -68,7 +69,7 @@ impl Value {
 /// [`Error::Compute`] naming the expression (division by zero, a cast that does not fit),
 /// or the user closure's own error.
 pub fn evaluate(expr: &Expr, batch: &RecordBatch) -> Result<ArrayRef> {
-    Ok(eval(expr, batch)?.into_array(batch.num_rows()))
+    eval(expr, batch)?.into_array(batch.num_rows())
 }
 
 /// Evaluates a Boolean predicate; nulls count as false when filtering.
@@ -111,7 +112,7 @@ fn eval(expr: &Expr, batch: &RecordBatch) -> Result<Value> {
             let r = eval(right, batch)?.cast(&operand, expr)?;
             if matches!(op, BinaryOp::And | BinaryOp::Or) {
                 let n = batch.num_rows();
-                let (la, ra) = (l.into_array(n), r.into_array(n));
+                let (la, ra) = (l.into_array(n)?, r.into_array(n)?);
                 let (la, ra) = (as_bool(&la, expr)?, as_bool(&ra, expr)?);
                 let out = if *op == BinaryOp::And {
                     boolean::and_kleene(&la, &ra)
@@ -146,25 +147,25 @@ fn eval(expr: &Expr, batch: &RecordBatch) -> Result<Value> {
             }
         }
         Expr::Not(inner) => {
-            let a = eval(inner, batch)?.into_array(batch.num_rows());
+            let a = eval(inner, batch)?.into_array(batch.num_rows())?;
             Value::Array(Arc::new(boolean::not(&as_bool(&a, expr)?).map_err(ctx)?))
         }
         Expr::Negative(inner) => {
-            let v = eval(inner, batch)?.into_array(batch.num_rows());
+            let v = eval(inner, batch)?.into_array(batch.num_rows())?;
             Value::Array(numeric::neg(&v).map_err(ctx)?)
         }
         Expr::IsNull(inner) => {
-            let a = eval(inner, batch)?.into_array(batch.num_rows());
+            let a = eval(inner, batch)?.into_array(batch.num_rows())?;
             Value::Array(Arc::new(is_null(&a).map_err(ctx)?))
         }
         Expr::IsNotNull(inner) => {
-            let a = eval(inner, batch)?.into_array(batch.num_rows());
+            let a = eval(inner, batch)?.into_array(batch.num_rows())?;
             Value::Array(Arc::new(is_not_null(&a).map_err(ctx)?))
         }
         Expr::Apply { expr: inner, func } => {
             let a = eval(inner, batch)?
                 .cast(func.input_type(), expr)?
-                .into_array(batch.num_rows());
+                .into_array(batch.num_rows())?;
             Value::Array(func.call(a.as_ref())?)
         }
     })

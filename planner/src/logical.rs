@@ -71,6 +71,23 @@ pub enum LogicalPlan {
     },
 }
 
+/// The schema of one output column per item, each resolved over `input`'s schema, with
+/// distinct names.
+fn output_schema<T>(
+    input: &LogicalPlan,
+    items: &[T],
+    to_field: impl Fn(&T, &Schema) -> Result<Field>,
+    what: &str,
+) -> Result<SchemaRef> {
+    let in_schema = input.schema();
+    let fields = items
+        .iter()
+        .map(|i| to_field(i, &in_schema))
+        .collect::<Result<Vec<_>>>()?;
+    unique_names(&fields, what)?;
+    Ok(Arc::new(Schema::new(fields)))
+}
+
 fn unique_names(fields: &[Field], what: &str) -> Result<()> {
     for (i, f) in fields.iter().enumerate() {
         if fields[..i].iter().any(|g| g.name() == f.name()) {
@@ -104,16 +121,11 @@ impl LogicalPlan {
         if exprs.is_empty() {
             return Err(Error::Plan("select needs at least one column".into()));
         }
-        let in_schema = input.schema();
-        let fields = exprs
-            .iter()
-            .map(|e| e.to_field(&in_schema))
-            .collect::<Result<Vec<_>>>()?;
-        unique_names(&fields, "select")?;
+        let schema = output_schema(&input, &exprs, Expr::to_field, "select")?;
         Ok(LogicalPlan::Project {
             input,
             exprs,
-            schema: Arc::new(Schema::new(fields)),
+            schema,
         })
     }
 
@@ -155,16 +167,11 @@ impl LogicalPlan {
                 "an aggregate needs at least one function".into(),
             ));
         }
-        let in_schema = input.schema();
-        let fields = aggs
-            .iter()
-            .map(|a| a.to_field(&in_schema))
-            .collect::<Result<Vec<_>>>()?;
-        unique_names(&fields, "aggregate")?;
+        let schema = output_schema(&input, &aggs, AggExpr::to_field, "aggregate")?;
         Ok(LogicalPlan::Aggregate {
             input,
             aggs,
-            schema: Arc::new(Schema::new(fields)),
+            schema,
         })
     }
 

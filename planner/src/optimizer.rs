@@ -20,10 +20,10 @@ use std::sync::Arc;
 
 use arrow::datatypes::Schema;
 
-use crate::Result;
 use crate::expr::Expr;
 use crate::logical::LogicalPlan;
 use crate::source::FilterPushdown;
+use crate::{Error, Result};
 
 /// Runs every pass, in the order the module documentation gives.
 ///
@@ -57,7 +57,9 @@ fn push_down_predicates(plan: &LogicalPlan) -> Result<LogicalPlan> {
         }
         LogicalPlan::Scan { .. } => Ok(plan.clone()),
         other => {
-            let input = other.input().expect("every node but Scan has an input");
+            let input = other
+                .input()
+                .ok_or_else(|| Error::Internal(format!("{other} has no input")))?;
             rebuild(other, push_down_predicates(input)?)
         }
     }
