@@ -22,8 +22,26 @@
 //! # Ok::<(), spillway::Error>(())
 //! ```
 //!
-//! Status: the planner's vocabulary is in place; the lazy `DataFrame`, the engine and the
-//! Parquet source are the open work of the walking-skeleton issue (see the README).
+//! ```
+//! use spillway::prelude::*;
+//!
+//! // The seed pipeline of the Dask tutorial, without `meta`: the closure's signature types it.
+//! let session = Session::builder().threads(2).build()?;
+//! let sizes = session.from_vec("n", vec![1_000_i64; 8], 2)?;
+//! let estimate: f64 = sizes.apply(|n: i64| n as f64 * 0.5)?.mean().compute()?;
+//! assert_eq!(estimate, 500.0);
+//! # Ok::<(), spillway::Error>(())
+//! ```
+
+mod frame;
+mod series;
+mod session;
+
+pub use frame::DataFrame;
+pub use series::{Reduction, Series};
+pub use session::{Session, SessionBuilder};
+pub use spillway_engine::graph::TaskGraph;
+pub use spillway_io::{MemorySource, ParquetSource};
 
 pub use arrow;
 pub use spillway_planner::{
@@ -40,4 +58,6 @@ pub mod prelude {
     pub use spillway_planner::scalar::ScalarValue;
     pub use spillway_planner::udf::{Element, ElementFn, PartitionFn};
     pub use spillway_planner::{Error, Result};
+
+    pub use crate::{DataFrame, Reduction, Series, Session};
 }

@@ -1,7 +1,18 @@
 //! # spillway-engine: how to compute it
 //!
-//! Lowers an optimized logical plan to a task graph and runs it. This first module
-//! evaluates expressions; the task graph, scheduler and operators follow (issue 2).
+//! Lowers an optimized logical plan to a task graph and runs it on the session's pool:
+//!
+//! - [`lower`]: the plan becomes a [`graph::TaskGraph`], streaming work fused into one
+//!   task per partition and reductions into a tree of combine tasks.
+//! - [`exec`]: a scheduler in the spirit of `dask/local.py` runs ready tasks on a rayon
+//!   pool, releases outputs once read, and cancels the graph on the first error.
+//! - [`pipeline`]: what one task does with its batches.
+//! - [`eval`]: expressions over a batch, with Arrow's kernels.
+//! - [`aggregate`]: partial aggregate states and their merge.
 
 pub mod aggregate;
 pub mod eval;
+pub mod exec;
+pub mod graph;
+pub mod lower;
+pub mod pipeline;

@@ -1,0 +1,255 @@
+//! The scheduler: runs a [`TaskGraph`] on a rayon pool, in the spirit of `dask/local.py`.
+//!
+//! The calling thread keeps the state (how many inputs each task still waits for, how many
+//! consumers each output still has) and hands ready tasks to the pool; workers send their
+//! results back over a channel. Ready tasks are taken deepest stage first, then in
+//! partition order, so combine tasks run as soon as their inputs exist and partial results
+//! do not pile up. An output is dropped as soon as its last consumer has finished.
+//!
+//! At most `threads` tasks are in flight at once, so the pool never holds more started
+//! partitions than it has workers (the memory manager of the out-of-core work will admit
+//! tasks by reserved memory instead). The first error raises the cancel flag: nothing new
+//! is started, running tasks stop before their next batch, and the error is returned
+//! naming the task and its partition. A panic anywhere in a task is caught the same way.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+
+use arrow::array::RecordBatch;
+use spillway_planner::error::panic_message;
+use spillway_planner::{Error, Result};
+
+use crate::graph::{TaskGraph, TaskId};
+use crate::pipeline::{Data, run_task};
+
+/// How to run a graph.
+#[derive(Clone, Copy, Debug)]
+pub struct ExecOptions {
+    /// Run every task on the calling thread, one at a time, in scheduling order.
+    pub synchronous: bool,
+    /// The most tasks running at once.
+    pub max_in_flight: usize,
+}
+
+/// Bookkeeping of one run.
+struct State<'g> {
+    graph: &'g TaskGraph,
+    /// Inputs each task still waits for.
+    waiting: Vec<usize>,
+    /// The tasks that read each task's output.
+    dependents: Vec<Vec<TaskId>>,
+    /// Consumers that still have to read each output (outputs of the graph count one more).
+    unread: Vec<usize>,
+    results: Vec<Option<Arc<Data>>>,
+    ready: BinaryHeap<(usize, Reverse<TaskId>)>,
+}
+
+impl<'g> State<'g> {
+    fn new(graph: &'g TaskGraph) -> Self {
+        let n = graph.tasks.len();
+        let mut dependents = vec![Vec::new(); n];
+        let mut unread = vec![0; n];
+        let mut waiting = vec![0; n];
+        for (id, t) in graph.tasks.iter().enumerate() {
+            waiting[id] = t.deps.len();
+            for &d in &t.deps {
+                dependents[d].push(id);
+                unread[d] += 1;
+            }
+        }
+        for &o in &graph.outputs {
+            unread[o] += 1;
+        }
+        let mut s = State {
+            graph,
+            waiting,
+            dependents,
+            unread,
+            results: (0..n).map(|_| None).collect(),
+            ready: BinaryHeap::new(),
+        };
+        for id in 0..n {
+            if s.waiting[id] == 0 {
+                s.push_ready(id);
+            }
+        }
+        s
+    }
+
+    fn push_ready(&mut self, id: TaskId) {
+        self.ready.push((self.graph.tasks[id].stage, Reverse(id)));
+    }
+
+    fn pop_ready(&mut self) -> Option<TaskId> {
+        self.ready.pop().map(|(_, Reverse(id))| id)
+    }
+
+    fn inputs(&self, id: TaskId) -> Result<Vec<Arc<Data>>> {
+        self.graph.tasks[id]
+            .deps
+            .iter()
+            .map(|&d| {
+                self.results[d].clone().ok_or_else(|| {
+                    Error::Internal(format!("{} ran before its input", self.graph.task_name(id)))
+                })
+            })
+            .collect()
+    }
+
+    /// Records a finished task: releases the inputs it was the last reader of and
+    /// readies the tasks that waited only for it.
+    fn finish(&mut self, id: TaskId, data: Data) {
+        self.results[id] = Some(Arc::new(data));
+        for i in 0..self.graph.tasks[id].deps.len() {
+            let d = self.graph.tasks[id].deps[i];
+            self.unread[d] -= 1;
+            if self.unread[d] == 0 {
+                self.results[d] = None;
+            }
+        }
+        for i in 0..self.dependents[id].len() {
+            let t = self.dependents[id][i];
+            self.waiting[t] -= 1;
+            if self.waiting[t] == 0 {
+                self.push_ready(t);
+            }
+        }
+    }
+
+    fn into_batches(mut self) -> Result<Vec<RecordBatch>> {
+        let mut out = Vec::new();
+        for &o in &self.graph.outputs {
+            let data = self.results[o]
+                .take()
+                .ok_or_else(|| Error::Internal(format!("{} never ran", self.graph.task_name(o))))?;
+            match data.as_ref() {
+                Data::Batches(b) => out.extend(b.iter().filter(|b| b.num_rows() > 0).cloned()),
+                Data::States(_) => {
+                    return Err(Error::Internal("the graph ends in partial states".into()));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Wraps a task's error with the task's name and partition; a cancellation stays as is.
+fn in_task(graph: &TaskGraph, id: TaskId, e: Error) -> Error {
+    match e {
+        Error::Cancelled | Error::Task { .. } => e,
+        e => Error::Task {
+            task: graph.task_name(id),
+            partition: graph.tasks[id].partition,
+            source: Box::new(e),
+        },
+    }
+}
+
+/// Runs one task with panics caught.
+fn run_caught(
+    graph: &TaskGraph,
+    id: TaskId,
+    deps: &[Arc<Data>],
+    cancel: &AtomicBool,
+) -> Result<Data> {
+    if cancel.load(Ordering::Relaxed) {
+        return Err(Error::Cancelled);
+    }
+    let kind = &graph.tasks[id].kind;
+    match catch_unwind(AssertUnwindSafe(|| run_task(kind, deps, cancel))) {
+        Ok(r) => r.map_err(|e| in_task(graph, id, e)),
+        Err(payload) => Err(in_task(
+            graph,
+            id,
+            Error::Internal(format!(
+                "task panicked: {}",
+                panic_message(payload.as_ref())
+            )),
+        )),
+    }
+}
+
+/// Runs `graph` on `pool` and returns the batches of its outputs, in partition order
+/// (empty batches are dropped).
+///
+/// # Errors
+/// The first task error, as [`Error::Task`] naming the task and partition; the other tasks
+/// are cancelled and waited for before this returns.
+pub fn execute(
+    graph: Arc<TaskGraph>,
+    pool: &rayon::ThreadPool,
+    options: ExecOptions,
+) -> Result<Vec<RecordBatch>> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let mut state = State::new(&graph);
+    if options.synchronous {
+        while let Some(id) = state.pop_ready() {
+            let deps = state.inputs(id)?;
+            let data = run_caught(&graph, id, &deps, &cancel)?;
+            drop(deps);
+            state.finish(id, data);
+        }
+        return state.into_batches();
+    }
+
+    let (tx, rx) = mpsc::channel::<(TaskId, Result<Data>)>();
+    let max_in_flight = options.max_in_flight.max(1);
+    let mut in_flight = 0usize;
+    let mut done = 0usize;
+    let mut first_error: Option<Error> = None;
+    loop {
+        while first_error.is_none() && in_flight < max_in_flight {
+            let Some(id) = state.pop_ready() else { break };
+            let deps = match state.inputs(id) {
+                Ok(d) => d,
+                Err(e) => {
+                    first_error = Some(e);
+                    cancel.store(true, Ordering::Relaxed);
+                    break;
+                }
+            };
+            let (g, c, tx) = (Arc::clone(&graph), Arc::clone(&cancel), tx.clone());
+            in_flight += 1;
+            pool.spawn(move || {
+                let r = run_caught(&g, id, &deps, &c);
+                drop(deps);
+                // The receiver outlives every task it is waiting for.
+                let _ = tx.send((id, r));
+            });
+        }
+        if in_flight == 0 {
+            break;
+        }
+        let Ok((id, result)) = rx.recv() else {
+            return Err(Error::Internal("the scheduler lost its workers".into()));
+        };
+        in_flight -= 1;
+        match result {
+            Ok(data) if first_error.is_none() => {
+                done += 1;
+                state.finish(id, data);
+            }
+            Ok(_) | Err(Error::Cancelled) => {}
+            Err(e) => {
+                if first_error.is_none() {
+                    first_error = Some(e);
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    if done != graph.tasks.len() {
+        return Err(Error::Internal(format!(
+            "{} of {} tasks ran; the graph has a cycle",
+            done,
+            graph.tasks.len()
+        )));
+    }
+    state.into_batches()
+}

@@ -1,0 +1,256 @@
+//! The task graph: what the executor runs.
+//!
+//! A graph is a list of stages; a stage is a list of tasks of one kind, one per partition.
+//! Streaming work (scan → filter → project → apply → partial aggregate) is fused into one
+//! [`TaskKind::Pipeline`] task per partition, as Dask fuses its linear chains; a global
+//! reduction becomes a tree of [`TaskKind::Combine`] tasks under one [`TaskKind::Final`]
+//! task. Tasks refer to their inputs by [`TaskId`], always of an earlier task, so the task
+//! list is already in a topological order.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, SchemaRef};
+use spillway_planner::agg::AggExpr;
+use spillway_planner::expr::Expr;
+use spillway_planner::source::ScanPartition;
+use spillway_planner::udf::PartitionFn;
+
+/// A task's index in [`TaskGraph::tasks`].
+pub type TaskId = usize;
+
+/// Where a pipeline task's batches come from.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// One partition of a source, read inside the task.
+    Scan(Arc<dyn ScanPartition>),
+    /// The batches of earlier tasks, concatenated in this order.
+    Tasks(Vec<TaskId>),
+}
+
+/// One streaming operator inside a pipeline task.
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// Keeps the rows where the predicate is true.
+    Filter(Expr),
+    /// Computes the output columns.
+    Project {
+        /// One expression per output column.
+        exprs: Vec<Expr>,
+        /// The output schema.
+        schema: SchemaRef,
+    },
+    /// Runs a closure over the whole partition (the batches so far, concatenated).
+    MapPartitions {
+        /// The closure.
+        func: PartitionFn,
+        /// The schema of the batches it receives.
+        input_schema: SchemaRef,
+    },
+    /// Stops after `n` rows.
+    Limit(usize),
+}
+
+impl Op {
+    /// The short name used in stage names: `filter`, `project`, ...
+    fn short(&self) -> &'static str {
+        match self {
+            Op::Filter(_) => "filter",
+            Op::Project { exprs, .. } if exprs.iter().any(Expr::has_user_code) => "apply",
+            Op::Project { .. } => "project",
+            Op::MapPartitions { .. } => "map_partitions",
+            Op::Limit(_) => "limit",
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Filter(p) => write!(f, "filter {p}"),
+            Op::Project { exprs, .. } => {
+                let list: Vec<String> = exprs.iter().map(ToString::to_string).collect();
+                write!(f, "project [{}]", list.join(", "))
+            }
+            Op::MapPartitions { func, .. } => write!(f, "map_partitions {func:?}"),
+            Op::Limit(n) => write!(f, "limit {n}"),
+        }
+    }
+}
+
+/// Global aggregates, with what the accumulators need to know.
+#[derive(Debug)]
+pub struct AggSpec {
+    /// The aggregates.
+    pub aggs: Vec<AggExpr>,
+    /// The type of each aggregate's input expression.
+    pub input_types: Vec<DataType>,
+    /// The one-row output schema.
+    pub schema: SchemaRef,
+}
+
+impl AggSpec {
+    fn list(&self) -> String {
+        let list: Vec<String> = self.aggs.iter().map(ToString::to_string).collect();
+        list.join(", ")
+    }
+}
+
+/// What a pipeline task does with the batches at its end.
+#[derive(Clone, Debug)]
+pub enum Sink {
+    /// Keeps them as the task's output.
+    Batches,
+    /// Folds them into partial aggregate states.
+    Partial(Arc<AggSpec>),
+}
+
+/// What one task does.
+#[derive(Clone, Debug)]
+pub enum TaskKind {
+    /// Reads its input, runs the operators over each batch, and ends in the sink.
+    Pipeline {
+        /// Where the batches come from.
+        input: Input,
+        /// The fused operators, in order.
+        ops: Arc<[Op]>,
+        /// The end of the pipeline.
+        sink: Sink,
+    },
+    /// Merges the partial states of its dependencies.
+    Combine(Arc<AggSpec>),
+    /// Merges the partial states of its dependencies and finishes them into one row.
+    Final(Arc<AggSpec>),
+}
+
+/// One node of the graph.
+#[derive(Clone, Debug)]
+pub struct Task {
+    /// The stage it belongs to.
+    pub stage: usize,
+    /// Its place in the stage: the partition it works on.
+    pub partition: usize,
+    /// The tasks whose outputs it reads, in order.
+    pub deps: Vec<TaskId>,
+    /// What it does.
+    pub kind: TaskKind,
+}
+
+/// A group of tasks of one kind.
+#[derive(Clone, Debug)]
+pub struct Stage {
+    /// A short name, used to name tasks as `name[partition]`: `scan-filter-apply-partial`.
+    pub name: String,
+    /// What the stage does, in full, for `explain`.
+    pub detail: String,
+    /// Its tasks, in partition order.
+    pub tasks: Vec<TaskId>,
+}
+
+/// The tasks of one computation, in a topological order.
+#[derive(Clone, Debug)]
+pub struct TaskGraph {
+    /// The stages, each after the stages it reads.
+    pub stages: Vec<Stage>,
+    /// Every task; a task's dependencies come before it.
+    pub tasks: Vec<Task>,
+    /// The tasks whose batches make the result, in partition order.
+    pub outputs: Vec<TaskId>,
+    /// The schema of the result.
+    pub schema: SchemaRef,
+}
+
+impl TaskGraph {
+    /// `stage[partition]`, the name errors use for a task.
+    pub fn task_name(&self, id: TaskId) -> String {
+        let t = &self.tasks[id];
+        format!("{}[{}]", self.stages[t.stage].name, t.partition)
+    }
+
+    /// Adds a stage of tasks, one per `(deps, kind)` item, and returns their ids.
+    pub(crate) fn push_stage(
+        &mut self,
+        name: String,
+        detail: String,
+        tasks: impl IntoIterator<Item = (Vec<TaskId>, TaskKind)>,
+    ) -> Vec<TaskId> {
+        let stage = self.stages.len();
+        let first = self.tasks.len();
+        for (partition, (deps, kind)) in tasks.into_iter().enumerate() {
+            self.tasks.push(Task {
+                stage,
+                partition,
+                deps,
+                kind,
+            });
+        }
+        let ids: Vec<TaskId> = (first..self.tasks.len()).collect();
+        self.stages.push(Stage {
+            name,
+            detail,
+            tasks: ids.clone(),
+        });
+        ids
+    }
+
+    /// The stage name and description of a pipeline.
+    pub(crate) fn describe_pipeline(
+        input: &str,
+        input_detail: &str,
+        ops: &[Op],
+        sink: &Sink,
+    ) -> (String, String) {
+        let mut name = vec![input];
+        let mut detail = vec![input_detail.to_string()];
+        for op in ops {
+            name.push(op.short());
+            detail.push(op.to_string());
+        }
+        if let Sink::Partial(spec) = sink {
+            name.push("partial");
+            detail.push(format!("partial [{}]", spec.list()));
+        }
+        (name.join("-"), detail.join(" → "))
+    }
+
+    pub(crate) fn combine_detail(spec: &AggSpec, fan_in: usize) -> String {
+        format!("combine [{}], fan-in {fan_in}", spec.list())
+    }
+
+    pub(crate) fn final_detail(spec: &AggSpec) -> String {
+        format!("final [{}]", spec.list())
+    }
+}
+
+impl fmt::Display for TaskGraph {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} stage{}, {} task{}",
+            self.stages.len(),
+            if self.stages.len() == 1 { "" } else { "s" },
+            self.tasks.len(),
+            if self.tasks.len() == 1 { "" } else { "s" },
+        )?;
+        for (i, s) in self.stages.iter().enumerate() {
+            let n = s.tasks.len();
+            let inputs: usize = s.tasks.iter().map(|&t| self.tasks[t].deps.len()).sum();
+            let from = if inputs > 0 {
+                format!(
+                    ", reading {inputs} output{}",
+                    if inputs == 1 { "" } else { "s" }
+                )
+            } else {
+                String::new()
+            };
+            writeln!(
+                f,
+                "  stage {i} {}: {n} task{}{from}",
+                s.name,
+                if n == 1 { "" } else { "s" }
+            )?;
+            writeln!(f, "    {}", s.detail)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,231 @@
+//! Lowering: an optimized logical plan becomes a [`TaskGraph`].
+//!
+//! The plan is walked bottom-up as a *stream*: a list of inputs (one per partition) and the
+//! streaming operators not yet placed in a task. Filters, projections, `map_partitions`
+//! and local limits only extend the stream, so they end up fused into one task per
+//! partition. An operator that needs all partitions ends the stream: a global limit reads
+//! every partition's first `n` rows in one task; a global aggregate folds each partition
+//! into partial states, merges them in a tree of `fan_in`-way combine tasks (Dask's
+//! `split_every`) and finishes them in one final task.
+
+use std::sync::Arc;
+
+use spillway_planner::Result;
+use spillway_planner::config::SessionConfig;
+use spillway_planner::logical::LogicalPlan;
+use spillway_planner::source::ScanRequest;
+
+use crate::graph::{AggSpec, Input, Op, Sink, TaskGraph, TaskId, TaskKind};
+
+/// Partitions whose streaming operators are not yet placed in tasks.
+struct Stream {
+    inputs: Vec<Input>,
+    /// What the inputs are, for stage names: `scan` or the name of the stage they come from.
+    origin: String,
+    /// The same in full, for `explain`.
+    origin_detail: String,
+    ops: Vec<Op>,
+}
+
+impl Stream {
+    /// The inputs are task outputs that pass through unchanged.
+    fn passthrough(&self) -> Option<Vec<TaskId>> {
+        if !self.ops.is_empty() {
+            return None;
+        }
+        self.inputs
+            .iter()
+            .map(|i| match i {
+                Input::Tasks(ids) if ids.len() == 1 => Some(ids[0]),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Lowers `plan` (already optimized) to a task graph.
+///
+/// # Errors
+/// A source's metadata that cannot be read (a missing or corrupt file).
+pub fn lower(plan: &LogicalPlan, config: &SessionConfig) -> Result<TaskGraph> {
+    let mut graph = TaskGraph {
+        stages: Vec::new(),
+        tasks: Vec::new(),
+        outputs: Vec::new(),
+        schema: plan.schema(),
+    };
+    let stream = lower_stream(plan, config, &mut graph)?;
+    graph.outputs = materialize(stream, Sink::Batches, &mut graph);
+    Ok(graph)
+}
+
+fn lower_stream(plan: &LogicalPlan, config: &SessionConfig, g: &mut TaskGraph) -> Result<Stream> {
+    Ok(match plan {
+        LogicalPlan::Scan {
+            source,
+            projection,
+            filters,
+            ..
+        } => {
+            let request = ScanRequest {
+                projection: projection.as_deref(),
+                filters,
+                batch_rows: config.batch_rows,
+                target_partition_bytes: config.target_partition_bytes,
+            };
+            let parts = source.plan_scan(&request)?;
+            Stream {
+                inputs: parts.into_iter().map(Input::Scan).collect(),
+                origin: "scan".into(),
+                origin_detail: scan_detail(source.name(), plan),
+                ops: Vec::new(),
+            }
+        }
+        LogicalPlan::Filter { input, predicate } => {
+            let mut s = lower_stream(input, config, g)?;
+            s.ops.push(Op::Filter(predicate.clone()));
+            s
+        }
+        LogicalPlan::Project {
+            input,
+            exprs,
+            schema,
+        } => {
+            let mut s = lower_stream(input, config, g)?;
+            s.ops.push(Op::Project {
+                exprs: exprs.clone(),
+                schema: Arc::clone(schema),
+            });
+            s
+        }
+        LogicalPlan::MapPartitions { input, func } => {
+            let mut s = lower_stream(input, config, g)?;
+            s.ops.push(Op::MapPartitions {
+                func: func.clone(),
+                input_schema: input.schema(),
+            });
+            s
+        }
+        LogicalPlan::Limit { input, n } => {
+            let mut s = lower_stream(input, config, g)?;
+            // Each partition stops reading after n rows; one task then takes the first n
+            // rows in partition order.
+            s.ops.push(Op::Limit(*n));
+            let single = s.inputs.len() <= 1;
+            let ids = materialize(s, Sink::Batches, g);
+            let origin = g.stages.last().map_or("empty", |st| &st.name).to_string();
+            if single {
+                Stream {
+                    inputs: ids.into_iter().map(|i| Input::Tasks(vec![i])).collect(),
+                    origin_detail: format!("read {origin}"),
+                    origin,
+                    ops: Vec::new(),
+                }
+            } else {
+                Stream {
+                    inputs: vec![Input::Tasks(ids)],
+                    origin: "gather".into(),
+                    origin_detail: "gather in partition order".into(),
+                    ops: vec![Op::Limit(*n)],
+                }
+            }
+        }
+        LogicalPlan::Aggregate {
+            input,
+            aggs,
+            schema,
+        } => {
+            let in_schema = input.schema();
+            let input_types = aggs
+                .iter()
+                .map(|a| a.input.data_type(&in_schema))
+                .collect::<Result<Vec<_>>>()?;
+            let spec = Arc::new(AggSpec {
+                aggs: aggs.clone(),
+                input_types,
+                schema: Arc::clone(schema),
+            });
+            let s = lower_stream(input, config, g)?;
+            let mut ids = materialize(s, Sink::Partial(Arc::clone(&spec)), g);
+            let fan_in = config.fan_in.max(2);
+            let mut level = 1;
+            while ids.len() > fan_in {
+                let groups: Vec<Vec<TaskId>> = ids.chunks(fan_in).map(<[_]>::to_vec).collect();
+                ids = g.push_stage(
+                    format!("combine-{level}"),
+                    TaskGraph::combine_detail(&spec, fan_in),
+                    groups
+                        .into_iter()
+                        .map(|deps| (deps, TaskKind::Combine(Arc::clone(&spec)))),
+                );
+                level += 1;
+            }
+            let done = g.push_stage(
+                "aggregate".into(),
+                TaskGraph::final_detail(&spec),
+                [(ids, TaskKind::Final(Arc::clone(&spec)))],
+            );
+            Stream {
+                inputs: vec![Input::Tasks(done)],
+                origin: "aggregate".into(),
+                origin_detail: "read aggregate".into(),
+                ops: Vec::new(),
+            }
+        }
+    })
+}
+
+/// Places a stream's pending operators into one pipeline task per input; returns the
+/// tasks whose outputs hold the stream's batches (or partial states).
+fn materialize(stream: Stream, sink: Sink, g: &mut TaskGraph) -> Vec<TaskId> {
+    if matches!(sink, Sink::Batches)
+        && let Some(ids) = stream.passthrough()
+    {
+        return ids;
+    }
+    let (name, detail) =
+        TaskGraph::describe_pipeline(&stream.origin, &stream.origin_detail, &stream.ops, &sink);
+    let detail = match stream.inputs.first() {
+        Some(Input::Scan(p)) => format!("{detail}\n    first partition: {}", p.describe()),
+        _ => detail,
+    };
+    let ops: Arc<[Op]> = stream.ops.into();
+    let tasks: Vec<(Vec<TaskId>, TaskKind)> = stream
+        .inputs
+        .into_iter()
+        .map(|input| {
+            let deps = match &input {
+                Input::Scan(_) => Vec::new(),
+                Input::Tasks(ids) => ids.clone(),
+            };
+            let kind = TaskKind::Pipeline {
+                input,
+                ops: Arc::clone(&ops),
+                sink: sink.clone(),
+            };
+            (deps, kind)
+        })
+        .collect();
+    g.push_stage(name, detail, tasks)
+}
+
+/// `scan <source> columns [..] filters [..]`.
+fn scan_detail(source: String, plan: &LogicalPlan) -> String {
+    let mut d = format!("scan {source}");
+    if let LogicalPlan::Scan {
+        projection: Some(_),
+        schema,
+        ..
+    } = plan
+    {
+        let cols: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        d += &format!(" columns [{}]", cols.join(", "));
+    }
+    if let LogicalPlan::Scan { filters, .. } = plan
+        && !filters.is_empty()
+    {
+        let list: Vec<String> = filters.iter().map(ToString::to_string).collect();
+        d += &format!(" pruning with [{}]", list.join(", "));
+    }
+    d
+}

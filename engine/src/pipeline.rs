@@ -1,0 +1,172 @@
+//! Running one task: a fused pipeline over a partition's batches, or a merge of partial
+//! aggregate states.
+//!
+//! A pipeline is a chain of iterators, so a partition streams through it one bounded
+//! batch at a time; only `map_partitions` (which is defined over the whole partition)
+//! gathers its input. The cancel flag is checked before every batch is read, so a failed
+//! graph stops its other tasks within one batch.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow::compute::{concat_batches, filter_record_batch};
+use spillway_planner::{Error, Result};
+
+use crate::aggregate::Accumulator;
+use crate::eval::{evaluate, evaluate_predicate};
+use crate::graph::{AggSpec, Input, Op, Sink, TaskKind};
+
+/// What a task produces.
+#[derive(Debug)]
+pub enum Data {
+    /// Batches, in order.
+    Batches(Vec<RecordBatch>),
+    /// One partial state per aggregate.
+    States(Vec<Accumulator>),
+}
+
+type Batches<'a> = Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'a>;
+
+/// Runs `kind` over its dependencies' outputs (in `deps` order).
+///
+/// # Errors
+/// The first error of the source, an operator or a user closure; [`Error::Cancelled`]
+/// when `cancel` was raised meanwhile.
+pub fn run_task(kind: &TaskKind, deps: &[Arc<Data>], cancel: &AtomicBool) -> Result<Data> {
+    match kind {
+        TaskKind::Pipeline { input, ops, sink } => {
+            let source: Batches<'_> = match input {
+                Input::Scan(partition) => partition.open()?,
+                Input::Tasks(_) => Box::new(dep_batches(deps)?.into_iter().map(Ok)),
+            };
+            let checked = source.map(|b| {
+                if cancel.load(Ordering::Relaxed) {
+                    Err(Error::Cancelled)
+                } else {
+                    b
+                }
+            });
+            let mut stream: Batches<'_> = Box::new(checked);
+            for op in ops.iter() {
+                stream = apply_op(stream, op);
+            }
+            match sink {
+                Sink::Batches => Ok(Data::Batches(
+                    stream
+                        .filter(|b| b.as_ref().map_or(true, |b| b.num_rows() > 0))
+                        .collect::<Result<_>>()?,
+                )),
+                Sink::Partial(spec) => Ok(Data::States(partial(stream, spec)?)),
+            }
+        }
+        TaskKind::Combine(spec) => Ok(Data::States(merge_states(deps, spec)?)),
+        TaskKind::Final(spec) => {
+            let states = merge_states(deps, spec)?;
+            let columns = states
+                .iter()
+                .zip(spec.schema.fields())
+                .map(|(s, f)| Ok(Arc::clone(s.finish(f.data_type())?.as_array())))
+                .collect::<Result<Vec<ArrayRef>>>()?;
+            let batch = RecordBatch::try_new(Arc::clone(&spec.schema), columns)
+                .map_err(|e| Error::compute("aggregate result", e))?;
+            Ok(Data::Batches(vec![batch]))
+        }
+    }
+}
+
+fn dep_batches(deps: &[Arc<Data>]) -> Result<Vec<RecordBatch>> {
+    let mut out = Vec::new();
+    for d in deps {
+        match d.as_ref() {
+            Data::Batches(b) => out.extend(b.iter().cloned()),
+            Data::States(_) => {
+                return Err(Error::Internal(
+                    "a pipeline was given aggregate states".into(),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn apply_op<'a>(input: Batches<'a>, op: &'a Op) -> Batches<'a> {
+    match op {
+        Op::Filter(predicate) => Box::new(input.map(move |b| {
+            let b = b?;
+            let mask = evaluate_predicate(predicate, &b)?;
+            filter_record_batch(&b, &mask)
+                .map_err(|e| Error::compute(format!("filter {predicate}"), e))
+        })),
+        Op::Project { exprs, schema } => Box::new(input.map(move |b| {
+            let b = b?;
+            let columns = exprs
+                .iter()
+                .map(|e| evaluate(e, &b))
+                .collect::<Result<Vec<_>>>()?;
+            let options = RecordBatchOptions::new().with_row_count(Some(b.num_rows()));
+            RecordBatch::try_new_with_options(Arc::clone(schema), columns, &options)
+                .map_err(|e| Error::Internal(format!("projection {op} built a bad batch: {e}")))
+        })),
+        Op::MapPartitions { func, input_schema } => {
+            let mut input = Some(input);
+            Box::new(std::iter::from_fn(move || {
+                let input = input.take()?;
+                Some(input.collect::<Result<Vec<_>>>().and_then(|batches| {
+                    let whole = concat_batches(input_schema, &batches)
+                        .map_err(|e| Error::compute("map_partitions input", e))?;
+                    func.call(whole)
+                }))
+            }))
+        }
+        Op::Limit(n) => {
+            let mut left = *n;
+            let mut input = input;
+            Box::new(std::iter::from_fn(move || {
+                if left == 0 {
+                    return None;
+                }
+                Some(input.next()?.map(|b| {
+                    let take = left.min(b.num_rows());
+                    left -= take;
+                    b.slice(0, take)
+                }))
+            }))
+        }
+    }
+}
+
+fn partial(stream: Batches<'_>, spec: &AggSpec) -> Result<Vec<Accumulator>> {
+    let mut states = spec
+        .aggs
+        .iter()
+        .zip(&spec.input_types)
+        .map(|(a, t)| Accumulator::new(a.func, t))
+        .collect::<Result<Vec<_>>>()?;
+    for batch in stream {
+        let batch = batch?;
+        for (state, agg) in states.iter_mut().zip(&spec.aggs) {
+            let values = evaluate(&agg.input, &batch)?;
+            state.update(values.as_ref())?;
+        }
+    }
+    Ok(states)
+}
+
+fn merge_states(deps: &[Arc<Data>], spec: &AggSpec) -> Result<Vec<Accumulator>> {
+    let mut states = spec
+        .aggs
+        .iter()
+        .zip(&spec.input_types)
+        .map(|(a, t)| Accumulator::new(a.func, t))
+        .collect::<Result<Vec<_>>>()?;
+    for d in deps {
+        let Data::States(part) = d.as_ref() else {
+            return Err(Error::Internal("a combine task was given batches".into()));
+        };
+        for (s, p) in states.iter_mut().zip(part) {
+            s.merge(p)?;
+        }
+    }
+    Ok(states)
+}

@@ -1,0 +1,47 @@
+//! # spillway-io: sources and sinks
+//!
+//! The formats Spillway reads, each an implementation of the planner's
+//! [`DataSource`](spillway_planner::source::DataSource) contract:
+//!
+//! ```text
+//!  MemorySource ──┐                        ┌─► partition 0 ─► batches (≤ batch_rows rows)
+//!                 ├─► plan_scan(request) ──┼─► partition 1 ─► batches
+//!  ParquetSource ─┘   (metadata only)      └─► ...            (read inside one task each)
+//! ```
+//!
+//! A source knows its schema and how it splits into partitions without reading data. The
+//! planner asks it for the partitions of one scan ([`ScanRequest`](spillway_planner::source::ScanRequest):
+//! the columns to read, the filters it may use, the batch size, the partition size); each
+//! partition is then opened inside a task as a stream of bounded Arrow batches.
+//!
+//! - [`memory`]: [`MemorySource`], record batches already in memory, cut into contiguous
+//!   row ranges as Dask's `from_pandas(df, npartitions)` does; reads are zero-copy slices.
+//! - [`parquet`]: [`ParquetSource`], one file, a folder or a glob; footers are read once,
+//!   partitions are runs of row groups of one file, and row groups whose statistics rule
+//!   out the pushed-down filters are skipped.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use arrow::array::{ArrayRef, Int64Array};
+//! use spillway_io::MemorySource;
+//! use spillway_planner::source::{DataSource, ScanRequest};
+//!
+//! let sizes: ArrayRef = Arc::new(Int64Array::from_iter_values(0..10));
+//! let source = MemorySource::from_column("n", sizes, 3)?;
+//! let request = ScanRequest {
+//!     projection: None,
+//!     filters: &[],
+//!     batch_rows: 1024,
+//!     target_partition_bytes: 128 << 20,
+//! };
+//! let parts = source.plan_scan(&request)?;
+//! assert_eq!(parts.len(), 3);
+//! assert_eq!(parts[0].describe(), "memory rows [0, 4)");
+//! # Ok::<(), spillway_planner::Error>(())
+//! ```
+
+pub mod memory;
+pub mod parquet;
+
+pub use memory::MemorySource;
+pub use parquet::ParquetSource;

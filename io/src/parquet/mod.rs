@@ -1,0 +1,591 @@
+//! Parquet datasets: one file, a folder of files, or a glob.
+//!
+//! # Algorithm
+//!
+//! - **Construction** ([`ParquetSource::try_new`]) lists the files (sorted) and reads each
+//!   footer once. The Arrow schema is taken from the footer with string and binary columns
+//!   (also dictionary-encoded ones, and inside lists and structs) mapped to the engine's
+//!   view types, `Utf8View` and `BinaryView`, and the footer is kept, with that schema, for
+//!   every later scan. All files must have the same column names and types.
+//! - **Planning** ([`DataSource::plan_scan`]) reads no data: the row groups of each file
+//!   whose statistics prove that no row can match a pushed-down filter are dropped (see
+//!   `prune`), and the remaining row groups of one file are grouped, in order, until the
+//!   uncompressed size of the projected columns reaches the request's
+//!   `target_partition_bytes`. A partition holds at least one row group and never spans
+//!   two files.
+//! - **Reading** ([`ScanPartition::open`]) opens the file and decodes the partition's row
+//!   groups and projected columns with a `ParquetRecordBatchReader`, reusing the footer.
+//!
+//! # Memory
+//!
+//! The source holds the footers (a few KB to a few MB per file). A partition's stream
+//! holds the pages of one column chunk at a time per projected column and yields batches
+//! of at most `batch_rows` rows; nothing else is buffered.
+//!
+//! # Errors
+//!
+//! A file that cannot be opened is an [`Error::Io`]; a file that is not Parquet, or whose
+//! footer or pages are corrupt or truncated, is an [`Error::Format`] naming it, whether it
+//! is found while reading the footer or while decoding pages.
+
+mod prune;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ::parquet::arrow::ProjectionMask;
+use ::parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use ::parquet::file::metadata::RowGroupMetaData;
+use arrow::datatypes::{DataType, Field, FieldRef, Fields, Schema, SchemaRef};
+use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use spillway_planner::expr::Expr;
+use spillway_planner::source::{
+    BatchStream, DataSource, FilterPushdown, ScanPartition, ScanRequest,
+};
+use spillway_planner::{Error, Result};
+
+/// A Parquet dataset: one file, every `*.parquet` file under a folder, or the files a glob
+/// matches, read as one table.
+///
+/// ```no_run
+/// use spillway_io::ParquetSource;
+/// use spillway_planner::source::DataSource;
+///
+/// let source = ParquetSource::try_new("data/trips/*.parquet")?;
+/// println!("{}: {:?}", source.name(), source.schema());
+/// # Ok::<(), spillway_planner::Error>(())
+/// ```
+pub struct ParquetSource {
+    pattern: String,
+    files: Vec<Arc<ParquetFile>>,
+    schema: SchemaRef,
+}
+
+/// One file of a dataset and its footer, read once.
+struct ParquetFile {
+    path: PathBuf,
+    /// The path relative to the dataset's common folder, for `describe`.
+    display: String,
+    /// The footer, with the view-typed Arrow schema.
+    reader: ArrowReaderMetadata,
+}
+
+impl ParquetSource {
+    /// Opens the dataset `pattern` names: a file; a folder, meaning every `*.parquet` file
+    /// under it, at any depth, except names starting with `.` or `_` (as Spark and Dask
+    /// skip `_SUCCESS` and hidden files); or a glob (`data/*.parquet`, `data/**/*.parquet`),
+    /// where a matched folder is read as a folder. Files are read in sorted path order.
+    /// Reads every file's footer, nothing else.
+    ///
+    /// # Errors
+    /// - [`Error::NoFiles`] when nothing matches;
+    /// - [`Error::Plan`] for a glob that does not parse;
+    /// - [`Error::Io`] for a file or folder that cannot be opened or listed;
+    /// - [`Error::Format`] for a file that is not Parquet or whose footer is corrupt;
+    /// - [`Error::SchemaDiffers`] when a file's column names or types differ from the
+    ///   first file's (nullability may differ: the dataset's column is then nullable).
+    pub fn try_new(pattern: impl AsRef<str>) -> Result<Self> {
+        let pattern = pattern.as_ref();
+        let paths = list_files(pattern)?;
+        if paths.is_empty() {
+            return Err(Error::NoFiles {
+                pattern: pattern.to_string(),
+            });
+        }
+        let base = common_folder(&paths);
+        let files = paths
+            .into_iter()
+            .map(|path| ParquetFile::open(path, &base).map(Arc::new))
+            .collect::<Result<Vec<_>>>()?;
+        let schema = dataset_schema(&files)?;
+        Ok(Self {
+            pattern: pattern.to_string(),
+            files,
+            schema,
+        })
+    }
+
+    /// The dataset's files, in the order they are read.
+    pub fn paths(&self) -> impl ExactSizeIterator<Item = &Path> {
+        self.files.iter().map(|f| f.path.as_path())
+    }
+
+    /// Row groups over all files.
+    pub fn num_row_groups(&self) -> usize {
+        self.files.iter().map(|f| f.row_groups().len()).sum()
+    }
+
+    /// Rows over all files, from the footers.
+    pub fn num_rows(&self) -> usize {
+        self.files
+            .iter()
+            .flat_map(|f| f.row_groups())
+            .map(|rg| to_usize(rg.num_rows()))
+            .sum()
+    }
+}
+
+impl fmt::Debug for ParquetSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParquetSource")
+            .field("pattern", &self.pattern)
+            .field("files", &self.files)
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ParquetFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParquetFile")
+            .field("path", &self.path)
+            .field("row_groups", &self.row_groups().len())
+            .finish()
+    }
+}
+
+impl DataSource for ParquetSource {
+    fn name(&self) -> String {
+        let files = self.files.len();
+        format!(
+            "parquet {} ({files} file{}, {} row groups)",
+            self.pattern,
+            if files == 1 { "" } else { "s" },
+            self.num_row_groups()
+        )
+    }
+
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    /// [`FilterPushdown::Inexact`] for what row-group statistics can decide: a comparison
+    /// (`= != < <= > >=`) between a column and a literal, either way round, `is_null` and
+    /// `is_not_null` of a column, and `and` / `or` of those. Anything else (casts,
+    /// arithmetic, `not`, two columns, user closures) is [`FilterPushdown::Unsupported`].
+    fn filter_pushdown(&self, filter: &Expr) -> FilterPushdown {
+        prune::pushdown(&self.schema, filter)
+    }
+
+    fn plan_scan(&self, request: &ScanRequest<'_>) -> Result<Vec<Arc<dyn ScanPartition>>> {
+        if request.batch_rows == 0 {
+            return Err(Error::Config("batch_rows must be at least 1".into()));
+        }
+        let projection = match request.projection {
+            Some(p) => Some(Arc::new(Projection::new(p, self.schema.fields().len())?)),
+            None => None,
+        };
+        let schema = match request.projection {
+            Some(p) => Arc::new(
+                self.schema
+                    .project(p)
+                    .map_err(|e| Error::Internal(format!("scan projection: {e}")))?,
+            ),
+            None => Arc::clone(&self.schema),
+        };
+        let partition = |file: &Arc<ParquetFile>, row_groups: Vec<usize>, rows, bytes| {
+            Arc::new(ParquetPartition {
+                file: Arc::clone(file),
+                row_groups,
+                projection: projection.clone(),
+                schema: Arc::clone(&schema),
+                batch_rows: request.batch_rows,
+                rows,
+                bytes,
+            }) as Arc<dyn ScanPartition>
+        };
+
+        let mut parts = Vec::new();
+        for file in &self.files {
+            let keep = prune::row_groups_may_match(&file.reader, request.filters);
+            let (mut group, mut rows, mut bytes) = (Vec::new(), 0usize, 0usize);
+            for (i, rg) in file.row_groups().iter().enumerate() {
+                if !keep.get(i).copied().unwrap_or(true) {
+                    continue;
+                }
+                group.push(i);
+                rows = rows.saturating_add(to_usize(rg.num_rows()));
+                bytes = bytes.saturating_add(projected_bytes(rg, projection.as_deref()));
+                if bytes >= request.target_partition_bytes {
+                    parts.push(partition(file, std::mem::take(&mut group), rows, bytes));
+                    (rows, bytes) = (0, 0);
+                }
+            }
+            if !group.is_empty() {
+                parts.push(partition(file, group, rows, bytes));
+            }
+        }
+        // Every row group pruned (or none at all): one partition that reads nothing, so
+        // that a scan always has a partition, as a memory source's does.
+        if parts.is_empty()
+            && let Some(first) = self.files.first()
+        {
+            parts.push(partition(first, Vec::new(), 0, 0));
+        }
+        Ok(parts)
+    }
+}
+
+impl ParquetFile {
+    /// Reads the footer of `path`; `base` is the dataset's common folder.
+    fn open(path: PathBuf, base: &Path) -> Result<Self> {
+        let file = File::open(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+            .map_err(|e| format_error(&path, e))?;
+        let fields: Fields = plain.schema().fields().iter().map(view_field).collect();
+        let hint = Arc::new(Schema::new(fields));
+        let options = ArrowReaderOptions::new().with_schema(hint);
+        // The parquet crate reads every string and binary column as a view type, so the hint
+        // is accepted; should a future file hold a column it cannot map, read the file's own
+        // types rather than fail (the dataset's schema check then names the file).
+        let reader =
+            ArrowReaderMetadata::try_new(Arc::clone(plain.metadata()), options).unwrap_or(plain);
+        let display = path
+            .strip_prefix(base)
+            .ok()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        Ok(Self {
+            path,
+            display,
+            reader,
+        })
+    }
+
+    fn row_groups(&self) -> &[RowGroupMetaData] {
+        self.reader.metadata().row_groups()
+    }
+}
+
+/// The files `pattern` names (see [`ParquetSource::try_new`]), sorted, without duplicates.
+fn list_files(pattern: &str) -> Result<Vec<PathBuf>> {
+    let path = Path::new(pattern);
+    let mut files = Vec::new();
+    if path.is_file() {
+        files.push(path.to_path_buf());
+    } else if path.is_dir() {
+        walk(path, &mut files)?;
+    } else {
+        let matches = glob::glob(pattern)
+            .map_err(|e| Error::Plan(format!("invalid glob pattern '{pattern}': {e}")))?;
+        for entry in matches {
+            let found = entry.map_err(|e| Error::Io {
+                path: e.path().to_path_buf(),
+                source: e.into(),
+            })?;
+            if found.is_dir() {
+                walk(&found, &mut files)?;
+            } else if found.is_file() {
+                files.push(found);
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+/// Appends every `*.parquet` file under `dir`, skipping names that start with `.` or `_`.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let io = |source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if path.is_file() && name.ends_with(".parquet") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The deepest folder holding every path (empty when they share none).
+fn common_folder(paths: &[PathBuf]) -> PathBuf {
+    let mut base = paths
+        .first()
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    for path in paths {
+        while !path.starts_with(&base) {
+            base = base.parent().map(Path::to_path_buf).unwrap_or_default();
+        }
+    }
+    base
+}
+
+/// `field` with string and binary types replaced by their view types, also inside
+/// dictionaries (read as plain views: the engine has one string type), lists and structs.
+fn view_field(field: &FieldRef) -> FieldRef {
+    let data_type = view_type(field.data_type());
+    if &data_type == field.data_type() {
+        Arc::clone(field)
+    } else {
+        Arc::new(field.as_ref().clone().with_data_type(data_type))
+    }
+}
+
+fn view_type(data_type: &DataType) -> DataType {
+    match data_type {
+        DataType::Utf8 | DataType::LargeUtf8 => DataType::Utf8View,
+        DataType::Binary | DataType::LargeBinary => DataType::BinaryView,
+        DataType::Dictionary(_, value) => match view_type(value) {
+            v @ (DataType::Utf8View | DataType::BinaryView) => v,
+            _ => data_type.clone(),
+        },
+        DataType::List(f) => DataType::List(view_field(f)),
+        DataType::LargeList(f) => DataType::LargeList(view_field(f)),
+        DataType::FixedSizeList(f, n) => DataType::FixedSizeList(view_field(f), *n),
+        DataType::Struct(fields) => DataType::Struct(fields.iter().map(view_field).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The first file's schema, checked against every other file's: the same column names and
+/// types; a column is nullable when it is in any file.
+fn dataset_schema(files: &[Arc<ParquetFile>]) -> Result<SchemaRef> {
+    let Some(first) = files.first() else {
+        return Err(Error::Internal("a Parquet dataset without files".into()));
+    };
+    let mut fields: Vec<Field> = first
+        .reader
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    for file in &files[1..] {
+        let other = file.reader.schema().fields();
+        let differs = |message: String| Error::SchemaDiffers {
+            first: first.path.clone(),
+            path: file.path.clone(),
+            message,
+        };
+        if other.len() != fields.len() {
+            let names = |fs: &mut dyn Iterator<Item = &String>| {
+                fs.map(String::as_str).collect::<Vec<_>>().join(", ")
+            };
+            return Err(differs(format!(
+                "it has {} columns [{}] where the first has {} [{}]",
+                other.len(),
+                names(&mut other.iter().map(|f| f.name())),
+                fields.len(),
+                names(&mut fields.iter().map(|f| f.name())),
+            )));
+        }
+        for (i, (mine, theirs)) in fields.iter_mut().zip(other.iter()).enumerate() {
+            if mine.name() != theirs.name() {
+                return Err(differs(format!(
+                    "column {i} is '{}' where the first has '{}'",
+                    theirs.name(),
+                    mine.name()
+                )));
+            }
+            if mine.data_type() != theirs.data_type() {
+                return Err(differs(format!(
+                    "column '{}' is {} where the first has {}",
+                    mine.name(),
+                    theirs.data_type(),
+                    mine.data_type()
+                )));
+            }
+            if theirs.is_nullable() {
+                mine.set_nullable(true);
+            }
+        }
+    }
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// Bytes of the projected columns of a row group, uncompressed.
+fn projected_bytes(rg: &RowGroupMetaData, projection: Option<&Projection>) -> usize {
+    let Some(projection) = projection else {
+        return to_usize(rg.total_byte_size());
+    };
+    let descr = rg.schema_descr();
+    rg.columns()
+        .iter()
+        .enumerate()
+        .filter(|&(leaf, _)| {
+            leaf < descr.num_columns()
+                && projection
+                    .file_order
+                    .binary_search(&descr.get_column_root_idx(leaf))
+                    .is_ok()
+        })
+        .map(|(_, c)| to_usize(c.uncompressed_size()))
+        .sum()
+}
+
+fn to_usize(n: i64) -> usize {
+    usize::try_from(n).unwrap_or(0)
+}
+
+fn format_error(path: &Path, error: impl fmt::Display) -> Error {
+    Error::Format {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    }
+}
+
+/// The columns of a scan: the file reads them in file order, the request wants its own.
+#[derive(Debug)]
+struct Projection {
+    /// The requested columns, sorted and without duplicates: what the reader produces.
+    file_order: Vec<usize>,
+    /// For each requested column, its place in `file_order`; `None` when the orders agree.
+    reorder: Option<Vec<usize>>,
+}
+
+impl Projection {
+    fn new(requested: &[usize], ncols: usize) -> Result<Self> {
+        if let Some(bad) = requested.iter().find(|&&i| i >= ncols) {
+            return Err(Error::Internal(format!(
+                "scan projection index {bad} is out of range for {ncols} columns"
+            )));
+        }
+        let mut file_order = requested.to_vec();
+        file_order.sort_unstable();
+        file_order.dedup();
+        let reorder = if file_order == requested {
+            None
+        } else {
+            // Every requested index is in `file_order`, so the search always succeeds.
+            Some(
+                requested
+                    .iter()
+                    .map(|i| file_order.binary_search(i).unwrap_or_default())
+                    .collect(),
+            )
+        };
+        Ok(Self {
+            file_order,
+            reorder,
+        })
+    }
+}
+
+/// Some row groups of one file.
+struct ParquetPartition {
+    file: Arc<ParquetFile>,
+    row_groups: Vec<usize>,
+    projection: Option<Arc<Projection>>,
+    /// The schema of the batches: the dataset's, projected.
+    schema: SchemaRef,
+    batch_rows: usize,
+    rows: usize,
+    bytes: usize,
+}
+
+impl fmt::Debug for ParquetPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParquetPartition")
+            .field("file", &self.file.path)
+            .field("row_groups", &self.row_groups)
+            .field("projection", &self.projection)
+            .field("batch_rows", &self.batch_rows)
+            .finish()
+    }
+}
+
+impl ScanPartition for ParquetPartition {
+    fn describe(&self) -> String {
+        let groups: Vec<String> = self.row_groups.iter().map(ToString::to_string).collect();
+        let groups = if groups.len() > 8 {
+            format!(
+                "{}, ..., {} ({} groups)",
+                groups[..3].join(", "),
+                groups[groups.len() - 1],
+                groups.len()
+            )
+        } else {
+            groups.join(", ")
+        };
+        format!("{} row groups [{groups}]", self.file.display)
+    }
+
+    fn estimated_rows(&self) -> Option<usize> {
+        Some(self.rows)
+    }
+
+    fn estimated_bytes(&self) -> Option<usize> {
+        Some(self.bytes)
+    }
+
+    fn open(&self) -> Result<BatchStream> {
+        if self.row_groups.is_empty() {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        let path = &self.file.path;
+        let file = File::open(path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let mut builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.file.reader.clone())
+                .with_row_groups(self.row_groups.clone())
+                .with_batch_size(self.batch_rows);
+        if let Some(projection) = &self.projection {
+            let mask = ProjectionMask::roots(
+                self.file.reader.parquet_schema(),
+                projection.file_order.iter().copied(),
+            );
+            builder = builder.with_projection(mask);
+        }
+        let reader = builder.build().map_err(|e| format_error(path, e))?;
+        let path = path.clone();
+        let projection = self.projection.clone();
+        let schema = Arc::clone(&self.schema);
+        Ok(Box::new(reader.map(move |batch| {
+            let batch = batch.map_err(|e| format_error(&path, e))?;
+            conform(batch, projection.as_deref(), &schema, &path)
+        })))
+    }
+}
+
+/// Puts a decoded batch's columns in the requested order and gives it the dataset's schema
+/// (which can differ from the file's in nullability and field metadata).
+fn conform(
+    batch: RecordBatch,
+    projection: Option<&Projection>,
+    schema: &SchemaRef,
+    path: &Path,
+) -> Result<RecordBatch> {
+    let batch = match projection.and_then(|p| p.reorder.as_deref()) {
+        Some(order) => batch
+            .project(order)
+            .map_err(|e| Error::Internal(format!("reordering the columns of a batch: {e}")))?,
+        None => batch,
+    };
+    if batch.schema_ref() == schema {
+        return Ok(batch);
+    }
+    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    RecordBatch::try_new_with_options(Arc::clone(schema), batch.columns().to_vec(), &options)
+        .map_err(|e| {
+            format_error(
+                path,
+                format!("a batch does not fit the dataset's schema: {e}"),
+            )
+        })
+}

@@ -1,0 +1,657 @@
+//! Parquet source specs: files are written with `ArrowWriter` into a temporary folder.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ::parquet::arrow::ArrowWriter;
+use ::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use ::parquet::schema::types::ColumnPath;
+use arrow::array::{
+    Array, ArrayRef, AsArray, BinaryArray, DictionaryArray, Float64Array, Int32Array, Int64Array,
+    LargeStringArray, ListBuilder, StringArray, StringBuilder, TimestampMillisecondArray,
+};
+use arrow::datatypes::{DataType, Int32Type, Int64Type, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use spillway_planner::expr::{Expr, col, lit};
+use spillway_planner::source::{DataSource, FilterPushdown, ScanPartition, ScanRequest};
+
+use super::*;
+
+/// Writes `batches` to `path` with row groups of at most `rows_per_group` rows.
+fn write(path: &Path, batches: &[RecordBatch], rows_per_group: usize) {
+    write_with(path, batches, rows_per_group, |p| p);
+}
+
+fn write_with(
+    path: &Path,
+    batches: &[RecordBatch],
+    rows_per_group: usize,
+    props: impl FnOnce(
+        ::parquet::file::properties::WriterPropertiesBuilder,
+    ) -> ::parquet::file::properties::WriterPropertiesBuilder,
+) {
+    let props =
+        props(WriterProperties::builder().set_max_row_group_row_count(Some(rows_per_group)))
+            .build();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = ArrowWriter::try_new(file, batches[0].schema(), Some(props)).unwrap();
+    for b in batches {
+        writer.write(b).unwrap();
+    }
+    writer.close().unwrap();
+}
+
+/// `x`: 0..n (sorted), `s`: `s0000`.. (sorted), `f`: x / 2 as floats.
+fn sorted(n: i64) -> RecordBatch {
+    let x: ArrayRef = Arc::new(Int64Array::from_iter_values(0..n));
+    let s: ArrayRef = Arc::new(StringArray::from_iter_values(
+        (0..n).map(|i| format!("s{i:04}")),
+    ));
+    let f: ArrayRef = Arc::new(Float64Array::from_iter_values(
+        (0..n).map(|i| i as f64 / 2.0),
+    ));
+    RecordBatch::try_from_iter([("x", x), ("s", s), ("f", f)]).unwrap()
+}
+
+fn request<'a>(filters: &'a [Expr], target_partition_bytes: usize) -> ScanRequest<'a> {
+    ScanRequest {
+        projection: None,
+        filters,
+        batch_rows: 4096,
+        target_partition_bytes,
+    }
+}
+
+fn read(part: &dyn ScanPartition) -> Vec<RecordBatch> {
+    part.open().unwrap().map(|b| b.unwrap()).collect()
+}
+
+fn row_groups_read(source: &ParquetSource, filters: &[Expr]) -> Vec<String> {
+    source
+        .plan_scan(&request(filters, 0))
+        .unwrap()
+        .iter()
+        .map(|p| p.describe())
+        .collect()
+}
+
+/// A folder with `sorted(1000)` in row groups of 100 rows.
+fn sorted_file() -> (tempfile::TempDir, ParquetSource) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sorted.parquet");
+    write(&path, &[sorted(1000)], 100);
+    let source = ParquetSource::try_new(path.to_str().unwrap()).unwrap();
+    (dir, source)
+}
+
+fn groups(indices: std::ops::RangeInclusive<usize>) -> Vec<String> {
+    indices
+        .map(|i| format!("sorted.parquet row groups [{i}]"))
+        .collect()
+}
+
+// ---- schema and reading ----
+
+#[test]
+fn reads_a_file_with_strings_as_views() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("part-0000.parquet");
+    write(&path, &[sorted(1000)], 100);
+    let source = ParquetSource::try_new(path.to_str().unwrap()).unwrap();
+    let schema = source.schema();
+    assert_eq!(schema.field(0).data_type(), &DataType::Int64);
+    assert_eq!(schema.field(1).data_type(), &DataType::Utf8View);
+    assert_eq!(source.num_rows(), 1000);
+    assert_eq!(source.num_row_groups(), 10);
+    assert_eq!(
+        source.name(),
+        format!("parquet {} (1 file, 10 row groups)", path.display())
+    );
+
+    let parts = source.plan_scan(&request(&[], usize::MAX)).unwrap();
+    assert_eq!(parts.len(), 1);
+    assert_eq!(
+        parts[0].describe(),
+        "part-0000.parquet row groups [0, 1, 2, ..., 9 (10 groups)]"
+    );
+    assert_eq!(parts[0].estimated_rows(), Some(1000));
+    let batches = read(parts[0].as_ref());
+    let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    assert_eq!(total, 1000);
+    for b in &batches {
+        assert_eq!(b.schema(), schema);
+    }
+    let s = batches[0].column(1).as_string_view();
+    assert_eq!(s.value(7), "s0007");
+}
+
+#[test]
+fn large_dictionary_binary_and_nested_strings_become_views() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("types.parquet");
+    let large: ArrayRef = Arc::new(LargeStringArray::from(vec!["a", "b", "a"]));
+    let dict: ArrayRef = Arc::new(
+        vec!["red", "blue", "red"]
+            .into_iter()
+            .collect::<DictionaryArray<Int32Type>>(),
+    );
+    let bin: ArrayRef = Arc::new(BinaryArray::from_iter_values([b"x", b"y", b"z"]));
+    let mut list = ListBuilder::new(StringBuilder::new());
+    list.append_value([Some("p"), None]);
+    list.append_null();
+    list.append_value([Some("q")]);
+    let list: ArrayRef = Arc::new(list.finish());
+    let when: ArrayRef =
+        Arc::new(TimestampMillisecondArray::from(vec![1, 2, 3]).with_timezone("Europe/Paris"));
+    let batch = RecordBatch::try_from_iter([
+        ("large", large),
+        ("dict", dict),
+        ("bin", bin),
+        ("list", list),
+        ("when", when),
+    ])
+    .unwrap();
+    write(&path, &[batch], 100);
+
+    let source = ParquetSource::try_new(path.to_str().unwrap()).unwrap();
+    let schema = source.schema();
+    assert_eq!(schema.field(0).data_type(), &DataType::Utf8View);
+    assert_eq!(schema.field(1).data_type(), &DataType::Utf8View);
+    assert_eq!(schema.field(2).data_type(), &DataType::BinaryView);
+    let DataType::List(item) = schema.field(3).data_type() else {
+        panic!("{:?}", schema.field(3));
+    };
+    assert_eq!(item.data_type(), &DataType::Utf8View);
+    // Types only the embedded Arrow schema knows survive the view-type hint.
+    assert_eq!(
+        schema.field(4).data_type(),
+        &DataType::Timestamp(TimeUnit::Millisecond, Some("Europe/Paris".into()))
+    );
+
+    let parts = source.plan_scan(&request(&[], usize::MAX)).unwrap();
+    let batch = &read(parts[0].as_ref())[0];
+    assert_eq!(batch.schema(), schema);
+    assert_eq!(batch.column(1).as_string_view().value(2), "red");
+    let list = batch.column(3).as_list::<i32>();
+    assert!(list.is_null(1));
+    assert_eq!(list.value(2).as_string_view().value(0), "q");
+}
+
+#[test]
+fn projection_follows_the_requested_order() {
+    let (_dir, source) = sorted_file();
+    let req = ScanRequest {
+        projection: Some(&[2, 0]),
+        ..request(&[], usize::MAX)
+    };
+    let parts = source.plan_scan(&req).unwrap();
+    let batch = &read(parts[0].as_ref())[0];
+    let names: Vec<&str> = batch
+        .schema_ref()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(names, ["f", "x"]);
+    assert_eq!(
+        batch
+            .column(0)
+            .as_primitive::<arrow::datatypes::Float64Type>()
+            .value(3),
+        1.5
+    );
+    assert_eq!(batch.column(1).as_primitive::<Int64Type>().value(3), 3);
+
+    // Fewer columns, fewer bytes.
+    let all = source.plan_scan(&request(&[], usize::MAX)).unwrap();
+    assert!(parts[0].estimated_bytes() < all[0].estimated_bytes());
+
+    // No columns at all (a row count) still gives the rows.
+    let none = ScanRequest {
+        projection: Some(&[]),
+        ..request(&[], usize::MAX)
+    };
+    let parts = source.plan_scan(&none).unwrap();
+    let rows: usize = read(parts[0].as_ref())
+        .iter()
+        .map(RecordBatch::num_rows)
+        .sum();
+    assert_eq!(rows, 1000);
+}
+
+#[test]
+fn batches_are_bounded_by_batch_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.parquet");
+    write(&path, &[sorted(10_000)], 10_000);
+    let source = ParquetSource::try_new(path.to_str().unwrap()).unwrap();
+    assert_eq!(source.num_row_groups(), 1);
+    let req = ScanRequest {
+        batch_rows: 1000,
+        ..request(&[], usize::MAX)
+    };
+    let parts = source.plan_scan(&req).unwrap();
+    let sizes: Vec<usize> = read(parts[0].as_ref())
+        .iter()
+        .map(RecordBatch::num_rows)
+        .collect();
+    assert_eq!(sizes.iter().sum::<usize>(), 10_000);
+    assert!(sizes.iter().all(|&n| n <= 1000), "{sizes:?}");
+}
+
+// ---- partitions ----
+
+#[test]
+fn row_groups_are_grouped_up_to_the_target_size() {
+    let (_dir, source) = sorted_file();
+    let sizes: Vec<usize> = source.files[0]
+        .row_groups()
+        .iter()
+        .map(|rg| to_usize(rg.total_byte_size()))
+        .collect();
+
+    // Target 0: one row group per partition.
+    assert_eq!(source.plan_scan(&request(&[], 0)).unwrap().len(), 10);
+
+    // About three row groups: each partition reaches the target with its last group and
+    // not before it.
+    let target = sizes[0] * 3 - 1;
+    let parts = source.plan_scan(&request(&[], target)).unwrap();
+    assert!(parts.len() >= 3 && parts.len() <= 5, "{parts:?}");
+    let mut next = 0;
+    for (i, p) in parts.iter().enumerate() {
+        let n = p.estimated_rows().unwrap() / 100;
+        let bytes: usize = sizes[next..next + n].iter().sum();
+        assert_eq!(p.estimated_bytes(), Some(bytes));
+        if i + 1 < parts.len() {
+            assert!(bytes >= target);
+            assert!(bytes - sizes[next + n - 1] < target);
+        }
+        next += n;
+    }
+    assert_eq!(next, 10);
+}
+
+#[test]
+fn partitions_never_span_files_and_folders_are_read_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("year=2021")).unwrap();
+    write(&dir.path().join("b.parquet"), &[sorted(300)], 100);
+    write(&dir.path().join("a.parquet"), &[sorted(200)], 100);
+    write(&dir.path().join("year=2021/c.parquet"), &[sorted(100)], 100);
+    std::fs::write(dir.path().join("_SUCCESS"), b"").unwrap();
+    std::fs::write(dir.path().join(".a.parquet.crc"), b"junk").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"junk").unwrap();
+
+    let source = ParquetSource::try_new(dir.path().to_str().unwrap()).unwrap();
+    let names: Vec<String> = source
+        .paths()
+        .map(|p| p.strip_prefix(dir.path()).unwrap().display().to_string())
+        .collect();
+    assert_eq!(names, ["a.parquet", "b.parquet", "year=2021/c.parquet"]);
+    let described: Vec<String> = source
+        .plan_scan(&request(&[], usize::MAX))
+        .unwrap()
+        .iter()
+        .map(|p| p.describe())
+        .collect();
+    assert_eq!(
+        described,
+        [
+            "a.parquet row groups [0, 1]",
+            "b.parquet row groups [0, 1, 2]",
+            "year=2021/c.parquet row groups [0]",
+        ]
+    );
+    assert!(
+        source.name().ends_with("(3 files, 6 row groups)"),
+        "{}",
+        source.name()
+    );
+
+    let glob = format!("{}/*.parquet", dir.path().display());
+    let source = ParquetSource::try_new(&glob).unwrap();
+    assert_eq!(source.paths().len(), 2);
+    assert_eq!(source.num_rows(), 500);
+}
+
+// ---- pruning ----
+
+#[test]
+fn pushdown_is_inexact_for_what_statistics_decide() {
+    let (_dir, source) = sorted_file();
+    let inexact = [
+        col("x").gt(lit(500)),
+        lit(500).lt(col("x")),
+        col("s").eq(lit("s0100")),
+        col("f").lt_eq(lit(2.5)),
+        col("x").neq(lit(3i64)),
+        col("x").is_null(),
+        col("s").is_not_null(),
+        col("x").gt(lit(1)).and(col("x").lt(lit(5))),
+        col("x").lt(lit(1)).or(col("s").gt_eq(lit("s0900"))),
+    ];
+    for f in &inexact {
+        assert_eq!(source.filter_pushdown(f), FilterPushdown::Inexact, "{f}");
+    }
+    let unsupported = [
+        col("x").apply(|x: i64| x > 3),
+        col("x").cast(DataType::Float64).gt(lit(1.0)),
+        (col("x") + lit(1)).gt(lit(3)),
+        col("x").gt(col("f")),
+        !col("x").gt(lit(3)),
+        col("nope").gt(lit(3)),
+        col("s").gt(lit(3)),
+        col("x").gt(lit(1)).and(col("x").apply(|x: i64| x > 3)),
+    ];
+    for f in &unsupported {
+        assert_eq!(
+            source.filter_pushdown(f),
+            FilterPushdown::Unsupported,
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn comparisons_prune_row_groups_that_cannot_match() {
+    let (_dir, source) = sorted_file();
+    // Row group i holds x in [100 i, 100 i + 99].
+    assert_eq!(
+        row_groups_read(&source, &[col("x").gt(lit(500))]),
+        groups(5..=9)
+    );
+    assert_eq!(
+        row_groups_read(&source, &[col("x").gt_eq(lit(500))]),
+        groups(5..=9)
+    );
+    assert_eq!(
+        row_groups_read(&source, &[col("x").gt(lit(498))]),
+        groups(4..=9)
+    );
+    assert_eq!(
+        row_groups_read(&source, &[lit(500).lt(col("x"))]),
+        groups(5..=9)
+    );
+    assert_eq!(
+        row_groups_read(&source, &[lit(100).gt(col("x"))]),
+        groups(0..=0)
+    );
+    assert_eq!(
+        row_groups_read(&source, &[col("x").lt(lit(100))]),
+        groups(0..=0)
+    );
+    assert_eq!(
+        row_groups_read(&source, &[col("x").lt_eq(lit(100))]),
+        groups(0..=1)
+    );
+    assert_eq!(
+        row_groups_read(&source, &[col("x").eq(lit(250i64))]),
+        groups(2..=2)
+    );
+    assert_eq!(
+        row_groups_read(&source, &[col("x").neq(lit(250))]),
+        groups(0..=9)
+    );
+    // Literals of another type compare as the engine compares them.
+    assert_eq!(
+        row_groups_read(&source, &[col("x").lt(lit(100.5))]),
+        groups(0..=1)
+    );
+    assert_eq!(
+        row_groups_read(&source, &[col("x").gt(lit(898.5))]),
+        groups(8..=9)
+    );
+    // and / or, and several filters.
+    let between = col("x").gt_eq(lit(300)).and(col("x").lt(lit(500)));
+    assert_eq!(row_groups_read(&source, &[between]), groups(3..=4));
+    let either = col("x").lt(lit(100)).or(col("x").gt_eq(lit(900)));
+    let mut expected = groups(0..=0);
+    expected.extend(groups(9..=9));
+    assert_eq!(row_groups_read(&source, &[either]), expected);
+    let both = [col("x").gt_eq(lit(300)), col("x").lt(lit(500))];
+    assert_eq!(row_groups_read(&source, &both), groups(3..=4));
+    // An unsupported part of an `or` keeps everything.
+    let opaque = col("x").lt(lit(100)).or((col("x") + lit(1)).gt(lit(3)));
+    assert_eq!(row_groups_read(&source, &[opaque]), groups(0..=9));
+}
+
+#[test]
+fn strings_and_floats_prune_too() {
+    let (_dir, source) = sorted_file();
+    assert_eq!(
+        row_groups_read(&source, &[col("s").gt_eq(lit("s0950"))]),
+        groups(9..=9)
+    );
+    assert_eq!(
+        row_groups_read(&source, &[lit("s0150").eq(col("s"))]),
+        groups(1..=1)
+    );
+    // f = x / 2: row group i holds f in [50 i, 50 i + 49.5].
+    assert_eq!(
+        row_groups_read(&source, &[col("f").lt(lit(50.0))]),
+        groups(0..=0)
+    );
+    assert_eq!(
+        row_groups_read(&source, &[col("f").gt(lit(449.0))]),
+        groups(8..=9)
+    );
+}
+
+#[test]
+fn everything_pruned_leaves_one_empty_partition() {
+    let (_dir, source) = sorted_file();
+    let parts = source
+        .plan_scan(&request(&[col("x").gt(lit(5000))], 0))
+        .unwrap();
+    assert_eq!(parts.len(), 1);
+    assert_eq!(parts[0].describe(), "sorted.parquet row groups []");
+    assert_eq!(parts[0].estimated_rows(), Some(0));
+    assert_eq!(parts[0].open().unwrap().count(), 0);
+}
+
+#[test]
+fn nan_and_nulls_are_kept_where_they_may_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nan.parquet");
+    // Row group 0: 0..=9 and a NaN; row group 1: 20..=30, no NaN, a null in row group 2 only.
+    let f: ArrayRef = Arc::new(Float64Array::from_iter(
+        (0..10)
+            .map(|i| Some(i as f64))
+            .chain([Some(f64::NAN)])
+            .chain((20..31).map(|i| Some(i as f64)))
+            .chain([Some(40.0), None, Some(41.0)]),
+    ));
+    let batch = RecordBatch::try_from_iter([("f", f)]).unwrap();
+    write(&path, &[batch], 11);
+    let source = ParquetSource::try_new(path.to_str().unwrap()).unwrap();
+    let read = |filter: Expr| -> Vec<String> {
+        row_groups_read(&source, &[filter])
+            .into_iter()
+            .map(|d| d.trim_start_matches("nan.parquet row groups ").to_string())
+            .collect()
+    };
+    // NaN is above every number in Arrow's order: row group 0 may match `f > 25`.
+    assert_eq!(read(col("f").gt(lit(25.0))), ["[0]", "[1]", "[2]"]);
+    assert_eq!(read(col("f").lt(lit(15.0))), ["[0]"]);
+    // ... but not `f = 25`.
+    assert_eq!(read(col("f").eq(lit(25.0))), ["[1]"]);
+    assert_eq!(read(col("f").eq(lit(f64::NAN))), ["[0]"]);
+    assert_eq!(read(col("f").is_null()), ["[2]"]);
+    assert_eq!(read(col("f").is_not_null()), ["[0]", "[1]", "[2]"]);
+}
+
+#[test]
+fn a_column_without_statistics_is_never_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nostats.parquet");
+    write_with(&path, &[sorted(1000)], 100, |p| {
+        p.set_column_statistics_enabled(ColumnPath::from("x"), EnabledStatistics::None)
+    });
+    let source = ParquetSource::try_new(path.to_str().unwrap()).unwrap();
+    let all: Vec<String> = (0..10)
+        .map(|i| format!("nostats.parquet row groups [{i}]"))
+        .collect();
+    assert_eq!(row_groups_read(&source, &[col("x").gt(lit(500))]), all);
+    assert_eq!(row_groups_read(&source, &[col("x").is_null()]), all);
+    // The other columns still have theirs.
+    assert_eq!(
+        row_groups_read(&source, &[col("s").lt(lit("s0100"))]).len(),
+        1
+    );
+}
+
+// ---- errors ----
+
+#[test]
+fn a_pattern_matching_nothing_is_no_files() {
+    let dir = tempfile::tempdir().unwrap();
+    for pattern in [
+        format!("{}/*.parquet", dir.path().display()),
+        format!("{}/missing.parquet", dir.path().display()),
+        dir.path().display().to_string(),
+    ] {
+        match ParquetSource::try_new(&pattern) {
+            Err(Error::NoFiles { pattern: p }) => assert_eq!(p, pattern),
+            other => panic!("{pattern}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        ParquetSource::try_new("data/[.parquet"),
+        Err(Error::Plan(_))
+    ));
+}
+
+fn expect_format_error(path: &Path) -> String {
+    match ParquetSource::try_new(path.to_str().unwrap()) {
+        Err(e @ Error::Format { .. }) => {
+            let Error::Format { path: p, .. } = &e else {
+                unreachable!()
+            };
+            assert_eq!(p, path);
+            e.to_string()
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_truncated_file_is_a_format_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("half.parquet");
+    write(&path, &[sorted(1000)], 100);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let message = expect_format_error(&path);
+    assert!(message.contains("half.parquet"), "{message}");
+
+    std::fs::write(&path, b"").unwrap();
+    expect_format_error(&path);
+}
+
+#[test]
+fn a_text_file_is_a_format_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.parquet");
+    std::fs::write(&path, "a,b\n1,2\n".repeat(100)).unwrap();
+    expect_format_error(&path);
+    let random: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(&path, random).unwrap();
+    expect_format_error(&path);
+}
+
+#[test]
+fn corrupt_pages_are_a_format_error_when_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pages.parquet");
+    write(&path, &[sorted(1000)], 100);
+    let source = ParquetSource::try_new(path.to_str().unwrap()).unwrap();
+    // The footer is intact; the first page header (right after the magic) is not.
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[4..64].fill(0xFF);
+    std::fs::write(&path, &bytes).unwrap();
+    let parts = source.plan_scan(&request(&[], 0)).unwrap();
+    let error = parts[0]
+        .open()
+        .and_then(|stream| stream.collect::<Result<Vec<_>>>())
+        .unwrap_err();
+    match &error {
+        Error::Format { path: p, .. } => assert_eq!(p, &path),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn files_with_different_schemas_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("a.parquet"), &[sorted(10)], 100);
+    let other = RecordBatch::try_from_iter([
+        ("x", Arc::new(Int32Array::from(vec![1])) as ArrayRef),
+        ("s", Arc::new(StringArray::from(vec!["a"])) as ArrayRef),
+        ("f", Arc::new(Float64Array::from(vec![1.0])) as ArrayRef),
+    ])
+    .unwrap();
+    write(&dir.path().join("b.parquet"), &[other], 100);
+    match ParquetSource::try_new(dir.path().to_str().unwrap()) {
+        Err(Error::SchemaDiffers {
+            first,
+            path,
+            message,
+        }) => {
+            assert_eq!(first, dir.path().join("a.parquet"));
+            assert_eq!(path, dir.path().join("b.parquet"));
+            assert_eq!(message, "column 'x' is Int32 where the first has Int64");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let fewer =
+        RecordBatch::try_from_iter([("x", Arc::new(Int64Array::from(vec![1])) as ArrayRef)])
+            .unwrap();
+    write(&dir.path().join("b.parquet"), &[fewer], 100);
+    let e = ParquetSource::try_new(dir.path().to_str().unwrap()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("it has 1 columns [x] where the first has 3 [x, s, f]"),
+        "{e}"
+    );
+}
+
+#[test]
+fn nullability_may_differ_between_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_null = RecordBatch::try_from_iter([
+        (
+            "x",
+            Arc::new(Int64Array::from(vec![Some(1), None])) as ArrayRef,
+        ),
+        ("s", Arc::new(StringArray::from(vec!["a", "b"])) as ArrayRef),
+        (
+            "f",
+            Arc::new(Float64Array::from(vec![1.0, 2.0])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    // `try_from_iter` makes every column nullable; make `a.parquet`'s not.
+    let strict = sorted(10);
+    let schema = Arc::new(arrow::datatypes::Schema::new(
+        strict
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(false))
+            .collect::<Vec<_>>(),
+    ));
+    let strict = RecordBatch::try_new(schema, strict.columns().to_vec()).unwrap();
+    write(&dir.path().join("a.parquet"), &[strict], 100);
+    write(&dir.path().join("b.parquet"), &[with_null], 100);
+    let source = ParquetSource::try_new(dir.path().to_str().unwrap()).unwrap();
+    assert!(source.schema().field(0).is_nullable());
+    for part in source.plan_scan(&request(&[], 0)).unwrap() {
+        for batch in read(part.as_ref()) {
+            assert_eq!(batch.schema(), source.schema());
+        }
+    }
+}

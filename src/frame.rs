@@ -1,0 +1,221 @@
+//! [`DataFrame`]: a lazy, partitioned table. Nothing runs until [`DataFrame::collect`].
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use spillway_engine::exec::{ExecOptions, execute};
+use spillway_engine::graph::TaskGraph;
+use spillway_engine::lower::lower;
+use spillway_planner::agg::AggExpr;
+use spillway_planner::expr::{Expr, col};
+use spillway_planner::logical::LogicalPlan;
+use spillway_planner::optimizer::optimize;
+use spillway_planner::udf::PartitionFn;
+use spillway_planner::{Error, Result};
+
+use crate::series::Series;
+use crate::session::Session;
+
+/// A lazy table: a logical plan and the session it will run on.
+///
+/// Every method builds a new plan node and checks it at once, so an unknown column or a
+/// type error is reported when the frame is built, naming the column and the columns that
+/// exist. Frames are cheap to clone and to build on.
+///
+/// ```
+/// use spillway::prelude::*;
+///
+/// let session = Session::builder().threads(2).build()?;
+/// let df = session.from_vec("x", (1..=100_i64).collect(), 4)?.into_frame();
+/// let out = df
+///     .filter(col("x").gt(lit(90)))?
+///     .with_column((col("x") * lit(2)).alias("y"))?
+///     .collect()?;
+/// let rows: usize = out.iter().map(|b| b.num_rows()).sum();
+/// assert_eq!(rows, 10);
+/// assert!(df.select([col("typo")]).is_err());
+/// # Ok::<(), spillway::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct DataFrame {
+    session: Session,
+    plan: Arc<LogicalPlan>,
+}
+
+impl DataFrame {
+    pub(crate) fn new(session: Session, plan: LogicalPlan) -> Self {
+        DataFrame {
+            session,
+            plan: Arc::new(plan),
+        }
+    }
+
+    fn then(&self, plan: LogicalPlan) -> DataFrame {
+        DataFrame::new(self.session.clone(), plan)
+    }
+
+    /// The schema of the result.
+    pub fn schema(&self) -> SchemaRef {
+        self.plan.schema()
+    }
+
+    /// The logical plan, as built.
+    pub fn logical_plan(&self) -> &LogicalPlan {
+        &self.plan
+    }
+
+    /// The session the frame runs on.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// Keeps or computes the given columns, in this order.
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`] or [`Error::Type`] naming the expression; [`Error::Plan`]
+    /// when two outputs have the same name or there are none.
+    pub fn select(&self, exprs: impl IntoIterator<Item = Expr>) -> Result<DataFrame> {
+        let exprs: Vec<Expr> = exprs.into_iter().collect();
+        Ok(self.then(LogicalPlan::project(Arc::clone(&self.plan), exprs)?))
+    }
+
+    /// Keeps the rows where `predicate` is true (a null counts as false).
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`], or [`Error::Type`] when the predicate is not Boolean.
+    pub fn filter(&self, predicate: Expr) -> Result<DataFrame> {
+        Ok(self.then(LogicalPlan::filter(Arc::clone(&self.plan), predicate)?))
+    }
+
+    /// Adds a column, or replaces the column of the same name (the expression's output
+    /// name: its alias, or the column it is computed from).
+    ///
+    /// # Errors
+    /// As [`DataFrame::select`].
+    pub fn with_column(&self, expr: Expr) -> Result<DataFrame> {
+        self.with_columns([expr])
+    }
+
+    /// Adds or replaces several columns, each computed from the input (not from each other).
+    ///
+    /// # Errors
+    /// As [`DataFrame::select`].
+    pub fn with_columns(&self, exprs: impl IntoIterator<Item = Expr>) -> Result<DataFrame> {
+        let mut new: Vec<Option<Expr>> = exprs.into_iter().map(Some).collect();
+        let names: Vec<String> = new.iter().flatten().map(Expr::output_name).collect();
+        let schema = self.schema();
+        let mut out: Vec<Expr> = Vec::with_capacity(schema.fields().len() + new.len());
+        for f in schema.fields() {
+            match names.iter().position(|n| n == f.name()) {
+                Some(i) => out.extend(new[i].take()),
+                None => out.push(col(f.name().as_str())),
+            }
+        }
+        out.extend(new.into_iter().flatten());
+        self.select(out)
+    }
+
+    /// Runs `f` over each whole partition. `schema` is what `f` promises to return; it is
+    /// checked on every partition, and a mismatch is an error naming the partition.
+    /// `f` may be called with an empty partition.
+    pub fn map_partitions<F, E>(&self, schema: SchemaRef, f: F) -> DataFrame
+    where
+        F: Fn(RecordBatch) -> std::result::Result<RecordBatch, E> + Send + Sync + 'static,
+        E: std::fmt::Display,
+    {
+        let func = PartitionFn::new(schema, f);
+        self.then(LogicalPlan::map_partitions(Arc::clone(&self.plan), func))
+    }
+
+    /// The first `n` rows, in partition order.
+    pub fn limit(&self, n: usize) -> DataFrame {
+        self.then(LogicalPlan::limit(Arc::clone(&self.plan), n))
+    }
+
+    /// The first `n` rows, in partition order (as [`DataFrame::limit`]).
+    pub fn head(&self, n: usize) -> DataFrame {
+        self.limit(n)
+    }
+
+    /// Global aggregates: a one-row frame, one column per aggregate.
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`] or [`Error::Type`] (e.g. `mean` of a string column).
+    pub fn agg(&self, aggs: impl IntoIterator<Item = AggExpr>) -> Result<DataFrame> {
+        let aggs: Vec<AggExpr> = aggs.into_iter().collect();
+        Ok(self.then(LogicalPlan::aggregate(Arc::clone(&self.plan), aggs)?))
+    }
+
+    /// One column, as a [`Series`].
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`] naming the columns that exist.
+    pub fn column(&self, name: &str) -> Result<Series> {
+        Ok(Series::new(self.select([col(name)])?))
+    }
+
+    /// The optimized plan, lowered to the task graph that `collect` would run. Reads
+    /// sources' metadata (Parquet footers), not their data.
+    ///
+    /// # Errors
+    /// A source whose metadata cannot be read.
+    pub fn task_graph(&self) -> Result<TaskGraph> {
+        let optimized = optimize(&self.plan)?;
+        lower(&optimized, self.session.config())
+    }
+
+    /// The logical plan as built, the optimized plan and the task graph, as text.
+    ///
+    /// # Errors
+    /// As [`DataFrame::task_graph`].
+    pub fn explain(&self) -> Result<String> {
+        let optimized = optimize(&self.plan)?;
+        let graph = lower(&optimized, self.session.config())?;
+        Ok(format!(
+            "== logical plan ==\n{}\n== optimized plan ==\n{}\n== task graph ==\n{}",
+            self.plan, optimized, graph
+        ))
+    }
+
+    /// Runs the plan and returns the result's batches in partition order (empty batches
+    /// are left out).
+    ///
+    /// # Errors
+    /// The first failure, as [`Error::Task`] naming the task and partition, with the cause
+    /// inside ([`Error::root`] gives it); the rest of the graph is cancelled.
+    pub fn collect(&self) -> Result<Vec<RecordBatch>> {
+        let graph = Arc::new(self.task_graph()?);
+        let config = self.session.config();
+        let options = ExecOptions {
+            synchronous: config.synchronous,
+            max_in_flight: config.threads,
+        };
+        execute(graph, self.session.pool(), options)
+    }
+
+    /// Runs the plan and returns the result as one batch.
+    ///
+    /// # Errors
+    /// As [`DataFrame::collect`].
+    pub fn collect_batch(&self) -> Result<RecordBatch> {
+        let batches = self.collect()?;
+        arrow::compute::concat_batches(&self.schema(), &batches)
+            .map_err(|e| Error::compute("collect", e))
+    }
+
+    /// The number of rows.
+    ///
+    /// # Errors
+    /// As [`DataFrame::collect`].
+    pub fn count_rows(&self) -> Result<usize> {
+        let n: u64 = self
+            .agg([spillway_planner::expr::lit(1_i64).count().alias("n")])?
+            .collect_batch()
+            .and_then(|b| {
+                spillway_planner::scalar::ScalarValue::try_from_array(Arc::clone(b.column(0)))
+            })?
+            .to_value()?;
+        usize::try_from(n).map_err(|_| Error::Internal("row count overflow".into()))
+    }
+}

@@ -1,0 +1,281 @@
+//! The lazy DataFrame end to end: partitioning edge cases, errors and panics in user
+//! closures, explain.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use spillway::arrow::array::{AsArray, Int64Array};
+use spillway::arrow::datatypes::Int64Type;
+use spillway::prelude::*;
+
+fn session(threads: usize) -> Session {
+    Session::builder().threads(threads).build().unwrap()
+}
+
+fn numbers(session: &Session, n: i64, nparts: usize) -> DataFrame {
+    session
+        .from_vec("x", (0..n).collect::<Vec<i64>>(), nparts)
+        .unwrap()
+        .into_frame()
+}
+
+fn xs(batches: &[RecordBatch]) -> Vec<i64> {
+    batches
+        .iter()
+        .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+        .collect()
+}
+
+#[test]
+fn the_seed_pipeline_runs_on_every_partitioning() {
+    for nparts in [1, 2, 7, 64] {
+        let s = session(2);
+        let sizes = s.from_vec("n", vec![10_i64, 20, 30, 40], nparts).unwrap();
+        let mean: f64 = sizes
+            .apply(|n: i64| n as f64 / 10.0)
+            .unwrap()
+            .mean()
+            .compute()
+            .unwrap();
+        assert_eq!(mean, 2.5, "npartitions {nparts}");
+    }
+}
+
+#[test]
+fn an_empty_table_gives_empty_results_and_neutral_reductions() {
+    let s = session(2);
+    let df = numbers(&s, 0, 4);
+    assert!(df.collect().unwrap().is_empty());
+    assert!(
+        df.filter(col("x").gt(lit(1)))
+            .unwrap()
+            .collect()
+            .unwrap()
+            .is_empty()
+    );
+    let x = df.column("x").unwrap();
+    assert_eq!(x.sum().compute::<i64>().unwrap(), 0);
+    assert_eq!(x.count().compute::<u64>().unwrap(), 0);
+    assert_eq!(x.max().compute::<Option<i64>>().unwrap(), None);
+    assert!(x.mean().compute::<f64>().unwrap().is_nan());
+    assert!(x.max().compute::<i64>().is_err(), "a null is no i64");
+    assert_eq!(df.count_rows().unwrap(), 0);
+}
+
+#[test]
+fn one_partition_and_many_give_the_same_rows_in_order() {
+    let s = session(3);
+    for nparts in [1, 2, 5, 64, 1000] {
+        let out = numbers(&s, 100, nparts)
+            .filter(col("x").gt_eq(lit(50)))
+            .unwrap()
+            .collect()
+            .unwrap();
+        assert_eq!(xs(&out), (50..100).collect::<Vec<_>>(), "{nparts}");
+    }
+}
+
+#[test]
+fn the_synchronous_scheduler_gives_the_same_answer() {
+    let s = Session::builder().synchronous(true).build().unwrap();
+    let df = numbers(&s, 1000, 9);
+    assert_eq!(
+        df.column("x").unwrap().sum().compute::<i64>().unwrap(),
+        499_500
+    );
+    assert_eq!(xs(&df.head(3).collect().unwrap()), vec![0, 1, 2]);
+}
+
+#[test]
+fn unknown_columns_and_wrong_types_fail_when_the_frame_is_built() {
+    let s = session(1);
+    let df = numbers(&s, 10, 2);
+    let err = df.select([col("y")]).unwrap_err();
+    assert!(
+        matches!(err, Error::ColumnNotFound { ref name, ref available } if name == "y" && available == &["x"])
+    );
+    assert!(err.to_string().contains("available columns: [x]"), "{err}");
+    let err = df.filter(col("x") + lit(1)).unwrap_err();
+    assert!(matches!(err, Error::Type { .. }), "{err}");
+    let err = df
+        .column("x")
+        .unwrap()
+        .apply(|s: String| s.len() as i64)
+        .unwrap_err();
+    assert!(matches!(err, Error::Type { .. }), "{err}");
+    let err = df.agg([col("x").mean(), col("x").mean()]).unwrap_err();
+    assert!(err.to_string().contains("twice"), "{err}");
+}
+
+#[test]
+fn a_panicking_closure_names_its_task_and_partition_and_stops_the_graph() {
+    for threads in [1, 2, 4] {
+        let s = session(threads);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&calls);
+        let err = numbers(&s, 64_000, 64)
+            .column("x")
+            .unwrap()
+            .apply(move |x: i64| {
+                seen.fetch_add(1, Ordering::Relaxed);
+                if x == 3_500 {
+                    panic!("bad sample {x}");
+                }
+                x
+            })
+            .unwrap()
+            .sum()
+            .compute::<i64>()
+            .unwrap_err();
+        match &err {
+            Error::Task {
+                task,
+                partition,
+                source,
+            } => {
+                assert_eq!(*partition, 3, "{err}");
+                assert_eq!(task, "scan-apply-partial[3]");
+                assert!(
+                    matches!(source.as_ref(), Error::UserPanic { message, .. } if message == "bad sample 3500"),
+                    "{err}"
+                );
+            }
+            other => panic!("wrong error: {other}"),
+        }
+        // Cancelled promptly: far fewer than all 64 partitions were started after the
+        // failure (with one thread, nothing after partition 3 runs at all).
+        let n = calls.load(Ordering::Relaxed);
+        assert!(n < 64_000, "{n} calls");
+        if threads == 1 {
+            assert_eq!(n, 3_501);
+        }
+    }
+}
+
+#[test]
+fn a_closure_error_names_the_value_it_failed_on() {
+    let s = session(2);
+    let err = numbers(&s, 100, 4)
+        .with_column(
+            col("x")
+                .apply(|x: i64| {
+                    if x == 77 {
+                        Err(format!("{x} is unlucky"))
+                    } else {
+                        Ok(x)
+                    }
+                })
+                .alias("y"),
+        )
+        .unwrap()
+        .collect()
+        .unwrap_err();
+    assert!(matches!(&err, Error::Task { partition: 3, .. }), "{err}");
+    match err.root() {
+        Error::UserFunction { value, message, .. } => {
+            assert_eq!(value.as_deref(), Some("77"));
+            assert_eq!(message, "77 is unlucky");
+        }
+        other => panic!("wrong error: {other}"),
+    }
+}
+
+#[test]
+fn map_partitions_checks_the_declared_schema_on_every_partition() {
+    let s = session(2);
+    let declared = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+    let err = numbers(&s, 100, 4)
+        .map_partitions(declared, |batch: RecordBatch| {
+            // Partition 2 starts at 50 and returns a column of the wrong name.
+            let first = batch.column(0).as_primitive::<Int64Type>().value(0);
+            let name = if first == 50 { "oops" } else { "x" };
+            let schema = Arc::new(Schema::new(vec![Field::new(name, DataType::Int64, false)]));
+            RecordBatch::try_new(schema, vec![Arc::clone(batch.column(0))])
+        })
+        .collect()
+        .unwrap_err();
+    assert!(matches!(&err, Error::Task { partition: 2, .. }), "{err}");
+    assert!(
+        matches!(err.root(), Error::SchemaMismatch { found, .. } if found.contains("oops")),
+        "{err}"
+    );
+
+    let err = numbers(&s, 10, 2)
+        .map_partitions(
+            Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)])),
+            |_: RecordBatch| -> Result<RecordBatch, String> { Err("no thanks".into()) },
+        )
+        .collect()
+        .unwrap_err();
+    assert!(
+        matches!(err.root(), Error::UserFunction { message, .. } if message == "no thanks"),
+        "{err}"
+    );
+}
+
+#[test]
+fn division_by_zero_is_a_compute_error_naming_the_expression() {
+    let s = session(2);
+    let err = numbers(&s, 10, 2)
+        .select([(lit(10_i64) % col("x")).alias("r")])
+        .unwrap()
+        .collect()
+        .unwrap_err();
+    assert!(matches!(err.root(), Error::Compute { .. }), "{err}");
+    assert!(err.to_string().contains("partition 0"), "{err}");
+}
+
+#[test]
+fn reductions_merge_in_a_tree_and_explain_shows_the_stages() {
+    let s = Session::builder().threads(2).fan_in(4).build().unwrap();
+    let x = numbers(&s, 10_000, 64).column("x").unwrap();
+    let doubled = x.map(col("x") * lit(2)).unwrap();
+    assert_eq!(doubled.sum().compute::<i64>().unwrap(), 99_990_000);
+    let text = doubled.sum().explain().unwrap();
+    assert!(text.contains("== logical plan =="), "{text}");
+    assert!(text.contains("== optimized plan =="), "{text}");
+    // 64 partial tasks, combined 4 at a time: 16, then 4, then the final task.
+    assert!(
+        text.contains("stage 0 scan-project-partial: 64 tasks"),
+        "{text}"
+    );
+    assert!(text.contains("stage 1 combine-1: 16 tasks"), "{text}");
+    assert!(text.contains("stage 2 combine-2: 4 tasks"), "{text}");
+    assert!(text.contains("stage 3 aggregate: 1 task"), "{text}");
+    let graph = doubled.sum().frame().unwrap().task_graph().unwrap();
+    assert_eq!(graph.tasks.len(), 64 + 16 + 4 + 1);
+}
+
+#[test]
+fn with_column_replaces_a_column_of_the_same_name() {
+    let s = session(1);
+    let df = numbers(&s, 5, 2)
+        .with_columns([(col("x") * lit(10)).alias("x"), lit(1_i64).alias("one")])
+        .unwrap();
+    assert_eq!(
+        df.schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect::<Vec<_>>(),
+        vec!["x", "one"]
+    );
+    let b = df.collect_batch().unwrap();
+    assert_eq!(
+        b.column(0).as_primitive::<Int64Type>(),
+        &Int64Array::from(vec![0, 10, 20, 30, 40])
+    );
+}
+
+#[test]
+fn the_session_checks_its_configuration() {
+    assert!(Session::builder().threads(0).build().is_err());
+    assert!(Session::builder().batch_rows(0).build().is_err());
+    assert!(
+        Session::builder()
+            .memory_limit(1 << 20)
+            .spill_dir(std::env::temp_dir())
+            .build()
+            .is_ok()
+    );
+}

@@ -1,0 +1,178 @@
+//! Parquet through the public API: partitions of row groups, bounded batches, pruning
+//! from statistics, and errors that name the file.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+use spillway::arrow::array::{AsArray, Float64Array, Int64Array, StringArray};
+use spillway::arrow::datatypes::Int64Type;
+use spillway::prelude::*;
+
+/// Writes `files` files of `rows` rows each, in row groups of `group` rows; `id` counts up
+/// across files, `v` is `id / 2`, `s` cycles through three strings.
+fn write(dir: &Path, files: usize, rows: usize, group: usize) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("v", DataType::Float64, true),
+        Field::new("s", DataType::Utf8, false),
+    ]));
+    for f in 0..files {
+        let ids: Vec<i64> = (0..rows).map(|i| (f * rows + i) as i64).collect();
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int64Array::from(ids.clone())),
+                Arc::new(Float64Array::from_iter(
+                    ids.iter().map(|&i| (i % 10 != 0).then_some(i as f64 / 2.0)),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    ids.iter()
+                        .map(|i| ["red", "green", "blue"][(*i % 3) as usize]),
+                )),
+            ],
+        )
+        .unwrap();
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(group))
+            .build();
+        let file = File::create(dir.join(format!("part-{f}.parquet"))).unwrap();
+        let mut w = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+}
+
+fn glob(dir: &Path) -> String {
+    dir.join("*.parquet").to_string_lossy().into_owned()
+}
+
+#[test]
+fn a_glob_of_files_reads_in_order_with_bounded_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), 3, 10_000, 2_500);
+    for threads in [1, 2, 4] {
+        let s = Session::builder()
+            .threads(threads)
+            .batch_rows(1_000)
+            .build()
+            .unwrap();
+        let df = s.read_parquet(glob(dir.path())).unwrap();
+        let out = df.select([col("id")]).unwrap().collect().unwrap();
+        assert!(out.iter().all(|b| b.num_rows() <= 1_000));
+        let ids: Vec<i64> = out
+            .iter()
+            .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+            .collect();
+        assert_eq!(ids, (0..30_000).collect::<Vec<_>>());
+        assert_eq!(
+            df.column("id").unwrap().sum().compute::<i64>().unwrap(),
+            (0..30_000_i64).sum::<i64>()
+        );
+        // Nulls in v: every tenth id.
+        assert_eq!(
+            df.column("v").unwrap().count().compute::<u64>().unwrap(),
+            27_000
+        );
+        let strings = df
+            .filter(col("s").eq(lit("blue")))
+            .unwrap()
+            .count_rows()
+            .unwrap();
+        assert_eq!(strings, 10_000);
+    }
+}
+
+#[test]
+fn row_groups_are_pruned_from_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), 2, 10_000, 1_000);
+    // One row group per partition, so pruning shows in the task count.
+    let s = Session::builder()
+        .target_partition_bytes(1)
+        .build()
+        .unwrap();
+    let df = s.read_parquet(glob(dir.path())).unwrap();
+    assert_eq!(df.task_graph().unwrap().stages[0].tasks.len(), 20);
+    let high = df.filter(col("id").gt_eq(lit(17_500))).unwrap();
+    let graph = high.task_graph().unwrap();
+    assert_eq!(graph.stages[0].tasks.len(), 3, "{graph}");
+    let explain = high.explain().unwrap();
+    assert!(explain.contains("pruning with"), "{explain}");
+    // The filter still applies to the rows of the kept row groups.
+    assert_eq!(high.count_rows().unwrap(), 2_500);
+    // A literal on the left, and a filter that matches nothing.
+    let low = df.filter(lit(999).gt_eq(col("id"))).unwrap();
+    assert_eq!(low.task_graph().unwrap().stages[0].tasks.len(), 1);
+    assert_eq!(low.count_rows().unwrap(), 1_000);
+    let none = df.filter(col("id").lt(lit(-5))).unwrap();
+    assert!(none.collect().unwrap().is_empty());
+    assert_eq!(
+        none.column("id").unwrap().sum().compute::<i64>().unwrap(),
+        0
+    );
+    // A filter with a closure is never pushed into the scan, and is still applied.
+    let odd = df.filter(col("id").apply(|i: i64| i % 2 == 1)).unwrap();
+    assert_eq!(odd.task_graph().unwrap().stages[0].tasks.len(), 20);
+    assert_eq!(odd.count_rows().unwrap(), 10_000);
+}
+
+#[test]
+fn a_glob_that_matches_nothing_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let pattern = dir.path().join("*.parquet").to_string_lossy().into_owned();
+    let err = Session::new().unwrap().read_parquet(&pattern).unwrap_err();
+    assert!(
+        matches!(&err, Error::NoFiles { pattern: p } if *p == pattern),
+        "{err}"
+    );
+}
+
+#[test]
+fn truncated_and_corrupt_files_are_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), 1, 1_000, 500);
+    let good = dir.path().join("part-0.parquet");
+    let bytes = std::fs::read(&good).unwrap();
+
+    let truncated = dir.path().join("truncated.parquet");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let err = Session::new()
+        .unwrap()
+        .read_parquet(truncated.to_string_lossy())
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Format { path, .. } if *path == truncated),
+        "{err}"
+    );
+    assert!(err.to_string().contains("truncated.parquet"), "{err}");
+
+    let text = dir.path().join("notes.parquet");
+    std::fs::write(&text, "this is not parquet at all").unwrap();
+    let err = Session::new()
+        .unwrap()
+        .read_parquet(text.to_string_lossy())
+        .unwrap_err();
+    assert!(err.to_string().contains("notes.parquet"), "{err}");
+
+    // A corrupt data page (the footer intact) fails when the data is read, naming the
+    // file, the task and the partition.
+    let mut broken = bytes.clone();
+    for b in &mut broken[4..bytes.len() / 3] {
+        *b = 0xAB;
+    }
+    let damaged = dir.path().join("damaged.parquet");
+    std::fs::write(&damaged, &broken).unwrap();
+    let df = Session::new()
+        .unwrap()
+        .read_parquet(damaged.to_string_lossy())
+        .unwrap();
+    let err = df.collect().unwrap_err();
+    assert!(matches!(&err, Error::Task { .. }), "{err}");
+    assert!(
+        matches!(err.root(), Error::Format { path, .. } if *path == damaged),
+        "{err}"
+    );
+}
