@@ -253,3 +253,68 @@ pub fn execute(
     }
     state.into_batches()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lower::lower;
+    use crate::testing::Batches;
+    use spillway_planner::config::SessionConfig;
+    use spillway_planner::expr::col;
+    use spillway_planner::logical::LogicalPlan;
+
+    fn graph(predicate_fails_at: i64) -> Arc<TaskGraph> {
+        let scan = Arc::new(LogicalPlan::scan(Batches::numbers(1000, 20)));
+        let p = LogicalPlan::project(
+            scan,
+            vec![
+                col("x")
+                    .apply(move |x: i64| {
+                        assert!(x != predicate_fails_at, "boom at {x}");
+                        x
+                    })
+                    .alias("y"),
+            ],
+        )
+        .unwrap();
+        let a = LogicalPlan::aggregate(Arc::new(p), vec![col("y").sum()]).unwrap();
+        Arc::new(lower(&a, &SessionConfig::default()).unwrap())
+    }
+
+    #[test]
+    fn every_scheduler_mode_gives_the_answer() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        for (synchronous, max_in_flight) in [(true, 1), (false, 1), (false, 3), (false, 100)] {
+            let opts = ExecOptions {
+                synchronous,
+                max_in_flight,
+            };
+            let out = execute(graph(-1), &pool, opts).unwrap();
+            let sum = spillway_planner::scalar::ScalarValue::from_array_index(out[0].column(0), 0);
+            assert_eq!(sum.to_value::<i64>().unwrap(), 499_500);
+        }
+    }
+
+    #[test]
+    fn the_first_failure_is_returned_with_its_task_and_the_rest_cancelled() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        for synchronous in [true, false] {
+            let opts = ExecOptions {
+                synchronous,
+                max_in_flight: 2,
+            };
+            let err = execute(graph(510), &pool, opts).unwrap_err();
+            assert!(
+                matches!(&err, Error::Task { task, partition: 10, .. } if task == "scan-apply-partial[10]"),
+                "{err}"
+            );
+            assert!(err.to_string().contains("boom at 510"), "{err}");
+        }
+    }
+}

@@ -16,3 +16,6 @@ pub mod exec;
 pub mod graph;
 pub mod lower;
 pub mod pipeline;
+
+#[cfg(test)]
+mod testing;

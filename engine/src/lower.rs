@@ -72,6 +72,7 @@ fn lower_stream(plan: &LogicalPlan, config: &SessionConfig, g: &mut TaskGraph) -
                 filters,
                 batch_rows: config.batch_rows,
                 target_partition_bytes: config.target_partition_bytes,
+                min_partitions: config.threads,
             };
             let parts = source.plan_scan(&request)?;
             Stream {
@@ -228,4 +229,69 @@ fn scan_detail(source: String, plan: &LogicalPlan) -> String {
         d += &format!(" pruning with [{}]", list.join(", "));
     }
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::{ExecOptions, execute};
+    use crate::testing::Batches;
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
+    use spillway_planner::expr::{col, lit};
+
+    fn config(fan_in: usize) -> SessionConfig {
+        SessionConfig {
+            fan_in,
+            ..SessionConfig::default()
+        }
+    }
+
+    #[test]
+    fn streaming_operators_fuse_into_one_stage() {
+        let scan = Arc::new(LogicalPlan::scan(Batches::numbers(100, 5)));
+        let f = Arc::new(LogicalPlan::filter(scan, col("x").gt(lit(3))).unwrap());
+        let p = LogicalPlan::project(f, vec![(col("x") * lit(2)).alias("y")]).unwrap();
+        let g = lower(&p, &config(8)).unwrap();
+        assert_eq!(g.stages.len(), 1);
+        assert_eq!(g.stages[0].name, "scan-filter-project");
+        assert_eq!(g.outputs, vec![0, 1, 2, 3, 4]);
+        assert!(g.to_string().contains("1 stage, 5 tasks"), "{g}");
+    }
+
+    #[test]
+    fn reductions_become_a_tree_of_fan_in_combines() {
+        let scan = Arc::new(LogicalPlan::scan(Batches::numbers(100, 10)));
+        let a = LogicalPlan::aggregate(scan, vec![col("x").sum()]).unwrap();
+        let g = lower(&a, &config(3)).unwrap();
+        let sizes: Vec<usize> = g.stages.iter().map(|s| s.tasks.len()).collect();
+        // 10 partials → 4 combines of ≤3 → 2 → final (2 ≤ fan-in).
+        assert_eq!(sizes, vec![10, 4, 2, 1]);
+        for t in &g.tasks {
+            assert!(t.deps.len() <= 3);
+            assert!(t.deps.iter().all(|&d| g.tasks[d].stage < t.stage));
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let opts = ExecOptions {
+            synchronous: false,
+            max_in_flight: 2,
+        };
+        let out = execute(Arc::new(g), &pool, opts).unwrap();
+        assert_eq!(out[0].column(0).as_primitive::<Int64Type>().value(0), 4950);
+    }
+
+    #[test]
+    fn a_global_limit_gathers_only_when_there_are_several_partitions() {
+        let one = Arc::new(LogicalPlan::scan(Batches::numbers(100, 1)));
+        let g = lower(&LogicalPlan::limit(one, 5), &config(8)).unwrap();
+        assert_eq!(g.stages.len(), 1);
+        let many = Arc::new(LogicalPlan::scan(Batches::numbers(100, 4)));
+        let g = lower(&LogicalPlan::limit(many, 5), &config(8)).unwrap();
+        let names: Vec<&str> = g.stages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, vec!["scan-limit", "gather-limit"]);
+        assert_eq!(g.tasks[4].deps, vec![0, 1, 2, 3]);
+    }
 }

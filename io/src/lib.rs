@@ -33,6 +33,7 @@
 //!     filters: &[],
 //!     batch_rows: 1024,
 //!     target_partition_bytes: 128 << 20,
+//!     min_partitions: 1,
 //! };
 //! let parts = source.plan_scan(&request)?;
 //! assert_eq!(parts.len(), 3);

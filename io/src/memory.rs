@@ -347,6 +347,7 @@ mod tests {
             filters: &[],
             batch_rows,
             target_partition_bytes: 1 << 20,
+            min_partitions: 1,
         }
     }
 

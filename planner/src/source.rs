@@ -42,6 +42,9 @@ pub struct ScanRequest<'a> {
     /// The size a partition should aim at, in bytes of decoded data, where the source can
     /// choose (a Parquet partition groups row groups up to this size).
     pub target_partition_bytes: usize,
+    /// The fewest partitions worth having, so that every worker has one (the session's
+    /// thread count), where the source can cut finer than `target_partition_bytes`.
+    pub min_partitions: usize,
 }
 
 /// A table that can be read partition by partition.

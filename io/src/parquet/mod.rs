@@ -201,18 +201,45 @@ impl DataSource for ParquetSource {
             }) as Arc<dyn ScanPartition>
         };
 
+        // The row groups that may match, and what they weigh; partitions are cut at the
+        // target size, or finer when that would leave workers idle.
+        let selected: Vec<Vec<usize>> = self
+            .files
+            .iter()
+            .map(|f| {
+                let keep = prune::row_groups_may_match(&f.reader, request.filters);
+                (0..f.row_groups().len())
+                    .filter(|&i| keep.get(i).copied().unwrap_or(true))
+                    .collect()
+            })
+            .collect();
+        let weigh = |file: &ParquetFile, i: usize| {
+            let rg = &file.row_groups()[i];
+            (
+                to_usize(rg.num_rows()),
+                projected_bytes(rg, projection.as_deref()),
+            )
+        };
+        let total: usize = self
+            .files
+            .iter()
+            .zip(&selected)
+            .flat_map(|(file, groups)| groups.iter().map(|&i| weigh(file, i).1))
+            .sum();
+        let target = request
+            .target_partition_bytes
+            .min(total.div_ceil(request.min_partitions.max(1)))
+            .max(1);
+
         let mut parts = Vec::new();
-        for file in &self.files {
-            let keep = prune::row_groups_may_match(&file.reader, request.filters);
+        for (file, groups) in self.files.iter().zip(&selected) {
             let (mut group, mut rows, mut bytes) = (Vec::new(), 0usize, 0usize);
-            for (i, rg) in file.row_groups().iter().enumerate() {
-                if !keep.get(i).copied().unwrap_or(true) {
-                    continue;
-                }
+            for &i in groups {
+                let (r, b) = weigh(file, i);
                 group.push(i);
-                rows = rows.saturating_add(to_usize(rg.num_rows()));
-                bytes = bytes.saturating_add(projected_bytes(rg, projection.as_deref()));
-                if bytes >= request.target_partition_bytes {
+                rows = rows.saturating_add(r);
+                bytes = bytes.saturating_add(b);
+                if bytes >= target {
                     parts.push(partition(file, std::mem::take(&mut group), rows, bytes));
                     (rows, bytes) = (0, 0);
                 }

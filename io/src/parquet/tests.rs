@@ -59,6 +59,7 @@ fn request<'a>(filters: &'a [Expr], target_partition_bytes: usize) -> ScanReques
         filters,
         batch_rows: 4096,
         target_partition_bytes,
+        min_partitions: 1,
     }
 }
 
@@ -654,4 +655,29 @@ fn nullability_may_differ_between_files() {
             assert_eq!(batch.schema(), source.schema());
         }
     }
+}
+
+#[test]
+fn partitions_are_cut_finer_so_that_every_worker_has_one() {
+    let (_dir, source) = sorted_file();
+    let groups = source.num_row_groups();
+    // One partition under a large target, unless more workers want one each.
+    assert_eq!(
+        source.plan_scan(&request(&[], usize::MAX)).unwrap().len(),
+        1
+    );
+    for workers in [2, 4] {
+        let req = ScanRequest {
+            min_partitions: workers,
+            ..request(&[], usize::MAX)
+        };
+        let parts = source.plan_scan(&req).unwrap();
+        assert!(parts.len() >= workers.min(groups), "{workers}: {parts:?}");
+    }
+    // Never finer than one row group.
+    let req = ScanRequest {
+        min_partitions: 1000,
+        ..request(&[], usize::MAX)
+    };
+    assert_eq!(source.plan_scan(&req).unwrap().len(), groups);
 }
