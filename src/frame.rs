@@ -14,6 +14,7 @@ use spillway_planner::optimizer::optimize;
 use spillway_planner::udf::PartitionFn;
 use spillway_planner::{Error, Result};
 
+use crate::parallel::progress::Bar;
 use crate::series::Series;
 use crate::session::Session;
 
@@ -147,6 +148,42 @@ impl DataFrame {
         Ok(self.then(LogicalPlan::aggregate(Arc::clone(&self.plan), aggs)?))
     }
 
+    /// Groups the rows by `keys` (columns or expressions); [`GroupBy::agg`] computes the
+    /// aggregates per group. Nulls form a group of their own. The groups come out in no
+    /// defined order (hash buckets), as in Polars and DuckDB; sort them to compare.
+    ///
+    /// ```
+    /// use spillway::prelude::*;
+    ///
+    /// let session = Session::builder().threads(2).build()?;
+    /// let df = session.from_vec("x", (0..100_i64).collect(), 4)?.into_frame();
+    /// let by_parity = df
+    ///     .group_by([(col("x") % lit(2)).alias("odd")])
+    ///     .agg([col("x").sum(), col("x").count().alias("n")])?;
+    /// assert_eq!(by_parity.collect_batch()?.num_rows(), 2);
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    pub fn group_by(&self, keys: impl IntoIterator<Item = Expr>) -> GroupBy {
+        GroupBy {
+            frame: self.clone(),
+            keys: keys.into_iter().collect(),
+        }
+    }
+
+    /// The distinct rows (all columns as the key), in no defined order.
+    ///
+    /// # Errors
+    /// [`Error::Type`] for a column type that cannot be a key.
+    pub fn distinct(&self) -> Result<DataFrame> {
+        let keys: Vec<Expr> = self
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| col(f.name().as_str()))
+            .collect();
+        self.group_by(keys).agg([])
+    }
+
     /// One column, as a [`Series`].
     ///
     /// # Errors
@@ -179,7 +216,7 @@ impl DataFrame {
     }
 
     /// Runs the plan and returns the result's batches in partition order (empty batches
-    /// are left out).
+    /// are left out). A progress bar counts the tasks when the session shows progress.
     ///
     /// # Errors
     /// The first failure, as [`Error::Task`] naming the task and partition, with the cause
@@ -187,11 +224,15 @@ impl DataFrame {
     pub fn collect(&self) -> Result<Vec<RecordBatch>> {
         let graph = Arc::new(self.task_graph()?);
         let config = self.session.config();
+        let bar = Bar::new(config.progress, "collect", Some(graph.tasks.len()));
         let options = ExecOptions {
             synchronous: config.synchronous,
             max_in_flight: config.threads,
+            progress: bar.callback(),
         };
-        execute(graph, self.session.pool(), options)
+        let out = execute(graph, self.session.pool(), options);
+        bar.finish();
+        out
     }
 
     /// Runs the plan and returns the result as one batch.
@@ -217,5 +258,28 @@ impl DataFrame {
             })?
             .to_value()?;
         usize::try_from(n).map_err(|_| Error::Internal("row count overflow".into()))
+    }
+}
+
+/// A [`DataFrame`] grouped by keys, waiting for its aggregates.
+#[derive(Clone, Debug)]
+pub struct GroupBy {
+    frame: DataFrame,
+    keys: Vec<Expr>,
+}
+
+impl GroupBy {
+    /// One row per group: the keys, then the aggregates.
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`] or [`Error::Type`] naming the key or aggregate;
+    /// [`Error::Plan`] for duplicate output names.
+    pub fn agg(&self, aggs: impl IntoIterator<Item = AggExpr>) -> Result<DataFrame> {
+        let plan = LogicalPlan::group_by(
+            Arc::clone(&self.frame.plan),
+            self.keys.clone(),
+            aggs.into_iter().collect(),
+        )?;
+        Ok(self.frame.then(plan))
     }
 }

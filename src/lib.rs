@@ -22,6 +22,12 @@
 //! # Ok::<(), spillway::Error>(())
 //! ```
 //!
+//! Beside dataframes, the same session runs plain parallel work, the joblib /
+//! `multiprocessing` / `dask.delayed` use case: [`Session::parallel_map`] over any
+//! iterator, [`Delayed`] graphs and [`Session::submit`] futures (see [`ParallelMap`],
+//! [`Delayed`] and [`TaskFuture`]), with progress bars switched by
+//! [`config::Progress`].
+//!
 //! ```
 //! use spillway::prelude::*;
 //!
@@ -34,10 +40,12 @@
 //! ```
 
 mod frame;
+mod parallel;
 mod series;
 mod session;
 
-pub use frame::DataFrame;
+pub use frame::{DataFrame, GroupBy};
+pub use parallel::{Delayed, MapResults, ParallelMap, TaskFuture, resolve_n_jobs};
 pub use series::{Reduction, Series};
 pub use session::{Session, SessionBuilder};
 pub use spillway_engine::graph::TaskGraph;
@@ -53,11 +61,13 @@ pub mod prelude {
     pub use arrow::array::{Array, ArrayRef, RecordBatch};
     pub use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
     pub use spillway_planner::agg::{AggExpr, AggFunc};
-    pub use spillway_planner::config::SessionConfig;
+    pub use spillway_planner::config::{Progress, SessionConfig};
     pub use spillway_planner::expr::{Expr, col, lit, not, null};
     pub use spillway_planner::scalar::ScalarValue;
     pub use spillway_planner::udf::{Element, ElementFn, PartitionFn};
     pub use spillway_planner::{Error, Result};
 
-    pub use crate::{DataFrame, Reduction, Series, Session};
+    pub use crate::{
+        DataFrame, Delayed, MapResults, ParallelMap, Reduction, Series, Session, TaskFuture,
+    };
 }

@@ -1,18 +1,21 @@
 //! [`Session`]: the configuration and the thread pool every computation of a program runs on.
 
+use std::fmt::Display;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use spillway_io::{MemorySource, ParquetSource};
-use spillway_planner::config::SessionConfig;
+use spillway_planner::config::{Progress, SessionConfig};
 use spillway_planner::logical::LogicalPlan;
 use spillway_planner::source::DataSource;
-use spillway_planner::udf::Element;
+use spillway_planner::udf::{Element, short_type_name};
 use spillway_planner::{Error, Result};
 
 use crate::frame::DataFrame;
+use crate::parallel::{self, Delayed, ParallelMap, TaskFuture};
 use crate::series::Series;
 
 /// The entry point: owns the configuration and a rayon pool of `threads` workers.
@@ -37,6 +40,10 @@ pub struct Session {
 struct Inner {
     config: SessionConfig,
     pool: rayon::ThreadPool,
+    /// Failed tasks whose error nobody retrieved, and panicked callbacks.
+    unobserved: Arc<AtomicUsize>,
+    /// Numbers submitted tasks, for their names.
+    tasks: AtomicUsize,
 }
 
 impl std::fmt::Debug for Session {
@@ -102,6 +109,13 @@ impl SessionBuilder {
         self
     }
 
+    /// When to draw progress bars (default [`Progress::Auto`]: when standard error is a
+    /// terminal).
+    pub fn progress(mut self, progress: Progress) -> Self {
+        self.config.progress = progress;
+        self
+    }
+
     /// Checks the configuration and starts the pool.
     ///
     /// # Errors
@@ -120,6 +134,8 @@ impl SessionBuilder {
             inner: Arc::new(Inner {
                 config: self.config,
                 pool,
+                unobserved: Arc::new(AtomicUsize::new(0)),
+                tasks: AtomicUsize::new(0),
             }),
         })
     }
@@ -217,5 +233,130 @@ impl Session {
         npartitions: usize,
     ) -> Result<Series> {
         self.from_array(name, T::build(values.into_iter().map(Some)), npartitions)
+    }
+
+    // ---- plain parallelism ----
+
+    /// A parallel map of `f` over `items`: joblib's `Parallel(n_jobs)(delayed(f)(x) for x in
+    /// items)` on this session's pool. `items` may be any iterator, unbounded too: it is
+    /// consumed as results are, with bounded look-ahead. Configure the returned
+    /// [`ParallelMap`] (`n_jobs`, `ordered`, `lookahead`, `fail_fast`, `progress`) and run it
+    /// with `collect` or `results`. A panic in `f` is caught and reported with the item's
+    /// index.
+    ///
+    /// ```
+    /// use spillway::prelude::*;
+    ///
+    /// let session = Session::builder().threads(2).build()?;
+    /// let lengths = session.parallel_map(["a", "bb", "ccc"], str::len).collect()?;
+    /// assert_eq!(lengths, vec![1, 2, 3]);
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    pub fn parallel_map<I, F, R>(&self, items: I, f: F) -> ParallelMap<I::IntoIter, R>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> R + Send + Sync + 'static,
+        R: Send + 'static,
+    {
+        let name = short_type_name::<F>();
+        ParallelMap::new(
+            self.clone(),
+            items.into_iter(),
+            Arc::new(move |x| Ok(f(x))),
+            name,
+        )
+    }
+
+    /// A parallel map of a closure that can fail: its `Err` is the item's error
+    /// ([`Error::Item`] around [`Error::UserFunction`]), stopping the map unless
+    /// `fail_fast(false)`. Otherwise as [`Session::parallel_map`].
+    ///
+    /// ```
+    /// use spillway::prelude::*;
+    ///
+    /// let session = Session::builder().threads(2).build()?;
+    /// let parsed = session.try_parallel_map(["1", "2", "x"], |s| s.parse::<i64>()).collect();
+    /// let err = parsed.unwrap_err();
+    /// assert!(matches!(err, Error::Item { index: 2, .. }), "{err}");
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    pub fn try_parallel_map<I, F, U, E>(&self, items: I, f: F) -> ParallelMap<I::IntoIter, U>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> std::result::Result<U, E> + Send + Sync + 'static,
+        U: Send + 'static,
+        E: Display,
+    {
+        let name = short_type_name::<F>();
+        let f = move |x| f(x).map_err(|e| e.to_string());
+        ParallelMap::new(self.clone(), items.into_iter(), Arc::new(f), name)
+    }
+
+    /// A lazy call of `f`, the leaf of a delayed graph: the same as [`Delayed::new`], here
+    /// to read like joblib's and Dask's `delayed(f)`. Compose it with `map`, `zip` and
+    /// `Delayed::all`, and run it with `compute(&session)`.
+    pub fn delayed<T, F>(&self, f: F) -> Delayed<T>
+    where
+        T: Send + Sync + 'static,
+        F: Fn() -> T + Send + Sync + 'static,
+    {
+        Delayed::new(f)
+    }
+
+    /// Runs `f` on the session's pool and returns its handle at once (`apply_async`,
+    /// Ray's `f.remote()`). Wait with [`TaskFuture::get`]; attach callbacks with
+    /// [`TaskFuture::on_success`] and [`TaskFuture::on_error`]. A panic in `f` becomes
+    /// [`Error::UserPanic`] naming the task; if nobody retrieves it, it is reported (see
+    /// [`Session::unobserved_errors`]).
+    ///
+    /// ```
+    /// use spillway::prelude::*;
+    ///
+    /// let session = Session::builder().threads(2).build()?;
+    /// let futures: Vec<TaskFuture<u64>> =
+    ///     (1..=3_u64).map(|n| session.submit(move || n * 10)).collect();
+    /// let values = futures.into_iter().map(TaskFuture::get).collect::<Result<Vec<_>>>()?;
+    /// assert_eq!(values, vec![10, 20, 30]);
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    pub fn submit<R, F>(&self, f: F) -> TaskFuture<R>
+    where
+        R: Send + 'static,
+        F: FnOnce() -> R + Send + 'static,
+    {
+        let name = self.task_name::<F>();
+        parallel::submit(self, name, move || Ok(f()))
+    }
+
+    /// As [`Session::submit`], for a closure that can fail: its `Err` is the future's
+    /// error, as [`Error::UserFunction`] naming the task.
+    pub fn try_submit<R, E, F>(&self, f: F) -> TaskFuture<R>
+    where
+        R: Send + 'static,
+        E: Display,
+        F: FnOnce() -> std::result::Result<R, E> + Send + 'static,
+    {
+        let name = self.task_name::<F>();
+        parallel::submit(self, name, move || f().map_err(|e| e.to_string()))
+    }
+
+    /// How many errors nobody observed: submitted tasks that failed while no
+    /// [`TaskFuture::get`] and no [`TaskFuture::on_error`] received the error before the
+    /// future was dropped, and callbacks that panicked. Each is also reported on standard
+    /// error when it happens, naming the task.
+    pub fn unobserved_errors(&self) -> usize {
+        self.inner.unobserved.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn unobserved_counter(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.inner.unobserved)
+    }
+
+    /// `closure[7]`: the closure's type name and the task's number in this session.
+    fn task_name<F>(&self) -> String {
+        let n = self.inner.tasks.fetch_add(1, Ordering::Relaxed);
+        format!("{}[{n}]", short_type_name::<F>())
     }
 }

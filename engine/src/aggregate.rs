@@ -122,7 +122,8 @@ fn moments(values: &Float64Array) -> (u64, f64, f64) {
     (n, mean, m2)
 }
 
-fn merge_moments(a: (u64, f64, f64), b: (u64, f64, f64)) -> (u64, f64, f64) {
+/// Chan et al.: the moments of two disjoint sets of values combined.
+pub(crate) fn merge_moments(a: (u64, f64, f64), b: (u64, f64, f64)) -> (u64, f64, f64) {
     let (na, ma, m2a) = a;
     let (nb, mb, m2b) = b;
     if na == 0 {

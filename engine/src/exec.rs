@@ -11,6 +11,10 @@
 //! tasks by reserved memory instead). The first error raises the cancel flag: nothing new
 //! is started, running tasks stop before their next batch, and the error is returned
 //! naming the task and its partition. A panic anywhere in a task is caught the same way.
+//!
+//! Progress is reported through an optional callback, `(tasks done, tasks in the graph)`,
+//! called on the scheduling thread after each finished task; drawing it is the caller's
+//! business, so the engine stays free of terminal code.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -25,13 +29,28 @@ use spillway_planner::{Error, Result};
 use crate::graph::{TaskGraph, TaskId};
 use crate::pipeline::{Data, run_task};
 
+/// A progress callback: `(tasks done, tasks in the graph)`.
+pub type ProgressFn = Arc<dyn Fn(usize, usize) + Send + Sync>;
+
 /// How to run a graph.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone)]
 pub struct ExecOptions {
     /// Run every task on the calling thread, one at a time, in scheduling order.
     pub synchronous: bool,
     /// The most tasks running at once.
     pub max_in_flight: usize,
+    /// Called on the scheduling thread after each finished task.
+    pub progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for ExecOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecOptions")
+            .field("synchronous", &self.synchronous)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 /// Bookkeeping of one run.
@@ -127,7 +146,7 @@ impl<'g> State<'g> {
                 .ok_or_else(|| Error::Internal(format!("{} never ran", self.graph.task_name(o))))?;
             match data.as_ref() {
                 Data::Batches(b) => out.extend(b.iter().filter(|b| b.num_rows() > 0).cloned()),
-                Data::States(_) => {
+                Data::States(_) | Data::Buckets(_) => {
                     return Err(Error::Internal("the graph ends in partial states".into()));
                 }
             }
@@ -185,12 +204,21 @@ pub fn execute(
 ) -> Result<Vec<RecordBatch>> {
     let cancel = Arc::new(AtomicBool::new(false));
     let mut state = State::new(&graph);
+    let total = graph.tasks.len();
+    let report = |done: usize| {
+        if let Some(p) = &options.progress {
+            p(done, total);
+        }
+    };
     if options.synchronous {
+        let mut done = 0usize;
         while let Some(id) = state.pop_ready() {
             let deps = state.inputs(id)?;
             let data = run_caught(&graph, id, &deps, &cancel)?;
             drop(deps);
             state.finish(id, data);
+            done += 1;
+            report(done);
         }
         return state.into_batches();
     }
@@ -231,6 +259,7 @@ pub fn execute(
             Ok(data) if first_error.is_none() => {
                 done += 1;
                 state.finish(id, data);
+                report(done);
             }
             Ok(_) | Err(Error::Cancelled) => {}
             Err(e) => {
@@ -288,13 +317,23 @@ mod tests {
             .build()
             .unwrap();
         for (synchronous, max_in_flight) in [(true, 1), (false, 1), (false, 3), (false, 100)] {
+            let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let s = Arc::clone(&seen);
             let opts = ExecOptions {
                 synchronous,
                 max_in_flight,
+                progress: Some(Arc::new(move |done, total| {
+                    s.lock().unwrap().push((done, total))
+                })),
             };
-            let out = execute(graph(-1), &pool, opts).unwrap();
+            let g = graph(-1);
+            let n = g.tasks.len();
+            let out = execute(g, &pool, opts).unwrap();
             let sum = spillway_planner::scalar::ScalarValue::from_array_index(out[0].column(0), 0);
             assert_eq!(sum.to_value::<i64>().unwrap(), 499_500);
+            // One report per task, counting up to the graph's size.
+            let expected: Vec<(usize, usize)> = (1..=n).map(|d| (d, n)).collect();
+            assert_eq!(*seen.lock().unwrap(), expected);
         }
     }
 
@@ -308,6 +347,7 @@ mod tests {
             let opts = ExecOptions {
                 synchronous,
                 max_in_flight: 2,
+                progress: None,
             };
             let err = execute(graph(510), &pool, opts).unwrap_err();
             assert!(

@@ -96,6 +96,33 @@ impl AggSpec {
     }
 }
 
+/// Aggregates per group, with what the tasks need to know.
+#[derive(Debug)]
+pub struct GroupSpec {
+    /// The group keys.
+    pub keys: Vec<Expr>,
+    /// The type of each key.
+    pub key_types: Vec<DataType>,
+    /// The aggregates.
+    pub aggs: Vec<AggExpr>,
+    /// The type of each aggregate's input expression.
+    pub input_types: Vec<DataType>,
+    /// Partial results: the keys, then each aggregate's state columns.
+    pub partial_schema: SchemaRef,
+    /// The output: the keys, then the aggregates.
+    pub schema: SchemaRef,
+    /// How many buckets the partial results are hashed into (one final task each).
+    pub buckets: usize,
+}
+
+impl GroupSpec {
+    fn list(&self) -> String {
+        let keys: Vec<String> = self.keys.iter().map(ToString::to_string).collect();
+        let aggs: Vec<String> = self.aggs.iter().map(ToString::to_string).collect();
+        format!("by [{}] [{}]", keys.join(", "), aggs.join(", "))
+    }
+}
+
 /// What a pipeline task does with the batches at its end.
 #[derive(Clone, Debug)]
 pub enum Sink {
@@ -103,6 +130,8 @@ pub enum Sink {
     Batches,
     /// Folds them into partial aggregate states.
     Partial(Arc<AggSpec>),
+    /// Folds them into per-group partial states, hashed into the spec's buckets.
+    GroupPartial(Arc<GroupSpec>),
 }
 
 /// What one task does.
@@ -121,6 +150,13 @@ pub enum TaskKind {
     Combine(Arc<AggSpec>),
     /// Merges the partial states of its dependencies and finishes them into one row.
     Final(Arc<AggSpec>),
+    /// Merges one bucket of every dependency's per-group partial states and finishes them.
+    GroupFinal {
+        /// The aggregation.
+        spec: Arc<GroupSpec>,
+        /// The bucket it reads from each dependency.
+        bucket: usize,
+    },
 }
 
 /// One node of the graph.
@@ -206,9 +242,20 @@ impl TaskGraph {
             name.push(op.short());
             detail.push(op.to_string());
         }
-        if let Sink::Partial(spec) = sink {
-            name.push("partial");
-            detail.push(format!("partial [{}]", spec.list()));
+        match sink {
+            Sink::Partial(spec) => {
+                name.push("partial");
+                detail.push(format!("partial [{}]", spec.list()));
+            }
+            Sink::GroupPartial(spec) => {
+                name.push("group-partial");
+                detail.push(format!(
+                    "partial group {} → {} hash buckets",
+                    spec.list(),
+                    spec.buckets
+                ));
+            }
+            Sink::Batches => {}
         }
         (name.join("-"), detail.join(" → "))
     }
@@ -219,6 +266,10 @@ impl TaskGraph {
 
     pub(crate) fn final_detail(spec: &AggSpec) -> String {
         format!("final [{}]", spec.list())
+    }
+
+    pub(crate) fn group_final_detail(spec: &GroupSpec) -> String {
+        format!("final group {}, one task per hash bucket", spec.list())
     }
 }
 

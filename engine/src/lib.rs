@@ -9,13 +9,18 @@
 //! - [`pipeline`]: what one task does with its batches.
 //! - [`eval`]: expressions over a batch, with Arrow's kernels.
 //! - [`aggregate`]: partial aggregate states and their merge.
+//! - [`memory`]: the session's memory budget and RAII reservations.
+//! - [`spill`]: compressed Arrow IPC spill files in a private folder.
 
 pub mod aggregate;
 pub mod eval;
 pub mod exec;
 pub mod graph;
+pub mod group;
 pub mod lower;
+pub mod memory;
 pub mod pipeline;
+pub mod spill;
 
 #[cfg(test)]
 mod testing;

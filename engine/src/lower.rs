@@ -15,7 +15,10 @@ use spillway_planner::config::SessionConfig;
 use spillway_planner::logical::LogicalPlan;
 use spillway_planner::source::ScanRequest;
 
-use crate::graph::{AggSpec, Input, Op, Sink, TaskGraph, TaskId, TaskKind};
+use arrow::datatypes::{Field, Schema};
+
+use crate::graph::{AggSpec, GroupSpec, Input, Op, Sink, TaskGraph, TaskId, TaskKind};
+use crate::group::GroupAcc;
 
 /// Partitions whose streaming operators are not yet placed in tasks.
 struct Stream {
@@ -133,8 +136,63 @@ fn lower_stream(plan: &LogicalPlan, config: &SessionConfig, g: &mut TaskGraph) -
         }
         LogicalPlan::Aggregate {
             input,
+            keys,
             aggs,
             schema,
+        } if !keys.is_empty() => {
+            let in_schema = input.schema();
+            let key_types = keys
+                .iter()
+                .map(|k| k.data_type(&in_schema))
+                .collect::<Result<Vec<_>>>()?;
+            let input_types = aggs
+                .iter()
+                .map(|a| a.input.data_type(&in_schema))
+                .collect::<Result<Vec<_>>>()?;
+            let mut partial: Vec<Field> = schema.fields()[..keys.len()]
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect();
+            for (a, t) in aggs.iter().zip(&input_types) {
+                partial.extend(GroupAcc::state_fields(a.func, t, &a.name));
+            }
+            let s = lower_stream(input, config, g)?;
+            let buckets = s.inputs.len().clamp(1, config.threads.max(1) * 4);
+            let spec = Arc::new(GroupSpec {
+                keys: keys.clone(),
+                key_types,
+                aggs: aggs.clone(),
+                input_types,
+                partial_schema: Arc::new(Schema::new(partial)),
+                schema: Arc::clone(schema),
+                buckets,
+            });
+            let producers = materialize(s, Sink::GroupPartial(Arc::clone(&spec)), g);
+            let finals = g.push_stage(
+                "group-final".into(),
+                TaskGraph::group_final_detail(&spec),
+                (0..buckets).map(|bucket| {
+                    (
+                        producers.clone(),
+                        TaskKind::GroupFinal {
+                            spec: Arc::clone(&spec),
+                            bucket,
+                        },
+                    )
+                }),
+            );
+            Stream {
+                inputs: finals.into_iter().map(|i| Input::Tasks(vec![i])).collect(),
+                origin: "group-final".into(),
+                origin_detail: "read group-final".into(),
+                ops: Vec::new(),
+            }
+        }
+        LogicalPlan::Aggregate {
+            input,
+            aggs,
+            schema,
+            ..
         } => {
             let in_schema = input.schema();
             let input_types = aggs
@@ -278,6 +336,7 @@ mod tests {
         let opts = ExecOptions {
             synchronous: false,
             max_in_flight: 2,
+            progress: None,
         };
         let out = execute(Arc::new(g), &pool, opts).unwrap();
         assert_eq!(out[0].column(0).as_primitive::<Int64Type>().value(0), 4950);

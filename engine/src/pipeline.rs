@@ -15,7 +15,8 @@ use spillway_planner::{Error, Result};
 
 use crate::aggregate::Accumulator;
 use crate::eval::{evaluate, evaluate_predicate};
-use crate::graph::{AggSpec, Input, Op, Sink, TaskKind};
+use crate::graph::{AggSpec, GroupSpec, Input, Op, Sink, TaskKind};
+use crate::group::{GroupAcc, GroupTable, batch};
 
 /// What a task produces.
 #[derive(Debug)]
@@ -24,6 +25,8 @@ pub enum Data {
     Batches(Vec<RecordBatch>),
     /// One partial state per aggregate.
     States(Vec<Accumulator>),
+    /// Per-group partial states, one list of batches per hash bucket.
+    Buckets(Vec<Vec<RecordBatch>>),
 }
 
 type Batches<'a> = Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'a>;
@@ -58,9 +61,11 @@ pub fn run_task(kind: &TaskKind, deps: &[Arc<Data>], cancel: &AtomicBool) -> Res
                         .collect::<Result<_>>()?,
                 )),
                 Sink::Partial(spec) => Ok(Data::States(partial(stream, spec)?)),
+                Sink::GroupPartial(spec) => group_partial(stream, spec),
             }
         }
         TaskKind::Combine(spec) => Ok(Data::States(merge_states(deps, spec)?)),
+        TaskKind::GroupFinal { spec, bucket } => group_final(deps, spec, *bucket),
         TaskKind::Final(spec) => {
             let states = merge_states(deps, spec)?;
             let columns = states
@@ -80,7 +85,7 @@ fn dep_batches(deps: &[Arc<Data>]) -> Result<Vec<RecordBatch>> {
     for d in deps {
         match d.as_ref() {
             Data::Batches(b) => out.extend(b.iter().cloned()),
-            Data::States(_) => {
+            Data::States(_) | Data::Buckets(_) => {
                 return Err(Error::Internal(
                     "a pipeline was given aggregate states".into(),
                 ));
@@ -169,4 +174,94 @@ fn merge_states(deps: &[Arc<Data>], spec: &AggSpec) -> Result<Vec<Accumulator>> 
         }
     }
     Ok(states)
+}
+
+fn group_accumulators(spec: &GroupSpec) -> Result<Vec<GroupAcc>> {
+    spec.aggs
+        .iter()
+        .zip(&spec.input_types)
+        .map(|(a, t)| GroupAcc::new(a.func, t))
+        .collect()
+}
+
+/// Folds a partition into per-group states and hashes the groups into the spec's buckets.
+fn group_partial(stream: Batches<'_>, spec: &GroupSpec) -> Result<Data> {
+    let mut table = GroupTable::new(&spec.key_types)?;
+    let mut accs = group_accumulators(spec)?;
+    for b in stream {
+        let b = b?;
+        let keys = spec
+            .keys
+            .iter()
+            .map(|k| evaluate(k, &b))
+            .collect::<Result<Vec<_>>>()?;
+        let ids = table.intern(&keys)?;
+        for (acc, agg) in accs.iter_mut().zip(&spec.aggs) {
+            let values = evaluate(&agg.input, &b)?;
+            acc.update(values.as_ref(), &ids, table.len())?;
+        }
+    }
+    let mut per_bucket: Vec<Vec<u32>> = vec![Vec::new(); spec.buckets];
+    for (g, b) in table.buckets(spec.buckets, 0).into_iter().enumerate() {
+        per_bucket[b].push(g as u32);
+    }
+    let buckets = per_bucket
+        .iter()
+        .map(|ids| {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut columns = table.key_columns(ids)?;
+            for acc in &accs {
+                columns.extend(acc.state(ids)?);
+            }
+            Ok(vec![batch(
+                &spec.partial_schema,
+                columns,
+                "partial group_by",
+            )?])
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Data::Buckets(buckets))
+}
+
+/// Merges bucket `bucket` of every producer and finishes the groups.
+fn group_final(deps: &[Arc<Data>], spec: &GroupSpec, bucket: usize) -> Result<Data> {
+    let mut table = GroupTable::new(&spec.key_types)?;
+    let mut accs = group_accumulators(spec)?;
+    let widths: Vec<usize> = spec
+        .aggs
+        .iter()
+        .zip(&spec.input_types)
+        .map(|(a, t)| GroupAcc::state_fields(a.func, t, &a.name).len())
+        .collect();
+    let nkeys = spec.keys.len();
+    for d in deps {
+        let Data::Buckets(buckets) = d.as_ref() else {
+            return Err(Error::Internal(
+                "a group_by final task was given batches".into(),
+            ));
+        };
+        for b in buckets.get(bucket).into_iter().flatten() {
+            let ids = table.intern(&b.columns()[..nkeys])?;
+            let mut at = nkeys;
+            for (acc, w) in accs.iter_mut().zip(&widths) {
+                acc.merge(&b.columns()[at..at + w], &ids, table.len())?;
+                at += w;
+            }
+        }
+    }
+    if table.is_empty() {
+        return Ok(Data::Batches(Vec::new()));
+    }
+    let all: Vec<u32> = (0..table.len() as u32).collect();
+    let mut columns = table.key_columns(&all)?;
+    for (acc, field) in accs.iter().zip(&spec.schema.fields()[nkeys..]) {
+        columns.push(acc.finish(&all, field.data_type())?);
+    }
+    Ok(Data::Batches(vec![batch(
+        &spec.schema,
+        columns,
+        "group_by",
+    )?]))
 }

@@ -1,9 +1,60 @@
 //! Typed session configuration. Strings are parsed once, at the edge ([`SessionConfig::from_env`]
 //! and the facade's builder); nothing deeper reads an environment variable.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use crate::{Error, Result};
+
+/// When to draw progress bars on standard error.
+///
+/// Parsed from `auto`, `always` or `never` (`SPILLWAY_PROGRESS`, see
+/// [`SessionConfig::from_env`]).
+///
+/// ```
+/// use spillway_planner::config::Progress;
+///
+/// assert_eq!("never".parse::<Progress>()?, Progress::Never);
+/// assert!("sometimes".parse::<Progress>().is_err());
+/// # Ok::<(), spillway_planner::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Progress {
+    /// A bar only when standard error is a terminal, so logs and pipes stay clean.
+    #[default]
+    Auto,
+    /// Always: a bar on a terminal, and plain progress lines (at most one every few
+    /// seconds) when standard error is a file or a pipe.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl FromStr for Progress {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Progress::Auto),
+            "always" => Ok(Progress::Always),
+            "never" => Ok(Progress::Never),
+            _ => Err(Error::Config(format!(
+                "progress must be auto, always or never, not '{text}'"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Progress::Auto => "auto",
+            Progress::Always => "always",
+            Progress::Never => "never",
+        })
+    }
+}
 
 /// Everything a session can be configured with.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +75,8 @@ pub struct SessionConfig {
     pub target_partition_bytes: usize,
     /// How many partial results one combine task merges (Dask's `split_every`).
     pub fan_in: usize,
+    /// When to draw progress bars (default: only when standard error is a terminal).
+    pub progress: Progress,
 }
 
 impl Default for SessionConfig {
@@ -36,6 +89,7 @@ impl Default for SessionConfig {
             batch_rows: 64 * 1024,
             target_partition_bytes: 128 << 20,
             fan_in: 8,
+            progress: Progress::Auto,
         }
     }
 }
@@ -82,8 +136,8 @@ pub fn parse_bytes(text: &str) -> Result<usize> {
 
 impl SessionConfig {
     /// The defaults, overridden by `SPILLWAY_THREADS`, `SPILLWAY_MEMORY_LIMIT` (a byte size
-    /// such as `2GiB`), `SPILLWAY_SPILL_DIR` and `SPILLWAY_BATCH_ROWS`. The only place
-    /// Spillway reads the environment.
+    /// such as `2GiB`), `SPILLWAY_SPILL_DIR`, `SPILLWAY_BATCH_ROWS` and `SPILLWAY_PROGRESS`
+    /// (`auto`, `always` or `never`). The only place Spillway reads the environment.
     ///
     /// # Errors
     /// [`Error::Config`] naming the variable whose value cannot be parsed.
@@ -106,6 +160,11 @@ impl SessionConfig {
         }
         if let Some(v) = var("SPILLWAY_BATCH_ROWS") {
             c.batch_rows = int("SPILLWAY_BATCH_ROWS", v)?;
+        }
+        if let Some(v) = var("SPILLWAY_PROGRESS") {
+            c.progress = v
+                .parse()
+                .map_err(|e| Error::Config(format!("SPILLWAY_PROGRESS: {e}")))?;
         }
         c.validate()?;
         Ok(c)
@@ -146,6 +205,17 @@ mod tests {
         assert_eq!(parse_bytes("100").unwrap(), 100);
         assert!(parse_bytes("lots").is_err());
         assert!(parse_bytes("3 parsecs").is_err());
+    }
+
+    #[test]
+    fn progress_settings() {
+        assert_eq!(SessionConfig::default().progress, Progress::Auto);
+        for p in [Progress::Auto, Progress::Always, Progress::Never] {
+            assert_eq!(p.to_string().parse::<Progress>().unwrap(), p);
+        }
+        assert_eq!(" ALWAYS ".parse::<Progress>().unwrap(), Progress::Always);
+        let err = "yes".parse::<Progress>().unwrap_err();
+        assert!(err.to_string().contains("auto, always or never"), "{err}");
     }
 
     #[test]

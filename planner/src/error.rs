@@ -149,6 +149,14 @@ pub enum Error {
         /// The error itself.
         source: Box<Error>,
     },
+    /// One item of a parallel map failed: its closure returned an error or panicked.
+    #[error("item {index} failed: {source}")]
+    Item {
+        /// The item's position in the input, counted from 0.
+        index: usize,
+        /// The error itself, usually [`Error::UserFunction`] or [`Error::UserPanic`].
+        source: Box<Error>,
+    },
     /// The computation was cancelled because another task failed.
     #[error("cancelled")]
     Cancelled,
@@ -160,10 +168,11 @@ pub enum Error {
 }
 
 impl Error {
-    /// The error with any [`Error::Task`] context removed: what actually went wrong.
+    /// The error with any [`Error::Task`] or [`Error::Item`] context removed: what actually
+    /// went wrong.
     pub fn root(&self) -> &Error {
         match self {
-            Error::Task { source, .. } => source.root(),
+            Error::Task { source, .. } | Error::Item { source, .. } => source.root(),
             other => other,
         }
     }
@@ -220,5 +229,18 @@ mod tests {
                 .starts_with("task scan[3] (partition 3) failed: column 'x'")
         );
         assert!(matches!(t.root(), Error::ColumnNotFound { .. }));
+
+        let i = Error::Item {
+            index: 7,
+            source: Box::new(Error::UserPanic {
+                function: "f".into(),
+                message: "boom".into(),
+            }),
+        };
+        assert_eq!(
+            i.to_string(),
+            "item 7 failed: user function f panicked: boom"
+        );
+        assert!(matches!(i.root(), Error::UserPanic { .. }));
     }
 }

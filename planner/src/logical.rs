@@ -60,11 +60,14 @@ pub enum LogicalPlan {
         /// How many rows.
         n: usize,
     },
-    /// Global aggregates: one output row.
+    /// Aggregates per group of equal keys (one row per group, in no defined order), or
+    /// global aggregates (no keys: one row).
     Aggregate {
         /// The input.
         input: Arc<LogicalPlan>,
-        /// The aggregates, one per output column.
+        /// The group keys, output first; empty for global aggregates.
+        keys: Vec<Expr>,
+        /// The aggregates, one per output column after the keys.
         aggs: Vec<AggExpr>,
         /// The output schema.
         schema: SchemaRef,
@@ -162,16 +165,35 @@ impl LogicalPlan {
     /// # Errors
     /// As [`AggExpr::to_field`], or [`Error::Plan`] for no aggregates or duplicate names.
     pub fn aggregate(input: Arc<LogicalPlan>, aggs: Vec<AggExpr>) -> Result<Self> {
-        if aggs.is_empty() {
+        Self::group_by(input, Vec::new(), aggs)
+    }
+
+    /// Aggregates per group of equal `keys` (nulls form a group, as in Polars and SQL's
+    /// GROUP BY). With no aggregates, the distinct keys.
+    ///
+    /// # Errors
+    /// As [`Expr::to_field`] and [`AggExpr::to_field`], or [`Error::Plan`] for nothing to
+    /// compute or duplicate names.
+    pub fn group_by(input: Arc<LogicalPlan>, keys: Vec<Expr>, aggs: Vec<AggExpr>) -> Result<Self> {
+        if aggs.is_empty() && keys.is_empty() {
             return Err(Error::Plan(
-                "an aggregate needs at least one function".into(),
+                "an aggregate needs at least one function or key".into(),
             ));
         }
-        let schema = output_schema(&input, &aggs, AggExpr::to_field, "aggregate")?;
+        let in_schema = input.schema();
+        let mut fields = keys
+            .iter()
+            .map(|k| k.to_field(&in_schema))
+            .collect::<Result<Vec<_>>>()?;
+        for a in &aggs {
+            fields.push(a.to_field(&in_schema)?);
+        }
+        unique_names(&fields, "group_by")?;
         Ok(LogicalPlan::Aggregate {
             input,
+            keys,
             aggs,
-            schema,
+            schema: Arc::new(Schema::new(fields)),
         })
     }
 
@@ -230,9 +252,14 @@ impl LogicalPlan {
                 describe_schema(func.schema())
             ),
             LogicalPlan::Limit { n, .. } => format!("Limit {n}"),
-            LogicalPlan::Aggregate { aggs, .. } => {
+            LogicalPlan::Aggregate { keys, aggs, .. } => {
                 let a: Vec<String> = aggs.iter().map(|a| a.to_string()).collect();
-                format!("Aggregate [{}]", list(&a))
+                if keys.is_empty() {
+                    format!("Aggregate [{}]", list(&a))
+                } else {
+                    let k: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                    format!("Aggregate by [{}] [{}]", list(&k), list(&a))
+                }
             }
         }
     }

@@ -43,7 +43,9 @@ fn rebuild(plan: &LogicalPlan, input: LogicalPlan) -> Result<LogicalPlan> {
         LogicalPlan::Filter { predicate, .. } => LogicalPlan::filter(input, predicate.clone())?,
         LogicalPlan::MapPartitions { func, .. } => LogicalPlan::map_partitions(input, func.clone()),
         LogicalPlan::Limit { n, .. } => LogicalPlan::limit(input, *n),
-        LogicalPlan::Aggregate { aggs, .. } => LogicalPlan::aggregate(input, aggs.clone())?,
+        LogicalPlan::Aggregate { keys, aggs, .. } => {
+            LogicalPlan::group_by(input, keys.clone(), aggs.clone())?
+        }
     })
 }
 
@@ -214,8 +216,11 @@ fn push_down_projection(plan: &LogicalPlan, required: Option<&[String]>) -> Resu
         LogicalPlan::MapPartitions { input, .. } => {
             rebuild(plan, push_down_projection(input, None)?)
         }
-        LogicalPlan::Aggregate { input, aggs, .. } => {
+        LogicalPlan::Aggregate {
+            input, keys, aggs, ..
+        } => {
             let mut below = Vec::new();
+            keys.iter().for_each(|k| add_columns(&mut below, k));
             aggs.iter().for_each(|a| add_columns(&mut below, &a.input));
             rebuild(plan, push_down_projection(input, Some(&below))?)
         }

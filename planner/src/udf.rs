@@ -375,8 +375,10 @@ pub fn describe_schema(schema: &Schema) -> String {
     format!("[{}]", cols.join(", "))
 }
 
-/// `my_crate::main::{{closure}}` → `main::{{closure}}`: short enough to read in an error.
-fn short_type_name<F>() -> String {
+/// The name of a closure or function type, shortened to its last three path segments
+/// (`my_crate::main::{{closure}}` stays whole, `a::b::c::sample` becomes `b::c::sample`):
+/// short enough to read in an error, long enough to find the code.
+pub fn short_type_name<F>() -> String {
     let full = std::any::type_name::<F>();
     let parts: Vec<&str> = full.split("::").collect();
     let keep = parts.len().min(3);

@@ -2,5 +2,7 @@
 
 mod expressions;
 mod frame;
+mod group_by;
+mod parallel;
 mod parquet_files;
 mod props;

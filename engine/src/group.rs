@@ -1,0 +1,545 @@
+//! Grouped aggregation: a hash table from key rows to group ids, and per-group states.
+//!
+//! Keys of any types and any number of columns are encoded with Arrow's row format
+//! (`RowConverter`), whose bytes compare and hash as the keys do. Each aggregate keeps one
+//! state per group in a vector indexed by group id ([`GroupAcc`]); a partial state is a set
+//! of Arrow columns, so partial results travel between tasks as ordinary batches: the key
+//! columns followed by each aggregate's state columns.
+//!
+//! `min` and `max` keep the row-format bytes of the best value, so one implementation
+//! serves every orderable type (floats in total order: NaN above +∞).
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, UInt32Array, UInt64Array,
+};
+use arrow::compute::{cast, take};
+use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, SchemaRef, UInt64Type};
+use arrow::row::{OwnedRow, RowConverter, Rows, SortField};
+use spillway_planner::agg::AggFunc;
+use spillway_planner::{Error, Result};
+
+use crate::aggregate::merge_moments;
+
+fn arrow_err(context: &'static str) -> impl Fn(arrow::error::ArrowError) -> Error {
+    move |e| Error::compute(context, e)
+}
+
+/// One aggregate's states, one per group.
+#[derive(Debug)]
+pub enum GroupAcc {
+    /// Wrapping sum of signed integers.
+    SumInt(Vec<i64>),
+    /// Wrapping sum of unsigned integers.
+    SumUInt(Vec<u64>),
+    /// Sum of floats.
+    SumFloat(Vec<f64>),
+    /// Sum and count of the non-null values.
+    Mean(Vec<f64>, Vec<u64>),
+    /// Number of non-null values.
+    Count(Vec<u64>),
+    /// The best value so far, as row-format bytes.
+    Extreme {
+        /// `max` or `min`.
+        max: bool,
+        /// Encodes the input type's values.
+        converter: RowConverter,
+        /// One per group; `None` until a non-null value is seen.
+        best: Vec<Option<OwnedRow>>,
+    },
+    /// Count, mean and sum of squared deviations (Welford / Chan).
+    Moments {
+        /// `std` or `var`.
+        std: bool,
+        /// Per group.
+        count: Vec<u64>,
+        /// Per group.
+        mean: Vec<f64>,
+        /// Per group.
+        m2: Vec<f64>,
+    },
+}
+
+fn values<T: arrow::datatypes::ArrowPrimitiveType>(
+    array: &dyn Array,
+    func: AggFunc,
+) -> Result<arrow::array::PrimitiveArray<T>> {
+    let a = cast(array, &T::DATA_TYPE).map_err(|e| Error::compute(func.name(), e))?;
+    Ok(a.as_primitive::<T>().clone())
+}
+
+impl GroupAcc {
+    /// Empty states for `func` over values of `input`.
+    ///
+    /// # Errors
+    /// [`Error::Type`] when `func` is not defined for `input`.
+    pub fn new(func: AggFunc, input: &DataType) -> Result<Self> {
+        let out = func
+            .output_type(input)
+            .map_err(|m| Error::type_error(func.name(), m))?;
+        Ok(match func {
+            AggFunc::Sum => match out {
+                DataType::UInt64 => GroupAcc::SumUInt(Vec::new()),
+                DataType::Float64 => GroupAcc::SumFloat(Vec::new()),
+                _ => GroupAcc::SumInt(Vec::new()),
+            },
+            AggFunc::Mean => GroupAcc::Mean(Vec::new(), Vec::new()),
+            AggFunc::Count => GroupAcc::Count(Vec::new()),
+            AggFunc::Min | AggFunc::Max => GroupAcc::Extreme {
+                max: func == AggFunc::Max,
+                converter: RowConverter::new(vec![SortField::new(input.clone())])
+                    .map_err(arrow_err("min/max"))?,
+                best: Vec::new(),
+            },
+            AggFunc::Std | AggFunc::Var => GroupAcc::Moments {
+                std: func == AggFunc::Std,
+                count: Vec::new(),
+                mean: Vec::new(),
+                m2: Vec::new(),
+            },
+        })
+    }
+
+    /// The partial state's columns, for `func` over `input` named after `name`.
+    pub fn state_fields(func: AggFunc, input: &DataType, name: &str) -> Vec<Field> {
+        let f = |suffix: &str, t: DataType| Field::new(format!("{name}#{suffix}"), t, true);
+        match func {
+            AggFunc::Sum => vec![f("sum", func.output_type(input).unwrap_or(DataType::Int64))],
+            AggFunc::Mean => vec![f("sum", DataType::Float64), f("count", DataType::UInt64)],
+            AggFunc::Count => vec![f("count", DataType::UInt64)],
+            AggFunc::Min | AggFunc::Max => vec![f("value", input.clone())],
+            AggFunc::Std | AggFunc::Var => vec![
+                f("count", DataType::UInt64),
+                f("mean", DataType::Float64),
+                f("m2", DataType::Float64),
+            ],
+        }
+    }
+
+    fn resize(&mut self, n: usize) {
+        match self {
+            GroupAcc::SumInt(v) => v.resize(n, 0),
+            GroupAcc::SumUInt(v) => v.resize(n, 0),
+            GroupAcc::SumFloat(v) => v.resize(n, 0.0),
+            GroupAcc::Mean(s, c) => {
+                s.resize(n, 0.0);
+                c.resize(n, 0);
+            }
+            GroupAcc::Count(v) => v.resize(n, 0),
+            GroupAcc::Extreme { best, .. } => best.resize(n, None),
+            GroupAcc::Moments {
+                count, mean, m2, ..
+            } => {
+                count.resize(n, 0);
+                mean.resize(n, 0.0);
+                m2.resize(n, 0.0);
+            }
+        }
+    }
+
+    /// Folds in `array`, whose row `i` belongs to group `groups[i]` (< `n_groups`).
+    ///
+    /// # Errors
+    /// [`Error::Compute`] when the values cannot be converted.
+    pub fn update(&mut self, array: &dyn Array, groups: &[u32], n_groups: usize) -> Result<()> {
+        self.resize(n_groups);
+        match self {
+            GroupAcc::SumInt(v) => {
+                let a = values::<Int64Type>(array, AggFunc::Sum)?;
+                for (x, &g) in a.iter().zip(groups) {
+                    if let Some(x) = x {
+                        v[g as usize] = v[g as usize].wrapping_add(x);
+                    }
+                }
+            }
+            GroupAcc::SumUInt(v) => {
+                let a = values::<UInt64Type>(array, AggFunc::Sum)?;
+                for (x, &g) in a.iter().zip(groups) {
+                    if let Some(x) = x {
+                        v[g as usize] = v[g as usize].wrapping_add(x);
+                    }
+                }
+            }
+            GroupAcc::SumFloat(v) => {
+                let a = values::<Float64Type>(array, AggFunc::Sum)?;
+                for (x, &g) in a.iter().zip(groups) {
+                    if let Some(x) = x {
+                        v[g as usize] += x;
+                    }
+                }
+            }
+            GroupAcc::Mean(s, c) => {
+                let a = values::<Float64Type>(array, AggFunc::Mean)?;
+                for (x, &g) in a.iter().zip(groups) {
+                    if let Some(x) = x {
+                        s[g as usize] += x;
+                        c[g as usize] += 1;
+                    }
+                }
+            }
+            GroupAcc::Count(v) => {
+                for (i, &g) in groups.iter().enumerate() {
+                    v[g as usize] += u64::from(array.is_valid(i));
+                }
+            }
+            GroupAcc::Extreme {
+                max,
+                converter,
+                best,
+            } => {
+                let rows = converter
+                    .convert_columns(&[arrow::array::make_array(array.to_data())])
+                    .map_err(arrow_err("min/max"))?;
+                for (i, &g) in groups.iter().enumerate() {
+                    if array.is_null(i) {
+                        continue;
+                    }
+                    let row = rows.row(i);
+                    let slot = &mut best[g as usize];
+                    let better = match slot {
+                        None => true,
+                        Some(cur) => {
+                            if *max {
+                                row > cur.row()
+                            } else {
+                                row < cur.row()
+                            }
+                        }
+                    };
+                    if better {
+                        *slot = Some(row.owned());
+                    }
+                }
+            }
+            GroupAcc::Moments {
+                count, mean, m2, ..
+            } => {
+                let a = values::<Float64Type>(array, AggFunc::Var)?;
+                for (x, &g) in a.iter().zip(groups) {
+                    if let Some(x) = x {
+                        let g = g as usize;
+                        (count[g], mean[g], m2[g]) =
+                            merge_moments((count[g], mean[g], m2[g]), (1, x, 0.0));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges partial states (`state` columns as [`GroupAcc::state`] makes them) whose row
+    /// `i` belongs to group `groups[i]`.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] when the columns are not this aggregate's state.
+    pub fn merge(&mut self, state: &[ArrayRef], groups: &[u32], n_groups: usize) -> Result<()> {
+        let bad = || Error::Internal("a partial aggregate state has the wrong columns".into());
+        if matches!(
+            self,
+            GroupAcc::SumInt(_)
+                | GroupAcc::SumUInt(_)
+                | GroupAcc::SumFloat(_)
+                | GroupAcc::Extreme { .. }
+        ) {
+            return self.update(state.first().ok_or_else(bad)?, groups, n_groups);
+        }
+        self.resize(n_groups);
+        match (self, state) {
+            (GroupAcc::Mean(s, c), [sum, cnt]) => {
+                let (sum, cnt) = (
+                    sum.as_primitive::<Float64Type>(),
+                    cnt.as_primitive::<UInt64Type>(),
+                );
+                for (i, &g) in groups.iter().enumerate() {
+                    s[g as usize] += sum.value(i);
+                    c[g as usize] += cnt.value(i);
+                }
+            }
+            (GroupAcc::Count(v), [cnt]) => {
+                let cnt = cnt.as_primitive::<UInt64Type>();
+                for (i, &g) in groups.iter().enumerate() {
+                    v[g as usize] += cnt.value(i);
+                }
+            }
+            (
+                GroupAcc::Moments {
+                    count, mean, m2, ..
+                },
+                [c, m, q],
+            ) => {
+                let (c, m, q) = (
+                    c.as_primitive::<UInt64Type>(),
+                    m.as_primitive::<Float64Type>(),
+                    q.as_primitive::<Float64Type>(),
+                );
+                for (i, &g) in groups.iter().enumerate() {
+                    let g = g as usize;
+                    (count[g], mean[g], m2[g]) = merge_moments(
+                        (count[g], mean[g], m2[g]),
+                        (c.value(i), m.value(i), q.value(i)),
+                    );
+                }
+            }
+            _ => return Err(bad()),
+        }
+        Ok(())
+    }
+
+    /// The partial state columns of the groups `ids`, in that order.
+    ///
+    /// # Errors
+    /// [`Error::Compute`] when min/max values cannot be decoded.
+    pub fn state(&self, ids: &[u32]) -> Result<Vec<ArrayRef>> {
+        let pick = |i: &u32| *i as usize;
+        Ok(match self {
+            GroupAcc::SumInt(v) => vec![Arc::new(Int64Array::from_iter_values(
+                ids.iter().map(|i| v[pick(i)]),
+            ))],
+            GroupAcc::SumUInt(v) => vec![Arc::new(UInt64Array::from_iter_values(
+                ids.iter().map(|i| v[pick(i)]),
+            ))],
+            GroupAcc::SumFloat(v) => vec![Arc::new(Float64Array::from_iter_values(
+                ids.iter().map(|i| v[pick(i)]),
+            ))],
+            GroupAcc::Mean(s, c) => vec![
+                Arc::new(Float64Array::from_iter_values(
+                    ids.iter().map(|i| s[pick(i)]),
+                )),
+                Arc::new(UInt64Array::from_iter_values(
+                    ids.iter().map(|i| c[pick(i)]),
+                )),
+            ],
+            GroupAcc::Count(v) => vec![Arc::new(UInt64Array::from_iter_values(
+                ids.iter().map(|i| v[pick(i)]),
+            ))],
+            GroupAcc::Extreme { .. } => vec![self.extremes(ids)?],
+            GroupAcc::Moments {
+                count, mean, m2, ..
+            } => vec![
+                Arc::new(UInt64Array::from_iter_values(
+                    ids.iter().map(|i| count[pick(i)]),
+                )),
+                Arc::new(Float64Array::from_iter_values(
+                    ids.iter().map(|i| mean[pick(i)]),
+                )),
+                Arc::new(Float64Array::from_iter_values(
+                    ids.iter().map(|i| m2[pick(i)]),
+                )),
+            ],
+        })
+    }
+
+    /// The best values of groups `ids` (null for a group that saw none).
+    fn extremes(&self, ids: &[u32]) -> Result<ArrayRef> {
+        let GroupAcc::Extreme {
+            converter, best, ..
+        } = self
+        else {
+            return Err(Error::Internal("extremes of a non-extreme state".into()));
+        };
+        // Decode the present values, then spread them over the groups with nulls between.
+        let present: Vec<u32> = (0..ids.len() as u32)
+            .filter(|&k| best[ids[k as usize] as usize].is_some())
+            .collect();
+        let rows = present
+            .iter()
+            .filter_map(|&k| best[ids[k as usize] as usize].as_ref().map(OwnedRow::row));
+        let decoded = converter.convert_rows(rows).map_err(arrow_err("min/max"))?;
+        let values = &decoded[0];
+        let mut slot = vec![None; ids.len()];
+        for (j, &k) in present.iter().enumerate() {
+            slot[k as usize] = Some(j as u32);
+        }
+        take(values.as_ref(), &UInt32Array::from(slot), None).map_err(arrow_err("min/max"))
+    }
+
+    /// The final values of groups `ids`, of type `output`.
+    ///
+    /// # Errors
+    /// [`Error::Compute`] when min/max values cannot be decoded.
+    pub fn finish(&self, ids: &[u32], output: &DataType) -> Result<ArrayRef> {
+        let pick = |i: &u32| *i as usize;
+        Ok(match self {
+            GroupAcc::Mean(s, c) => Arc::new(Float64Array::from_iter(ids.iter().map(|i| {
+                let n = c[pick(i)];
+                (n > 0).then(|| s[pick(i)] / n as f64)
+            }))),
+            GroupAcc::Moments { std, count, m2, .. } => {
+                Arc::new(Float64Array::from_iter(ids.iter().map(|i| {
+                    let n = count[pick(i)];
+                    (n > 1).then(|| {
+                        let var = m2[pick(i)] / (n - 1) as f64;
+                        if *std { var.sqrt() } else { var }
+                    })
+                })))
+            }
+            GroupAcc::Extreme { .. } => self.extremes(ids)?,
+            other => {
+                let mut cols = other.state(ids)?;
+                cols.swap_remove(0)
+            }
+        })
+        .and_then(|a: ArrayRef| {
+            if a.data_type() == output {
+                Ok(a)
+            } else {
+                cast(&a, output).map_err(arrow_err("aggregate result"))
+            }
+        })
+    }
+}
+
+/// Key rows → dense group ids, with the keys kept to be output.
+#[derive(Debug)]
+pub struct GroupTable {
+    converter: RowConverter,
+    ids: HashMap<Box<[u8]>, u32>,
+    keys: Rows,
+}
+
+impl GroupTable {
+    /// An empty table for keys of `key_types`.
+    ///
+    /// # Errors
+    /// [`Error::Type`] for a key type the row format cannot encode.
+    pub fn new(key_types: &[DataType]) -> Result<Self> {
+        let converter = RowConverter::new(key_types.iter().cloned().map(SortField::new).collect())
+            .map_err(|e| Error::type_error("group_by key", e.to_string()))?;
+        let keys = converter.empty_rows(0, 0);
+        Ok(GroupTable {
+            converter,
+            ids: HashMap::new(),
+            keys,
+        })
+    }
+
+    /// Groups so far.
+    pub fn len(&self) -> usize {
+        self.keys.num_rows()
+    }
+
+    /// Whether there are no groups.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes held by the keys and the map (approximate).
+    pub fn memory_size(&self) -> usize {
+        self.keys.size() * 2 + self.ids.capacity() * (std::mem::size_of::<(Box<[u8]>, u32)>() + 8)
+    }
+
+    /// The group id of each row of `keys`, adding new groups.
+    ///
+    /// # Errors
+    /// [`Error::Compute`] when the keys cannot be encoded.
+    pub fn intern(&mut self, keys: &[ArrayRef]) -> Result<Vec<u32>> {
+        let rows = self
+            .converter
+            .convert_columns(keys)
+            .map_err(arrow_err("group_by keys"))?;
+        let mut out = Vec::with_capacity(rows.num_rows());
+        for row in rows.iter() {
+            let bytes = row.as_ref();
+            let id = match self.ids.get(bytes) {
+                Some(&id) => id,
+                None => {
+                    let id = self.keys.num_rows() as u32;
+                    self.ids.insert(bytes.into(), id);
+                    self.keys.push(row);
+                    id
+                }
+            };
+            out.push(id);
+        }
+        Ok(out)
+    }
+
+    /// The bucket (of `n`) of each group: a hash of its key bytes, the same in every task.
+    pub fn buckets(&self, n: usize, seed: u64) -> Vec<usize> {
+        self.keys
+            .iter()
+            .map(|row| {
+                let mut h = DefaultHasher::new();
+                seed.hash(&mut h);
+                row.as_ref().hash(&mut h);
+                (h.finish() % n as u64) as usize
+            })
+            .collect()
+    }
+
+    /// The key columns of the groups `ids`, in that order.
+    ///
+    /// # Errors
+    /// [`Error::Compute`] when the keys cannot be decoded.
+    pub fn key_columns(&self, ids: &[u32]) -> Result<Vec<ArrayRef>> {
+        self.converter
+            .convert_rows(ids.iter().map(|&i| self.keys.row(i as usize)))
+            .map_err(arrow_err("group_by keys"))
+    }
+}
+
+/// Builds a batch of `schema` from columns, naming the operator on error.
+pub(crate) fn batch(schema: &SchemaRef, columns: Vec<ArrayRef>, what: &str) -> Result<RecordBatch> {
+    RecordBatch::try_new(Arc::clone(schema), columns)
+        .map_err(|e| Error::Internal(format!("{what} built a bad batch: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::StringViewArray;
+
+    #[test]
+    fn keys_intern_to_dense_ids_and_decode_back() {
+        let mut t = GroupTable::new(&[DataType::Utf8View, DataType::Int64]).unwrap();
+        let s: ArrayRef = Arc::new(StringViewArray::from(vec![
+            Some("a"),
+            None,
+            Some("a"),
+            None,
+        ]));
+        let n: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 1, 2]));
+        assert_eq!(t.intern(&[s, n]).unwrap(), vec![0, 1, 0, 1]);
+        let keys = t.key_columns(&[1, 0]).unwrap();
+        assert!(keys[0].is_null(0));
+        assert_eq!(keys[1].as_primitive::<Int64Type>().values(), &[2, 1]);
+        let b = t.buckets(7, 0);
+        assert_eq!(b, t.buckets(7, 0), "buckets are deterministic");
+    }
+
+    #[test]
+    fn partial_states_merge_to_the_answer() {
+        let values: ArrayRef = Arc::new(Float64Array::from(vec![
+            Some(1.0),
+            Some(2.0),
+            None,
+            Some(4.0),
+            Some(8.0),
+        ]));
+        let groups = [0, 1, 0, 0, 1];
+        for (func, want) in [
+            (AggFunc::Sum, vec![Some(5.0), Some(10.0)]),
+            (AggFunc::Mean, vec![Some(2.5), Some(5.0)]),
+            (AggFunc::Min, vec![Some(1.0), Some(2.0)]),
+            (AggFunc::Max, vec![Some(4.0), Some(8.0)]),
+            (AggFunc::Var, vec![Some(4.5), Some(18.0)]),
+        ] {
+            // Two partial tables over halves of the rows, merged into a third.
+            let mut a = GroupAcc::new(func, &DataType::Float64).unwrap();
+            a.update(values.slice(0, 3).as_ref(), &groups[..3], 2)
+                .unwrap();
+            let mut b = GroupAcc::new(func, &DataType::Float64).unwrap();
+            b.update(values.slice(3, 2).as_ref(), &groups[3..], 2)
+                .unwrap();
+            let mut total = GroupAcc::new(func, &DataType::Float64).unwrap();
+            total.merge(&a.state(&[0, 1]).unwrap(), &[0, 1], 2).unwrap();
+            total.merge(&b.state(&[1, 0]).unwrap(), &[1, 0], 2).unwrap();
+            let out = total.finish(&[0, 1], &DataType::Float64).unwrap();
+            let got: Vec<Option<f64>> = out.as_primitive::<Float64Type>().iter().collect();
+            assert_eq!(got, want, "{func:?}");
+        }
+    }
+}

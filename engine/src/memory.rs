@@ -1,0 +1,250 @@
+//! The memory manager: one budget, the session's `memory_limit`, for everything the engine
+//! holds.
+//!
+//! Every consumer (a task's output waiting for its readers, an exchange bucket, a hash
+//! table, a sort buffer) holds a [`Reservation`] from the session's [`MemoryPool`] and grows
+//! it before it allocates. A reservation is RAII: dropping it returns its bytes, so memory
+//! is given back on success, error, panic and cancellation alike. When a reservation cannot
+//! grow, the consumer decides: spill and shrink, wait ([`MemoryPool::wait_for`], used by the
+//! scheduler to admit a task only once its memory is there), or fail with
+//! [`Error::ResourcesExhausted`] naming itself and the sizes.
+//!
+//! The pool counts bytes as Arrow reports them (`get_array_memory_size`), which is what the
+//! buffers occupy; the process's peak RSS is the limit plus the allocator's slack, the
+//! batches being decoded, and the program itself (documented in BENCHMARKS.md).
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use spillway_planner::{Error, Result};
+
+/// The session's memory budget.
+#[derive(Debug)]
+pub struct MemoryPool {
+    limit: usize,
+    state: Mutex<PoolState>,
+    freed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct PoolState {
+    used: usize,
+    peak: usize,
+}
+
+impl MemoryPool {
+    /// A pool of `limit` bytes.
+    pub fn new(limit: usize) -> Arc<MemoryPool> {
+        Arc::new(MemoryPool {
+            limit,
+            state: Mutex::new(PoolState::default()),
+            freed: Condvar::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        // A panic while holding this lock leaves plain counters behind, still consistent.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The budget in bytes.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Bytes reserved now.
+    pub fn used(&self) -> usize {
+        self.lock().used
+    }
+
+    /// Bytes free now.
+    pub fn available(&self) -> usize {
+        self.limit.saturating_sub(self.used())
+    }
+
+    /// The most bytes ever reserved at once.
+    pub fn peak(&self) -> usize {
+        self.lock().peak
+    }
+
+    /// An empty reservation for `consumer` (named in errors and in `explain_analyze`).
+    pub fn reserve(self: &Arc<Self>, consumer: impl Into<String>) -> Reservation {
+        Reservation {
+            pool: Arc::clone(self),
+            consumer: consumer.into(),
+            size: 0,
+        }
+    }
+
+    /// Waits until `bytes` are free, or `timeout` passes; returns whether they are free.
+    /// The bytes are not reserved: the caller grows its reservation next (and may still
+    /// lose the race, which it must handle).
+    pub fn wait_for(&self, bytes: usize, timeout: Duration) -> bool {
+        let state = self.lock();
+        let (state, _) = self
+            .freed
+            .wait_timeout_while(state, timeout, |s| {
+                self.limit.saturating_sub(s.used) < bytes
+            })
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.limit.saturating_sub(state.used) >= bytes
+    }
+
+    fn try_take(&self, bytes: usize) -> std::result::Result<(), usize> {
+        let mut s = self.lock();
+        let free = self.limit.saturating_sub(s.used);
+        if bytes > free {
+            return Err(free);
+        }
+        s.used += bytes;
+        s.peak = s.peak.max(s.used);
+        Ok(())
+    }
+
+    fn give_back(&self, bytes: usize) {
+        if bytes == 0 {
+            return;
+        }
+        let mut s = self.lock();
+        s.used = s.used.saturating_sub(bytes);
+        drop(s);
+        self.freed.notify_all();
+    }
+}
+
+/// Bytes held by one consumer; returned to the pool when dropped.
+#[derive(Debug)]
+pub struct Reservation {
+    pool: Arc<MemoryPool>,
+    consumer: String,
+    size: usize,
+}
+
+impl Reservation {
+    /// Bytes held.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The consumer's name.
+    pub fn consumer(&self) -> &str {
+        &self.consumer
+    }
+
+    /// The pool it draws from.
+    pub fn pool(&self) -> &Arc<MemoryPool> {
+        &self.pool
+    }
+
+    /// Grows by `bytes` if they are free.
+    ///
+    /// # Errors
+    /// [`Error::ResourcesExhausted`] naming the consumer, the bytes asked for, the bytes
+    /// free and the limit; the reservation is unchanged.
+    pub fn try_grow(&mut self, bytes: usize) -> Result<()> {
+        self.pool
+            .try_take(bytes)
+            .map_err(|available| Error::ResourcesExhausted {
+                consumer: self.consumer.clone(),
+                requested: bytes,
+                available,
+                limit: self.pool.limit,
+            })?;
+        self.size += bytes;
+        Ok(())
+    }
+
+    /// Returns `bytes` (at most what is held) to the pool.
+    pub fn shrink(&mut self, bytes: usize) {
+        let bytes = bytes.min(self.size);
+        self.size -= bytes;
+        self.pool.give_back(bytes);
+    }
+
+    /// Grows or shrinks to exactly `bytes`.
+    ///
+    /// # Errors
+    /// As [`Reservation::try_grow`] when growing.
+    pub fn try_resize(&mut self, bytes: usize) -> Result<()> {
+        if bytes > self.size {
+            self.try_grow(bytes - self.size)
+        } else {
+            self.shrink(self.size - bytes);
+            Ok(())
+        }
+    }
+
+    /// Returns everything held; the reservation stays usable.
+    pub fn free(&mut self) {
+        self.shrink(self.size);
+    }
+
+    /// Splits off a reservation of `bytes` (at most what is held) for another consumer,
+    /// without going through the pool: memory changes hands, the total stays.
+    pub fn split(&mut self, bytes: usize, consumer: impl Into<String>) -> Reservation {
+        let bytes = bytes.min(self.size);
+        self.size -= bytes;
+        Reservation {
+            pool: Arc::clone(&self.pool),
+            consumer: consumer.into(),
+            size: bytes,
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.pool.give_back(self.size);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_hold_and_return_their_bytes() {
+        let pool = MemoryPool::new(1000);
+        let mut a = pool.reserve("a");
+        a.try_grow(600).unwrap();
+        let mut b = pool.reserve("hash table");
+        let err = b.try_grow(500).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "resources exhausted in hash table: needs 500 bytes, 400 of the 1000-byte limit available"
+        );
+        assert_eq!(b.size(), 0);
+        b.try_grow(400).unwrap();
+        assert_eq!(pool.used(), 1000);
+        a.shrink(100);
+        assert_eq!(pool.available(), 100);
+        let c = a.split(200, "output");
+        assert_eq!((a.size(), c.size(), pool.used()), (300, 200, 900));
+        drop(a);
+        drop(c);
+        b.try_resize(10).unwrap();
+        assert_eq!(pool.used(), 10);
+        assert_eq!(pool.peak(), 1000);
+        drop(b);
+        assert_eq!(pool.used(), 0);
+    }
+
+    #[test]
+    fn a_panic_returns_the_bytes_and_waiters_wake() {
+        let pool = MemoryPool::new(100);
+        let p = Arc::clone(&pool);
+        let holder = std::thread::spawn(move || {
+            let mut r = p.reserve("doomed");
+            r.try_grow(100).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            panic!("task failed while holding memory");
+        });
+        std::thread::sleep(Duration::from_millis(10));
+        assert!(pool.wait_for(100, Duration::from_secs(10)));
+        assert!(holder.join().is_err());
+        assert_eq!(pool.used(), 0);
+        assert!(!pool.wait_for(101, Duration::from_millis(1)));
+    }
+}

@@ -1,0 +1,247 @@
+//! Spill files: batches that do not fit in memory, written as compressed Arrow IPC.
+//!
+//! One [`SpillDir`] per computation: a private folder created (lazily, on the first spill)
+//! with `tempfile` under the session's `spill_dir`. Each [`SpillFile`] deletes itself when
+//! dropped and the folder is removed with the `SpillDir`, so nothing is left behind on
+//! success, error, panic or cancellation. Files are LZ4-compressed IPC streams; bytes,
+//! files and time spent are counted for `explain_analyze`.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use arrow::ipc::CompressionType;
+use arrow::ipc::reader::StreamReader;
+use arrow::ipc::writer::{IpcWriteOptions, StreamWriter};
+use spillway_planner::{Error, Result};
+
+/// What spilling cost, for one computation.
+#[derive(Debug, Default)]
+pub struct SpillStats {
+    /// Bytes written to spill files (compressed).
+    pub bytes: AtomicU64,
+    /// Files written.
+    pub files: AtomicUsize,
+    /// Time spent writing and reading, in microseconds.
+    pub micros: AtomicU64,
+}
+
+/// The private spill folder of one computation.
+#[derive(Debug)]
+pub struct SpillDir {
+    parent: PathBuf,
+    dir: OnceLock<std::result::Result<tempfile::TempDir, String>>,
+    next: AtomicUsize,
+    stats: Arc<SpillStats>,
+}
+
+impl SpillDir {
+    /// A spill folder to be created under `parent` when first needed.
+    pub fn new(parent: impl Into<PathBuf>) -> Arc<SpillDir> {
+        Arc::new(SpillDir {
+            parent: parent.into(),
+            dir: OnceLock::new(),
+            next: AtomicUsize::new(0),
+            stats: Arc::new(SpillStats::default()),
+        })
+    }
+
+    /// What spilling has cost so far.
+    pub fn stats(&self) -> &Arc<SpillStats> {
+        &self.stats
+    }
+
+    /// The folder, once something has been spilled.
+    pub fn path(&self) -> Option<&Path> {
+        self.dir.get()?.as_ref().ok().map(tempfile::TempDir::path)
+    }
+
+    fn folder(&self) -> Result<&Path> {
+        let dir = self.dir.get_or_init(|| {
+            tempfile::Builder::new()
+                .prefix("spillway-")
+                .tempdir_in(&self.parent)
+                .map_err(|e| e.to_string())
+        });
+        dir.as_ref()
+            .map(tempfile::TempDir::path)
+            .map_err(|e| Error::Io {
+                path: self.parent.clone(),
+                source: std::io::Error::other(format!("cannot create a spill folder: {e}")),
+            })
+    }
+
+    /// Writes `batches` (of `schema`) to a new spill file.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file when it cannot be written (a full disk, say).
+    pub fn write(
+        &self,
+        schema: &SchemaRef,
+        batches: impl IntoIterator<Item = RecordBatch>,
+    ) -> Result<SpillFile> {
+        let started = Instant::now();
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let path = self.folder()?.join(format!("spill-{n}.arrows"));
+        let io = |e: std::io::Error| Error::Io {
+            path: path.clone(),
+            source: e,
+        };
+        let file = File::create(&path).map_err(io)?;
+        let ipc = |e: arrow::error::ArrowError| Error::Io {
+            path: path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        };
+        let options = IpcWriteOptions::default()
+            .try_with_compression(Some(CompressionType::LZ4_FRAME))
+            .map_err(ipc)?;
+        let mut writer = StreamWriter::try_new_with_options(BufWriter::new(file), schema, options)
+            .map_err(ipc)?;
+        let (mut rows, mut batches_written) = (0usize, 0usize);
+        for b in batches {
+            rows += b.num_rows();
+            batches_written += 1;
+            writer.write(&b).map_err(ipc)?;
+        }
+        writer.finish().map_err(ipc)?;
+        drop(writer);
+        let bytes = std::fs::metadata(&path).map_err(io)?.len();
+        self.stats.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.stats.files.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        Ok(SpillFile {
+            path,
+            schema: Arc::clone(schema),
+            rows,
+            batches: batches_written,
+            bytes,
+            stats: Arc::clone(&self.stats),
+        })
+    }
+}
+
+/// One spilled run of batches; deleted when dropped.
+#[derive(Debug)]
+pub struct SpillFile {
+    path: PathBuf,
+    schema: SchemaRef,
+    rows: usize,
+    batches: usize,
+    bytes: u64,
+    stats: Arc<SpillStats>,
+}
+
+impl SpillFile {
+    /// Rows in the file.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Batches in the file.
+    pub fn batches(&self) -> usize {
+        self.batches
+    }
+
+    /// Bytes on disk.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The schema of its batches.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Reads the batches back, one at a time.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file when it cannot be opened or decoded.
+    pub fn read(&self) -> Result<impl Iterator<Item = Result<RecordBatch>> + Send + '_> {
+        let started = Instant::now();
+        let path = self.path.clone();
+        let err = move |e: String| Error::Io {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        };
+        let file = File::open(&self.path).map_err(|e| err(e.to_string()))?;
+        let reader =
+            StreamReader::try_new(BufReader::new(file), None).map_err(|e| err(e.to_string()))?;
+        self.stats
+            .micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        Ok(reader.map(move |b| b.map_err(|e| err(e.to_string()))))
+    }
+}
+
+impl Drop for SpillFile {
+    fn drop(&mut self) {
+        // Best effort: the folder is removed with the `SpillDir` in any case.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, StringViewArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    fn batch(n: i64) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, false),
+            Field::new("s", DataType::Utf8View, true),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from_iter_values(0..n)),
+                Arc::new(StringViewArray::from_iter(
+                    (0..n).map(|i| (i % 7 != 0).then(|| format!("value {i}"))),
+                )),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn batches_round_trip_and_files_disappear() {
+        let parent = tempfile::tempdir().unwrap();
+        let spill = SpillDir::new(parent.path());
+        assert!(spill.path().is_none(), "the folder is created on first use");
+        let b = batch(10_000);
+        let f = spill
+            .write(b.schema_ref(), [b.clone(), b.slice(5, 10)])
+            .unwrap();
+        assert_eq!((f.rows(), f.batches()), (10_010, 2));
+        let back: Vec<RecordBatch> = f.read().unwrap().map(Result::unwrap).collect();
+        assert_eq!(back[0], b);
+        assert_eq!(back[1], b.slice(5, 10));
+        assert!(spill.stats().bytes.load(Ordering::Relaxed) > 0);
+        let file_path = spill.path().unwrap().join("spill-0.arrows");
+        assert!(file_path.exists());
+        drop(f);
+        assert!(!file_path.exists());
+        let folder = spill.path().unwrap().to_path_buf();
+        drop(spill);
+        assert!(!folder.exists());
+        assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn an_unwritable_spill_folder_is_an_error_naming_it() {
+        let spill = SpillDir::new("/proc/definitely/not/here");
+        let b = batch(3);
+        let err = spill.write(b.schema_ref(), [b.clone()]).unwrap_err();
+        assert!(
+            err.to_string().contains("/proc/definitely/not/here"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,635 @@
+//! [`Delayed`]: lazy calls composed into a graph and computed on the session's pool, as
+//! `dask.delayed` does.
+//!
+//! A node is a closure and the nodes whose values it takes; nodes are immutable and shared
+//! by `Arc`, so a graph is built bottom-up and cannot have a cycle. Cloning a `Delayed` or
+//! using it as the input of several nodes shares the node: one `compute` runs it once.
+//! Values cross the graph type-erased, as `Arc<dyn Any + Send + Sync>`; the typed API
+//! (`Delayed<T>`) guarantees that every downcast succeeds.
+//!
+//! # Scheduling
+//!
+//! `compute` first collects the graph reachable from the node, in topological order (each
+//! node after its inputs, numbered from 0; `explain` and `to_dot` use the same numbers).
+//! Then, as in `dask/local.py` and the DataFrame scheduler, the calling thread keeps the
+//! state and the pool runs the nodes:
+//!
+//! - `waiting`: inputs each node still waits for; a node with none is ready.
+//! - `ready`: a stack, so the node that became ready last runs first: a branch is
+//!   finished, and its inputs released, before another is started (depth first).
+//! - `unread`: consumers that still have to read each value; when the last one has run,
+//!   the value is dropped. The output counts one more reader.
+//! - at most `threads` nodes run at once; independent branches run in parallel.
+//!
+//! The first failure (a closure's error or panic, as [`Error::UserFunction`] /
+//! [`Error::UserPanic`] naming the node as `name[number]`) stops the scheduling: nothing
+//! new starts, the running nodes are waited for, and that error is returned. With the
+//! session's `synchronous` setting the nodes run on the calling thread, in the same order.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::fmt::{self, Write as _};
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, mpsc};
+
+use spillway_planner::error::panic_message;
+use spillway_planner::udf::short_type_name;
+use spillway_planner::{Error, Result};
+
+use super::progress::Bar;
+use super::recv_helping;
+use crate::session::Session;
+
+/// A node's value, type-erased.
+type Value = Arc<dyn Any + Send + Sync>;
+
+/// A node's closure over its inputs' values.
+type NodeFn = dyn Fn(&[Value]) -> std::result::Result<Value, Failure> + Send + Sync;
+
+/// How a node's closure failed, before the scheduler names the node.
+enum Failure {
+    /// The user's closure returned an error (displayed).
+    User(String),
+    /// The user's closure panicked.
+    Panic(String),
+    /// An input had the wrong type: a bug in this module.
+    Internal(String),
+}
+
+struct Node {
+    name: String,
+    /// The Rust type of the node's value, for `explain` and `to_dot`.
+    output_type: &'static str,
+    deps: Vec<Arc<Node>>,
+    func: Arc<NodeFn>,
+}
+
+impl Drop for Node {
+    /// Drops a long chain of nodes without one stack frame per node.
+    fn drop(&mut self) {
+        let mut stack = std::mem::take(&mut self.deps);
+        while let Some(dep) = stack.pop() {
+            if let Some(mut node) = Arc::into_inner(dep) {
+                stack.append(&mut node.deps);
+            }
+        }
+    }
+}
+
+/// A lazy value of type `T`: a function call that runs only when a graph containing it is
+/// computed.
+///
+/// Build leaves with [`Delayed::new`] (or [`Session::delayed`](crate::Session::delayed)),
+/// compose them with [`map`](Delayed::map), [`zip`](Delayed::zip) and
+/// [`all`](Delayed::all), and run the graph with [`compute`](Delayed::compute). Cloning a
+/// node, or using it as the input of several others, shares it: one `compute` runs it
+/// once.
+///
+/// ```
+/// use spillway::prelude::*;
+///
+/// let session = Session::builder().threads(2).build()?;
+/// let data = Delayed::new(|| (1..=4).collect::<Vec<i64>>()).named("load");
+/// let total = data.map(|v| v.iter().sum::<i64>()).named("sum");
+/// let count = data.map(|v| v.len() as i64).named("count");
+/// let mean = total.zip(&count).map(|(t, n)| *t as f64 / *n as f64).named("mean");
+/// assert_eq!(mean.compute(&session)?, 2.5);
+/// assert!(mean.explain().contains("load[0]"));
+/// # Ok::<(), spillway::Error>(())
+/// ```
+pub struct Delayed<T> {
+    node: Arc<Node>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Delayed<T> {
+    fn clone(&self) -> Self {
+        Delayed {
+            node: Arc::clone(&self.node),
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Delayed<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Delayed({}: {})",
+            self.node.name,
+            short_type(self.node.output_type)
+        )
+    }
+}
+
+/// The value of an input, typed.
+fn input<T: 'static>(values: &[Value], i: usize) -> std::result::Result<&T, Failure> {
+    values
+        .get(i)
+        .and_then(|v| v.downcast_ref::<T>())
+        .ok_or_else(|| {
+            Failure::Internal(format!(
+                "input {i} is missing or not a {}",
+                std::any::type_name::<T>()
+            ))
+        })
+}
+
+impl<T: Send + Sync + 'static> Delayed<T> {
+    fn from_parts(
+        name: String,
+        deps: Vec<Arc<Node>>,
+        func: impl Fn(&[Value]) -> std::result::Result<Value, Failure> + Send + Sync + 'static,
+    ) -> Self {
+        Delayed {
+            node: Arc::new(Node {
+                name,
+                output_type: std::any::type_name::<T>(),
+                deps,
+                func: Arc::new(func),
+            }),
+            _type: PhantomData,
+        }
+    }
+
+    /// A leaf: `f()`, called when the graph is computed (once per `compute`). Named after
+    /// `f`'s type until [`Delayed::named`].
+    pub fn new<F>(f: F) -> Self
+    where
+        F: Fn() -> T + Send + Sync + 'static,
+    {
+        Self::from_parts(short_type_name::<F>(), Vec::new(), move |_| {
+            Ok(Arc::new(f()) as Value)
+        })
+    }
+
+    /// A leaf that can fail: an `Err` stops the computation with
+    /// [`Error::UserFunction`] naming the node.
+    pub fn try_new<F, E>(f: F) -> Self
+    where
+        F: Fn() -> std::result::Result<T, E> + Send + Sync + 'static,
+        E: fmt::Display,
+    {
+        Self::from_parts(short_type_name::<F>(), Vec::new(), move |_| match f() {
+            Ok(v) => Ok(Arc::new(v) as Value),
+            Err(e) => Err(Failure::User(e.to_string())),
+        })
+    }
+
+    /// A leaf holding a value that is already known (cloned by each `compute`).
+    pub fn value(value: T) -> Self
+    where
+        T: Clone,
+    {
+        Self::from_parts("value".into(), Vec::new(), move |_| {
+            Ok(Arc::new(value.clone()) as Value)
+        })
+    }
+
+    /// A node computing `f(&value of self)`.
+    pub fn map<U, F>(&self, f: F) -> Delayed<U>
+    where
+        U: Send + Sync + 'static,
+        F: Fn(&T) -> U + Send + Sync + 'static,
+    {
+        Delayed::from_parts(
+            short_type_name::<F>(),
+            vec![Arc::clone(&self.node)],
+            move |inputs| Ok(Arc::new(f(input::<T>(inputs, 0)?)) as Value),
+        )
+    }
+
+    /// A node computing `f(&value of self)`, which can fail: an `Err` stops the computation
+    /// with [`Error::UserFunction`] naming the node.
+    pub fn try_map<U, E, F>(&self, f: F) -> Delayed<U>
+    where
+        U: Send + Sync + 'static,
+        E: fmt::Display,
+        F: Fn(&T) -> std::result::Result<U, E> + Send + Sync + 'static,
+    {
+        Delayed::from_parts(
+            short_type_name::<F>(),
+            vec![Arc::clone(&self.node)],
+            move |inputs| match f(input::<T>(inputs, 0)?) {
+                Ok(v) => Ok(Arc::new(v) as Value),
+                Err(e) => Err(Failure::User(e.to_string())),
+            },
+        )
+    }
+
+    /// A node pairing the values of `self` and `other` (cloned; wrap large values in an
+    /// `Arc`), to be taken apart by a `map`.
+    pub fn zip<U>(&self, other: &Delayed<U>) -> Delayed<(T, U)>
+    where
+        T: Clone,
+        U: Clone + Send + Sync + 'static,
+    {
+        Delayed::from_parts(
+            "zip".into(),
+            vec![Arc::clone(&self.node), Arc::clone(&other.node)],
+            |inputs| {
+                let pair = (
+                    input::<T>(inputs, 0)?.clone(),
+                    input::<U>(inputs, 1)?.clone(),
+                );
+                Ok(Arc::new(pair) as Value)
+            },
+        )
+    }
+
+    /// A node gathering the values of `nodes`, in order (cloned; wrap large values in an
+    /// `Arc`): the way to give one function many inputs.
+    pub fn all(nodes: impl IntoIterator<Item = Delayed<T>>) -> Delayed<Vec<T>>
+    where
+        T: Clone,
+    {
+        let deps: Vec<Arc<Node>> = nodes.into_iter().map(|d| d.node).collect();
+        let n = deps.len();
+        Delayed::from_parts("all".into(), deps, move |inputs| {
+            let values = (0..n)
+                .map(|i| input::<T>(inputs, i).cloned())
+                .collect::<std::result::Result<Vec<T>, Failure>>()?;
+            Ok(Arc::new(values) as Value)
+        })
+    }
+
+    /// This node under another name, shown by `explain`, `to_dot` and errors. Name a node
+    /// where it is made: a node that is already shared (cloned, or an input of another) is
+    /// copied, and the copy computes separately from the original.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        match Arc::get_mut(&mut self.node) {
+            Some(node) => node.name = name,
+            None => {
+                self.node = Arc::new(Node {
+                    name,
+                    output_type: self.node.output_type,
+                    deps: self.node.deps.clone(),
+                    func: Arc::clone(&self.node.func),
+                });
+            }
+        }
+        self
+    }
+
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        &self.node.name
+    }
+
+    /// The graph as text: one line per node in topological order, `name[number]: type`,
+    /// then `<-` and its inputs.
+    pub fn explain(&self) -> String {
+        let g = Graph::of(&self.node);
+        let mut out = format!(
+            "delayed graph: {} nodes, output {}\n",
+            g.nodes.len(),
+            g.label(g.nodes.len() - 1)
+        );
+        for (i, node) in g.nodes.iter().enumerate() {
+            let _ = write!(out, "  {}: {}", g.label(i), short_type(node.output_type));
+            if !g.deps[i].is_empty() {
+                let inputs: Vec<String> = g.deps[i].iter().map(|&d| g.label(d)).collect();
+                let _ = write!(out, " <- {}", inputs.join(", "));
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The graph in Graphviz DOT, inputs above the nodes that read them: render it with
+    /// `dot -Tsvg`.
+    pub fn to_dot(&self) -> String {
+        let g = Graph::of(&self.node);
+        let mut out = String::from("digraph delayed {\n  node [shape=box];\n");
+        for (i, node) in g.nodes.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "  n{i} [label=\"{}\\n{}\"];",
+                dot_escape(&g.label(i)),
+                dot_escape(&short_type(node.output_type))
+            );
+        }
+        for (i, deps) in g.deps.iter().enumerate() {
+            for d in deps {
+                let _ = writeln!(out, "  n{d} -> n{i};");
+            }
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// Runs the graph on `session`'s pool and returns this node's value. Every node runs
+    /// once, independent branches in parallel (see the module documentation for the
+    /// order); a progress bar counts the nodes when the session shows progress.
+    ///
+    /// # Errors
+    /// The first failure: [`Error::UserFunction`] or [`Error::UserPanic`] naming the node
+    /// (`name[number]`, as in [`Delayed::explain`]). The running nodes are waited for
+    /// before this returns.
+    pub fn compute(&self, session: &Session) -> Result<T> {
+        let graph = Graph::of(&self.node);
+        let bar = Bar::new(
+            session.config().progress,
+            "delayed",
+            Some(graph.nodes.len()),
+        );
+        let value = run(&graph, session, &bar);
+        bar.finish();
+        let value = value?
+            .downcast::<T>()
+            .map_err(|_| Error::Internal("a delayed graph's output has the wrong type".into()))?;
+        Arc::try_unwrap(value)
+            .map_err(|_| Error::Internal("a delayed graph's output is still shared".into()))
+    }
+}
+
+/// The graph reachable from one node, in topological order (the node itself last).
+struct Graph<'a> {
+    nodes: Vec<&'a Node>,
+    /// Each node's inputs, as positions in `nodes` (in the node's own order).
+    deps: Vec<Vec<usize>>,
+}
+
+impl<'a> Graph<'a> {
+    /// Depth-first, post-order, without recursion (a chain may be long).
+    fn of(root: &'a Node) -> Self {
+        let mut index: HashMap<*const Node, usize> = HashMap::new();
+        let mut nodes = Vec::new();
+        let mut deps = Vec::new();
+        let mut stack: Vec<(&'a Node, usize)> = vec![(root, 0)];
+        while let Some((node, next)) = stack.last_mut() {
+            let node: &'a Node = node;
+            if let Some(dep) = node.deps.get(*next) {
+                *next += 1;
+                // A graph built bottom-up has no cycle, so a node met again is finished.
+                if !index.contains_key(&Arc::as_ptr(dep)) {
+                    stack.push((dep, 0));
+                }
+                continue;
+            }
+            stack.pop();
+            deps.push(
+                node.deps
+                    .iter()
+                    .map(|d| index[&Arc::as_ptr(d)])
+                    .collect::<Vec<_>>(),
+            );
+            index.insert(std::ptr::from_ref(node), nodes.len());
+            nodes.push(node);
+        }
+        Graph { nodes, deps }
+    }
+
+    fn label(&self, i: usize) -> String {
+        format!("{}[{i}]", self.nodes[i].name)
+    }
+}
+
+/// The scheduler's state (see the module documentation).
+struct State<'g> {
+    deps: &'g [Vec<usize>],
+    waiting: Vec<usize>,
+    dependents: Vec<Vec<usize>>,
+    unread: Vec<usize>,
+    values: Vec<Option<Value>>,
+    ready: Vec<usize>,
+}
+
+impl<'g> State<'g> {
+    fn new(graph: &'g Graph<'_>) -> Self {
+        let n = graph.nodes.len();
+        let mut dependents = vec![Vec::new(); n];
+        let mut unread = vec![0; n];
+        for (i, deps) in graph.deps.iter().enumerate() {
+            for &d in deps {
+                dependents[d].push(i);
+                unread[d] += 1;
+            }
+        }
+        unread[n - 1] += 1;
+        // Reversed, so that the lowest-numbered leaf runs first.
+        let ready = (0..n).rev().filter(|&i| graph.deps[i].is_empty()).collect();
+        State {
+            deps: &graph.deps,
+            waiting: graph.deps.iter().map(Vec::len).collect(),
+            dependents,
+            unread,
+            values: vec![None; n],
+            ready,
+        }
+    }
+
+    fn inputs(&self, i: usize) -> Result<Vec<Value>> {
+        self.deps[i]
+            .iter()
+            .map(|&d| {
+                self.values[d].clone().ok_or_else(|| {
+                    Error::Internal(format!("delayed node {i} ran before its input {d}"))
+                })
+            })
+            .collect()
+    }
+
+    /// Records a finished node: releases the inputs it was the last reader of and readies
+    /// the nodes that waited only for it.
+    fn finish(&mut self, i: usize, value: Value) {
+        self.values[i] = Some(value);
+        for &d in &self.deps[i] {
+            self.unread[d] -= 1;
+            if self.unread[d] == 0 {
+                self.values[d] = None;
+            }
+        }
+        for &t in &self.dependents[i] {
+            self.waiting[t] -= 1;
+            if self.waiting[t] == 0 {
+                self.ready.push(t);
+            }
+        }
+    }
+}
+
+/// Calls a node's closure with panics caught.
+fn call(func: &NodeFn, inputs: &[Value]) -> std::result::Result<Value, Failure> {
+    match catch_unwind(AssertUnwindSafe(|| func(inputs))) {
+        Ok(r) => r,
+        Err(payload) => Err(Failure::Panic(panic_message(payload.as_ref()))),
+    }
+}
+
+/// The error of a failed node, naming it.
+fn node_error(graph: &Graph<'_>, i: usize, failure: Failure) -> Error {
+    let function = graph.label(i);
+    match failure {
+        Failure::User(message) => Error::UserFunction {
+            function,
+            value: None,
+            message,
+        },
+        Failure::Panic(message) => Error::UserPanic { function, message },
+        Failure::Internal(message) => {
+            Error::Internal(format!("delayed node {function}: {message}"))
+        }
+    }
+}
+
+/// Runs the graph and returns the last node's value.
+fn run(graph: &Graph<'_>, session: &Session, bar: &Bar) -> Result<Value> {
+    let n = graph.nodes.len();
+    let mut state = State::new(graph);
+    let mut done = 0usize;
+    if session.config().synchronous {
+        while let Some(i) = state.ready.pop() {
+            let inputs = state.inputs(i)?;
+            let value =
+                call(&*graph.nodes[i].func, &inputs).map_err(|f| node_error(graph, i, f))?;
+            drop(inputs);
+            state.finish(i, value);
+            done += 1;
+            bar.inc(1);
+        }
+    } else {
+        let (tx, rx) = mpsc::channel::<(usize, std::result::Result<Value, Failure>)>();
+        let max_in_flight = session.config().threads.max(1);
+        let mut in_flight = 0usize;
+        let mut first_error: Option<Error> = None;
+        loop {
+            while first_error.is_none() && in_flight < max_in_flight {
+                let Some(i) = state.ready.pop() else { break };
+                let inputs = match state.inputs(i) {
+                    Ok(inputs) => inputs,
+                    Err(e) => {
+                        first_error = Some(e);
+                        break;
+                    }
+                };
+                let (func, tx) = (Arc::clone(&graph.nodes[i].func), tx.clone());
+                in_flight += 1;
+                session.pool().spawn(move || {
+                    let result = call(&*func, &inputs);
+                    drop(inputs);
+                    // The scheduler waits for every node it started, so the receiver is
+                    // still there.
+                    let _ = tx.send((i, result));
+                });
+            }
+            if in_flight == 0 {
+                break;
+            }
+            let Some((i, result)) = recv_helping(&rx) else {
+                return Err(Error::Internal(
+                    "the delayed scheduler lost its workers".into(),
+                ));
+            };
+            in_flight -= 1;
+            match result {
+                Ok(value) if first_error.is_none() => {
+                    state.finish(i, value);
+                    done += 1;
+                    bar.inc(1);
+                }
+                Ok(_) => {}
+                Err(failure) => {
+                    if first_error.is_none() {
+                        first_error = Some(node_error(graph, i, failure));
+                    }
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+    }
+    if done != n {
+        return Err(Error::Internal(format!("{done} of {n} delayed nodes ran")));
+    }
+    state.values[n - 1]
+        .take()
+        .ok_or_else(|| Error::Internal("the delayed graph's output was released".into()))
+}
+
+/// `alloc::vec::Vec<(f64, my_crate::Point)>` → `Vec<(f64, Point)>`: every path shortened
+/// to its last segment.
+fn short_type(full: &str) -> String {
+    let mut out = String::with_capacity(full.len());
+    let mut token = String::new();
+    let flush = |token: &mut String, out: &mut String| {
+        out.push_str(token.rsplit("::").next().unwrap_or(token));
+        token.clear();
+    };
+    for c in full.chars() {
+        if c.is_alphanumeric() || c == '_' || c == ':' {
+            token.push(c);
+        } else {
+            flush(&mut token, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut token, &mut out);
+    out
+}
+
+/// Escapes text for a quoted DOT string.
+fn dot_escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_labels_are_escaped() {
+        let d = Delayed::value(1_u8).named(r#"say "hi" \ bye"#);
+        assert!(
+            d.to_dot()
+                .contains(r#"n0 [label="say \"hi\" \\ bye[0]\nu8"];"#),
+            "{}",
+            d.to_dot()
+        );
+    }
+
+    #[test]
+    fn type_names_are_shortened_path_by_path() {
+        assert_eq!(
+            short_type("alloc::vec::Vec<(f64, my_crate::geo::Point)>"),
+            "Vec<(f64, Point)>"
+        );
+        assert_eq!(short_type("i64"), "i64");
+        assert_eq!(short_type("&str"), "&str");
+    }
+
+    #[test]
+    fn the_graph_is_topological_and_shares_nodes() {
+        //   a
+        //  / \
+        // b   c      b and c read a; d reads b, c and a again.
+        //  \ /|
+        //   d-+
+        let a = Delayed::new(|| 1_i64).named("a");
+        let b = a.map(|x| x + 1).named("b");
+        let c = a.map(|x| x * 10).named("c");
+        let d = Delayed::all([b, c, a]).named("d");
+        let g = Graph::of(&d.node);
+        let names: Vec<&str> = g.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, vec!["a", "b", "c", "d"]);
+        assert_eq!(g.deps, vec![vec![], vec![0], vec![0], vec![1, 2, 0]]);
+    }
+
+    #[test]
+    fn a_long_chain_is_built_walked_and_dropped_without_recursion() {
+        let mut node = Delayed::new(|| 0_u64);
+        for _ in 0..50_000 {
+            node = node.map(|x| x + 1);
+        }
+        assert_eq!(Graph::of(&node.node).nodes.len(), 50_001);
+        let session = Session::builder()
+            .threads(1)
+            .synchronous(true)
+            .build()
+            .unwrap();
+        assert_eq!(node.compute(&session).unwrap(), 50_000);
+    }
+}

@@ -1,0 +1,204 @@
+//! group_by through the public API against a BTreeMap reference: random keys (few and many,
+//! with nulls) × partitioning × threads.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use spillway::arrow::array::{Array, AsArray, Float64Array, Int64Array, StringViewArray};
+use spillway::arrow::datatypes::{Float64Type, Int64Type, UInt64Type};
+use spillway::prelude::*;
+
+type Key = (Option<i64>, Option<String>);
+
+#[derive(Clone, Debug)]
+struct Row {
+    k: Option<i64>,
+    s: Option<String>,
+    a: Option<i64>,
+    b: Option<f64>,
+}
+
+fn rows(key_range: i64) -> impl Strategy<Value = Vec<Row>> {
+    proptest::collection::vec(
+        (
+            proptest::option::weighted(0.9, 0..key_range),
+            proptest::option::weighted(0.9, "[xyz]"),
+            proptest::option::weighted(0.9, -1000_i64..1000),
+            proptest::option::weighted(0.9, -1e3_f64..1e3),
+        )
+            .prop_map(|(k, s, a, b)| Row { k, s, a, b }),
+        0..400,
+    )
+}
+
+fn frame(rows: &[Row], nparts: usize, threads: usize) -> DataFrame {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, true),
+        Field::new("s", DataType::Utf8View, true),
+        Field::new("a", DataType::Int64, true),
+        Field::new("b", DataType::Float64, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.k))),
+            Arc::new(StringViewArray::from_iter(
+                rows.iter().map(|r| r.s.as_deref()),
+            )),
+            Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.a))),
+            Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.b))),
+        ],
+    )
+    .unwrap();
+    Session::builder()
+        .threads(threads)
+        .batch_rows(16)
+        .build()
+        .unwrap()
+        .from_batches(schema, vec![batch], nparts)
+        .unwrap()
+}
+
+fn keys_of(b: &RecordBatch) -> Vec<Key> {
+    let k = b.column(0).as_primitive::<Int64Type>();
+    let s = b.column(1).as_string_view();
+    (0..b.num_rows())
+        .map(|i| {
+            (
+                k.is_valid(i).then(|| k.value(i)),
+                s.is_valid(i).then(|| s.value(i).to_string()),
+            )
+        })
+        .collect()
+}
+
+fn close(x: Option<f64>, y: Option<f64>) -> bool {
+    match (x, y) {
+        (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * (1.0 + x.abs().max(y.abs())),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    #[test]
+    fn group_by_matches_a_reference(
+        rows in prop_oneof![rows(4), rows(1_000)],
+        nparts in 1_usize..=64,
+        threads in 1_usize..=4,
+    ) {
+        let out = frame(&rows, nparts, threads)
+            .group_by([col("k"), col("s")])
+            .agg([
+                col("a").sum(),
+                col("a").count().alias("n"),
+                col("a").min(),
+                col("a").max(),
+                col("b").mean(),
+                col("b").var(),
+            ])
+            .unwrap()
+            .collect_batch()
+            .unwrap();
+
+        let mut want: BTreeMap<Key, Vec<&Row>> = BTreeMap::new();
+        for r in &rows {
+            want.entry((r.k, r.s.clone())).or_default().push(r);
+        }
+        prop_assert_eq!(out.num_rows(), want.len());
+        let keys = keys_of(&out);
+        for (i, key) in keys.iter().enumerate() {
+            let group = &want[key];
+            let a: Vec<i64> = group.iter().filter_map(|r| r.a).collect();
+            let b: Vec<f64> = group.iter().filter_map(|r| r.b).collect();
+            prop_assert_eq!(out.column(2).as_primitive::<Int64Type>().value(i), a.iter().sum::<i64>());
+            prop_assert_eq!(out.column(3).as_primitive::<UInt64Type>().value(i), a.len() as u64);
+            let min = out.column(4).as_primitive::<Int64Type>();
+            prop_assert_eq!(min.is_valid(i).then(|| min.value(i)), a.iter().copied().min());
+            let max = out.column(5).as_primitive::<Int64Type>();
+            prop_assert_eq!(max.is_valid(i).then(|| max.value(i)), a.iter().copied().max());
+            let mean = out.column(6).as_primitive::<Float64Type>();
+            let want_mean = (!b.is_empty()).then(|| b.iter().sum::<f64>() / b.len() as f64);
+            prop_assert!(close(mean.is_valid(i).then(|| mean.value(i)), want_mean));
+            let var = out.column(7).as_primitive::<Float64Type>();
+            let want_var = (b.len() > 1).then(|| {
+                let m = b.iter().sum::<f64>() / b.len() as f64;
+                b.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (b.len() - 1) as f64
+            });
+            prop_assert!(close(var.is_valid(i).then(|| var.value(i)), want_var));
+        }
+
+        // distinct: the same keys, each once.
+        let distinct = frame(&rows, nparts, threads)
+            .select([col("k"), col("s")])
+            .unwrap()
+            .distinct()
+            .unwrap()
+            .collect_batch()
+            .unwrap();
+        let mut got = keys_of(&distinct);
+        got.sort();
+        prop_assert_eq!(got, want.keys().cloned().collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn keys_may_be_expressions_and_errors_name_the_key() {
+    let s = Session::builder().threads(2).build().unwrap();
+    let df = s
+        .from_vec("x", (0..1000_i64).collect(), 7)
+        .unwrap()
+        .into_frame();
+    let out = df
+        .group_by([(col("x") % lit(3)).alias("r")])
+        .agg([col("x").sum(), col("x").max().alias("top")])
+        .unwrap()
+        .collect_batch()
+        .unwrap();
+    let mut got: Vec<(i64, i64, i64)> = (0..out.num_rows())
+        .map(|i| {
+            (
+                out.column(0).as_primitive::<Int64Type>().value(i),
+                out.column(1).as_primitive::<Int64Type>().value(i),
+                out.column(2).as_primitive::<Int64Type>().value(i),
+            )
+        })
+        .collect();
+    got.sort();
+    let want: Vec<(i64, i64, i64)> = (0..3)
+        .map(|r| {
+            let xs = (0..1000_i64).filter(|x| x % 3 == r);
+            (r, xs.clone().sum(), xs.max().unwrap())
+        })
+        .collect();
+    assert_eq!(got, want);
+
+    let err = df
+        .group_by([col("nope")])
+        .agg([col("x").sum()])
+        .unwrap_err();
+    assert!(matches!(err, Error::ColumnNotFound { .. }), "{err}");
+    let err = df
+        .group_by([col("x")])
+        .agg([col("x").sum().alias("x")])
+        .unwrap_err();
+    assert!(err.to_string().contains("twice"), "{err}");
+    // An empty input gives no groups.
+    let empty = df.filter(col("x").lt(lit(0))).unwrap();
+    let none = empty.group_by([col("x")]).agg([col("x").count()]).unwrap();
+    assert!(none.collect().unwrap().is_empty());
+    // A panic in a key closure names its task.
+    let err = df
+        .group_by([col("x").apply(|x: i64| if x == 999 { panic!("bad key") } else { x })])
+        .agg([col("x").count().alias("n")])
+        .unwrap()
+        .collect()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Task { task, .. } if task.starts_with("scan-group-partial")),
+        "{err}"
+    );
+}

@@ -1,0 +1,617 @@
+//! Plain parallelism through the public API: `parallel_map`, delayed graphs, futures and
+//! the progress setting.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use spillway::prelude::*;
+
+fn session(threads: usize) -> Session {
+    Session::builder()
+        .threads(threads)
+        .progress(Progress::Never)
+        .build()
+        .unwrap()
+}
+
+/// Sleeps a little, more for some items than others, so that completion order differs
+/// from input order.
+fn jitter(i: u64) {
+    std::thread::sleep(Duration::from_micros((i % 7) * 60));
+}
+
+/// Counts the closures running at once and keeps the largest count seen.
+#[derive(Default)]
+struct Concurrency {
+    now: AtomicUsize,
+    max: AtomicUsize,
+}
+
+impl Concurrency {
+    fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(n, Ordering::SeqCst);
+        let r = f();
+        self.now.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+}
+
+// ---- parallel_map ----
+
+#[test]
+fn ordered_results_are_in_input_order_and_completion_order_is_complete() {
+    let s = session(3);
+    let out = s
+        .parallel_map(0..100_u64, |i| {
+            jitter(i);
+            i * 2
+        })
+        .collect()
+        .unwrap();
+    assert_eq!(out, (0..100).map(|i| i * 2).collect::<Vec<_>>());
+
+    let indices: Vec<usize> = s
+        .parallel_map(0..100_u64, |i| {
+            jitter(i);
+            i
+        })
+        .results()
+        .unwrap()
+        .map(|(index, r)| {
+            assert_eq!(r.unwrap(), index as u64);
+            index
+        })
+        .collect();
+    assert_eq!(indices, (0..100).collect::<Vec<_>>());
+
+    let unordered: Vec<(usize, u64)> = s
+        .parallel_map(0..100_u64, |i| {
+            jitter(i);
+            i
+        })
+        .ordered(false)
+        .results()
+        .unwrap()
+        .map(|(index, r)| (index, r.unwrap()))
+        .collect();
+    assert_eq!(unordered.len(), 100);
+    assert!(unordered.iter().all(|&(index, v)| index as u64 == v));
+    let seen: HashSet<usize> = unordered.iter().map(|&(index, _)| index).collect();
+    assert_eq!(seen.len(), 100);
+
+    let mut collected = s
+        .parallel_map(0..100_u64, |i| i)
+        .ordered(false)
+        .collect()
+        .unwrap();
+    collected.sort_unstable();
+    assert_eq!(collected, (0..100).collect::<Vec<_>>());
+}
+
+#[test]
+fn empty_and_single_inputs() {
+    let s = session(2);
+    let none: Vec<u8> = s.parallel_map(Vec::<u8>::new(), |x| x).collect().unwrap();
+    assert!(none.is_empty());
+    assert_eq!(
+        s.parallel_map([7], |x: i32| x + 1).collect().unwrap(),
+        vec![8]
+    );
+}
+
+#[test]
+fn n_jobs_has_joblibs_meaning_against_the_sessions_threads() {
+    let s = session(4);
+    let workers = |n: isize| s.parallel_map(0..1, |x: i32| x).n_jobs(n).workers();
+    assert_eq!(workers(-1).unwrap(), 4);
+    assert_eq!(workers(-2).unwrap(), 3);
+    assert_eq!(workers(2).unwrap(), 2);
+    assert_eq!(workers(100).unwrap(), 4, "never more than the pool has");
+    assert_eq!(workers(-10).unwrap(), 1);
+    let err = workers(0).unwrap_err();
+    assert!(
+        matches!(err, Error::Config(_)) && err.to_string().contains("n_jobs"),
+        "{err}"
+    );
+    let err = s
+        .parallel_map(0..3, |x: i32| x)
+        .n_jobs(0)
+        .collect()
+        .unwrap_err();
+    assert!(err.to_string().contains("n_jobs"), "{err}");
+}
+
+#[test]
+fn n_jobs_bounds_the_items_running_at_once() {
+    let s = session(4);
+    for (n_jobs, bound) in [(1, 1), (2, 2), (-3, 2)] {
+        let c = Arc::new(Concurrency::default());
+        let c2 = Arc::clone(&c);
+        let out = s
+            .parallel_map(0..24_u64, move |i| {
+                c2.run(|| std::thread::sleep(Duration::from_millis(1)));
+                i
+            })
+            .n_jobs(n_jobs)
+            .collect()
+            .unwrap();
+        assert_eq!(out.len(), 24);
+        let max = c.max.load(Ordering::SeqCst);
+        assert!(max >= 1 && max <= bound, "n_jobs {n_jobs}: {max} at once");
+    }
+}
+
+#[test]
+fn an_unbounded_input_is_pulled_at_most_lookahead_ahead() {
+    let s = session(2);
+    for ordered in [true, false] {
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let p = Arc::clone(&pulled);
+        let items = (0_u64..).inspect(move |_| {
+            p.fetch_add(1, Ordering::SeqCst);
+        });
+        let taken: Vec<(usize, Result<u64>)> = s
+            .parallel_map(items, |i| i + 1)
+            .ordered(ordered)
+            .lookahead(8)
+            .results()
+            .unwrap()
+            .take(20)
+            .collect();
+        assert_eq!(taken.len(), 20);
+        let pulled = pulled.load(Ordering::SeqCst);
+        assert!(pulled <= 20 + 8, "ordered {ordered}: pulled {pulled}");
+    }
+}
+
+#[test]
+fn a_slow_head_item_stops_pulling_once_the_window_is_full() {
+    // In input order, results after a slow first item wait in the reorder buffer; the
+    // buffer counts against the window, so pulling stops at `lookahead` items.
+    let s = session(2);
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let p = Arc::clone(&pulled);
+    let items = (0_u64..).inspect(move |_| {
+        p.fetch_add(1, Ordering::SeqCst);
+    });
+    let mut results = s
+        .parallel_map(items, |i| {
+            if i == 0 {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            i
+        })
+        .lookahead(6)
+        .results()
+        .unwrap();
+    assert_eq!(results.next().unwrap().0, 0);
+    let pulled = pulled.load(Ordering::SeqCst);
+    assert!(pulled <= 1 + 6, "pulled {pulled}");
+}
+
+#[test]
+fn errors_and_panics_are_reported_with_the_items_index() {
+    let s = session(2);
+    let err = s
+        .try_parallel_map(0..50_u64, |i| {
+            if i == 17 {
+                Err(format!("{i} is unlucky"))
+            } else {
+                Ok(i)
+            }
+        })
+        .collect()
+        .unwrap_err();
+    assert!(matches!(err, Error::Item { index: 17, .. }), "{err}");
+    assert!(
+        matches!(err.root(), Error::UserFunction { message, .. } if message == "17 is unlucky"),
+        "{err}"
+    );
+
+    let err = s
+        .parallel_map(0..50_u64, |i| {
+            assert!(i != 23, "boom at {i}");
+            i
+        })
+        .collect()
+        .unwrap_err();
+    assert!(matches!(err, Error::Item { index: 23, .. }), "{err}");
+    assert!(
+        matches!(err.root(), Error::UserPanic { message, .. } if message == "boom at 23"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().starts_with("item 23 failed: user function"),
+        "{err}"
+    );
+}
+
+#[test]
+fn fail_fast_returns_the_lowest_failing_index_after_every_item_before_it_ran() {
+    let s = session(3);
+    for ordered in [true, false] {
+        let ran_before = Arc::new(AtomicUsize::new(0));
+        let r = Arc::clone(&ran_before);
+        let err = s
+            .try_parallel_map(0..200_u64, move |i| {
+                jitter(i);
+                if i < 40 {
+                    r.fetch_add(1, Ordering::SeqCst);
+                }
+                if i == 40 || i == 90 || i == 150 {
+                    Err("bad")
+                } else {
+                    Ok(i)
+                }
+            })
+            .ordered(ordered)
+            .collect()
+            .unwrap_err();
+        assert!(matches!(err, Error::Item { index: 40, .. }), "{err}");
+        assert_eq!(ran_before.load(Ordering::SeqCst), 40);
+    }
+}
+
+#[test]
+fn fail_fast_stops_an_unbounded_map_and_without_it_every_item_reports() {
+    let s = session(2);
+    // Fail fast on an unbounded input: `collect` returns, so pulling stopped.
+    let err = s
+        .try_parallel_map(0_u64.., |i| if i == 5 { Err("five") } else { Ok(i) })
+        .collect()
+        .unwrap_err();
+    assert!(matches!(err, Error::Item { index: 5, .. }), "{err}");
+
+    // In input order, fail-fast results end with the failure.
+    let indices: Vec<usize> = s
+        .try_parallel_map(0..100_u64, |i| if i == 40 { Err("bad") } else { Ok(i) })
+        .results()
+        .unwrap()
+        .map(|(index, _)| index)
+        .collect();
+    assert_eq!(indices, (0..=40).collect::<Vec<_>>());
+
+    // Without fail-fast, every item runs and reports.
+    let all: Vec<(usize, Result<u64>)> = s
+        .try_parallel_map(0..100_u64, |i| if i % 10 == 3 { Err("bad") } else { Ok(i) })
+        .fail_fast(false)
+        .results()
+        .unwrap()
+        .collect();
+    assert_eq!(all.len(), 100);
+    let failed: Vec<usize> = all
+        .iter()
+        .filter(|(_, r)| r.is_err())
+        .map(|(i, _)| *i)
+        .collect();
+    assert_eq!(failed, (0..10).map(|k| k * 10 + 3).collect::<Vec<_>>());
+    // `collect` without fail-fast still runs everything, then reports the first failure.
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = Arc::clone(&ran);
+    let err = s
+        .try_parallel_map(0..100_u64, move |i| {
+            r.fetch_add(1, Ordering::SeqCst);
+            if i % 10 == 3 { Err("bad") } else { Ok(i) }
+        })
+        .fail_fast(false)
+        .collect()
+        .unwrap_err();
+    assert!(matches!(err, Error::Item { index: 3, .. }), "{err}");
+    assert_eq!(ran.load(Ordering::SeqCst), 100);
+}
+
+#[test]
+fn dropping_the_results_early_waits_for_the_running_items() {
+    let s = session(2);
+    let running = Arc::new(Concurrency::default());
+    let r = Arc::clone(&running);
+    let first: Vec<usize> = s
+        .parallel_map(0_u64.., move |i| {
+            r.run(|| std::thread::sleep(Duration::from_millis(2)));
+            i
+        })
+        .results()
+        .unwrap()
+        .take(3)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(first, vec![0, 1, 2]);
+    assert_eq!(
+        running.now.load(Ordering::SeqCst),
+        0,
+        "nothing runs after the drop"
+    );
+}
+
+#[test]
+fn synchronous_mode_runs_every_item_on_the_calling_thread_in_order() {
+    let s = Session::builder()
+        .threads(2)
+        .synchronous(true)
+        .progress(Progress::Never)
+        .build()
+        .unwrap();
+    let caller = std::thread::current().id();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let o = Arc::clone(&order);
+    let out = s
+        .parallel_map(0..10_u64, move |i| {
+            assert_eq!(std::thread::current().id(), caller);
+            o.lock().unwrap().push(i);
+            i
+        })
+        .collect()
+        .unwrap();
+    assert_eq!(out, (0..10).collect::<Vec<_>>());
+    assert_eq!(*order.lock().unwrap(), out);
+}
+
+#[test]
+fn a_map_inside_a_task_on_a_one_thread_pool_does_not_deadlock() {
+    let s = session(1);
+    let inner = s.clone();
+    let fut = s.submit(move || {
+        inner
+            .parallel_map(0..20_u64, |i| i * i)
+            .collect()
+            .map(|v| v.iter().sum::<u64>())
+    });
+    assert_eq!(
+        fut.get().unwrap().unwrap(),
+        (0..20).map(|i| i * i).sum::<u64>()
+    );
+}
+
+// ---- delayed ----
+
+#[test]
+fn a_shared_delayed_node_is_computed_once_per_compute() {
+    //    load        (counted)
+    //   /    \
+    // sum    count
+    //   \    /
+    //    zip
+    //     |
+    //    mean
+    for synchronous in [false, true] {
+        let s = Session::builder()
+            .threads(2)
+            .synchronous(synchronous)
+            .progress(Progress::Never)
+            .build()
+            .unwrap();
+        let loads = Arc::new(AtomicUsize::new(0));
+        let l = Arc::clone(&loads);
+        let load = Delayed::new(move || {
+            l.fetch_add(1, Ordering::SeqCst);
+            vec![1.0_f64, 2.0, 3.0, 6.0]
+        })
+        .named("load");
+        let sum = load.map(|v| v.iter().sum::<f64>()).named("sum");
+        let count = load.map(|v| v.len() as f64).named("count");
+        let mean = sum.zip(&count).map(|(t, n)| t / n).named("mean");
+        assert_eq!(mean.compute(&s).unwrap(), 3.0);
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        assert_eq!(mean.compute(&s).unwrap(), 3.0);
+        assert_eq!(loads.load(Ordering::SeqCst), 2, "once per compute");
+    }
+}
+
+#[test]
+fn independent_delayed_branches_run_at_the_same_time() {
+    // Each branch hands the other a token and waits for the other's: this can only
+    // finish if both run at once.
+    let s = session(2);
+    let (to_a, from_b) = mpsc::channel::<()>();
+    let (to_b, from_a) = mpsc::channel::<()>();
+    let branch = |tx: mpsc::Sender<()>, rx: mpsc::Receiver<()>| {
+        let rx = Mutex::new(rx);
+        Delayed::try_new(move || {
+            tx.send(()).map_err(|e| e.to_string())?;
+            rx.lock()
+                .map_err(|e| e.to_string())?
+                .recv_timeout(Duration::from_secs(10))
+                .map_err(|_| "the other branch never ran alongside".to_string())
+        })
+    };
+    let a = branch(to_b, from_b).named("a");
+    let b = branch(to_a, from_a).named("b");
+    let both = Delayed::all([a, b]);
+    assert_eq!(both.compute(&s).unwrap().len(), 2);
+}
+
+#[test]
+fn delayed_errors_and_panics_name_the_node_and_stop_its_dependents() {
+    let s = session(2);
+    let after = Arc::new(AtomicUsize::new(0));
+    let a2 = Arc::clone(&after);
+    let text = Delayed::value("12x".to_string()).named("text");
+    let parsed = text.try_map(|t| t.parse::<i64>()).named("parse");
+    let doubled = parsed
+        .map(move |n| {
+            a2.fetch_add(1, Ordering::SeqCst);
+            n * 2
+        })
+        .named("double");
+    let err = doubled.compute(&s).unwrap_err();
+    assert!(
+        matches!(&err, Error::UserFunction { function, .. } if function == "parse[1]"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("invalid digit"), "{err}");
+    assert_eq!(after.load(Ordering::SeqCst), 0);
+
+    let boom = s
+        .delayed(|| 1_i32)
+        .map(|_| -> i32 { panic!("kaboom") })
+        .named("explode");
+    let err = boom.compute(&s).unwrap_err();
+    assert!(
+        matches!(&err, Error::UserPanic { function, message } if function == "explode[1]" && message == "kaboom"),
+        "{err}"
+    );
+}
+
+#[test]
+fn explain_and_dot_draw_the_graph_with_the_errors_numbers() {
+    let a = Delayed::value(2_i64).named("a");
+    let b = a.map(|x| x * x).named("square");
+    let c = a.map(|x| x + 1).named("inc");
+    let d = Delayed::all([b, c]).named("gather");
+    let text = d.explain();
+    assert_eq!(
+        text,
+        "delayed graph: 4 nodes, output gather[3]\n  a[0]: i64\n  square[1]: i64 <- a[0]\n  \
+         inc[2]: i64 <- a[0]\n  gather[3]: Vec<i64> <- square[1], inc[2]\n"
+    );
+    let dot = d.to_dot();
+    assert!(dot.starts_with("digraph delayed {"), "{dot}");
+    for edge in ["n0 -> n1;", "n0 -> n2;", "n1 -> n3;", "n2 -> n3;"] {
+        assert!(dot.contains(edge), "{edge} missing from\n{dot}");
+    }
+    assert!(
+        dot.contains("n3 [label=\"gather[3]\\nVec<i64>\"];"),
+        "{dot}"
+    );
+    assert_eq!(d.compute(&session(2)).unwrap(), vec![4, 3]);
+}
+
+// ---- futures ----
+
+#[test]
+fn futures_return_values_errors_and_panics() {
+    let s = session(2);
+    let ok = s.submit(|| 6 * 7);
+    assert_eq!(ok.get().unwrap(), 42);
+
+    let failed = s.try_submit(|| "x".parse::<i32>());
+    let name = failed.name().to_string();
+    let err = failed.get().unwrap_err();
+    assert!(
+        matches!(&err, Error::UserFunction { function, .. } if *function == name),
+        "{err}"
+    );
+
+    let panicked = s.submit(|| -> i32 { panic!("task boom") });
+    let err = panicked.get().unwrap_err();
+    assert!(
+        matches!(&err, Error::UserPanic { message, .. } if message == "task boom"),
+        "{err}"
+    );
+
+    let slow = s.submit(|| std::thread::sleep(Duration::from_millis(20)));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !slow.is_done() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(slow.is_done());
+    slow.get().unwrap();
+    assert_eq!(s.unobserved_errors(), 0, "every error above was retrieved");
+}
+
+#[test]
+fn callbacks_are_called_exactly_once_per_task_and_only_the_matching_kind() {
+    let s = session(2);
+    let n = 40;
+    let successes: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
+    let errors: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
+    let futures: Vec<TaskFuture<usize>> = (0..n)
+        .map(|i| {
+            let (ok, bad) = (Arc::clone(&successes), Arc::clone(&errors));
+            s.try_submit(move || {
+                if i % 3 == 0 {
+                    Err("multiple of three")
+                } else {
+                    Ok(i)
+                }
+            })
+            .on_success(move |v| {
+                ok[*v].fetch_add(1, Ordering::SeqCst);
+            })
+            .on_error(move |_| {
+                bad[i].fetch_add(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    for (i, f) in futures.into_iter().enumerate() {
+        assert_eq!(f.get().is_ok(), i % 3 != 0);
+    }
+    for i in 0..n {
+        let (ok, bad) = (
+            successes[i].load(Ordering::SeqCst),
+            errors[i].load(Ordering::SeqCst),
+        );
+        assert_eq!(
+            (ok, bad),
+            if i % 3 == 0 { (0, 1) } else { (1, 0) },
+            "task {i}"
+        );
+    }
+}
+
+#[test]
+fn an_error_nobody_retrieves_is_reported_not_dropped() {
+    let s = session(2);
+    // Retrieved by get, or received by an error callback: not reported.
+    assert!(s.try_submit(|| Err::<(), _>("seen by get")).get().is_err());
+    let (tx, rx) = mpsc::channel();
+    drop(
+        s.try_submit(|| Err::<(), _>("seen by a callback"))
+            .on_error(move |e| tx.send(e.to_string()).unwrap()),
+    );
+    assert!(rx.recv().unwrap().contains("seen by a callback"));
+    // Dropped unread: reported, whether the task ends before or after the drop.
+    drop(s.try_submit(|| Err::<(), _>("never retrieved")));
+    let late = s.try_submit(|| {
+        std::thread::sleep(Duration::from_millis(20));
+        Err::<(), _>("never retrieved either")
+    });
+    drop(late);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.unobserved_errors() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(s.unobserved_errors(), 2);
+}
+
+// ---- progress ----
+
+#[test]
+fn progress_is_set_from_text_or_the_builder_and_bars_do_not_change_results() {
+    assert_eq!("auto".parse::<Progress>().unwrap(), Progress::Auto);
+    assert_eq!("Never".parse::<Progress>().unwrap(), Progress::Never);
+    assert!(
+        "loud"
+            .parse::<Progress>()
+            .unwrap_err()
+            .to_string()
+            .contains("progress")
+    );
+    assert_eq!(SessionConfig::default().progress, Progress::Auto);
+
+    let s = Session::builder()
+        .threads(2)
+        .progress(Progress::Always)
+        .build()
+        .unwrap();
+    assert_eq!(s.config().progress, Progress::Always);
+    let squares = s.parallel_map(0..50_u64, |i| i * i).collect().unwrap();
+    assert_eq!(squares[7], 49);
+    let hidden = s
+        .parallel_map(0..50_u64, |i| i * i)
+        .progress(false)
+        .collect()
+        .unwrap();
+    assert_eq!(hidden, squares);
+    let total: i64 = s
+        .from_vec("x", (1..=100_i64).collect(), 4)
+        .unwrap()
+        .sum()
+        .compute()
+        .unwrap();
+    assert_eq!(total, 5050);
+    assert_eq!(Delayed::value(3_u8).map(|x| x * 2).compute(&s).unwrap(), 6);
+}
