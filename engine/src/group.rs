@@ -9,9 +9,9 @@
 //! `min` and `max` keep the row-format bytes of the best value, so one implementation
 //! serves every orderable type (floats in total order: NaN above +∞).
 
-use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
+
+use hashbrown::HashTable;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, UInt32Array, UInt64Array,
@@ -41,7 +41,21 @@ pub enum GroupAcc {
     Mean(Vec<f64>, Vec<u64>),
     /// Number of non-null values.
     Count(Vec<u64>),
-    /// The best value so far, as row-format bytes.
+    /// The best integer so far (signed integers, and unsigned ones up to 32 bits).
+    ExtremeInt {
+        /// `max` or `min`.
+        max: bool,
+        /// One per group.
+        best: Vec<Option<i64>>,
+    },
+    /// The best float so far, in total order (NaN above +∞).
+    ExtremeFloat {
+        /// `max` or `min`.
+        max: bool,
+        /// One per group.
+        best: Vec<Option<f64>>,
+    },
+    /// The best value so far of any other type, as row-format bytes.
     Extreme {
         /// `max` or `min`.
         max: bool,
@@ -88,6 +102,14 @@ impl GroupAcc {
             },
             AggFunc::Mean => GroupAcc::Mean(Vec::new(), Vec::new()),
             AggFunc::Count => GroupAcc::Count(Vec::new()),
+            AggFunc::Min | AggFunc::Max if Self::int_extreme(input) => GroupAcc::ExtremeInt {
+                max: func == AggFunc::Max,
+                best: Vec::new(),
+            },
+            AggFunc::Min | AggFunc::Max if input.is_floating() => GroupAcc::ExtremeFloat {
+                max: func == AggFunc::Max,
+                best: Vec::new(),
+            },
             AggFunc::Min | AggFunc::Max => GroupAcc::Extreme {
                 max: func == AggFunc::Max,
                 converter: RowConverter::new(vec![SortField::new(input.clone())])
@@ -103,6 +125,15 @@ impl GroupAcc {
         })
     }
 
+    /// Whether min/max of `input` is kept as an `i64`.
+    fn int_extreme(input: &DataType) -> bool {
+        use DataType::*;
+        matches!(
+            input,
+            Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32
+        )
+    }
+
     /// The partial state's columns, for `func` over `input` named after `name`.
     pub fn state_fields(func: AggFunc, input: &DataType, name: &str) -> Vec<Field> {
         let f = |suffix: &str, t: DataType| Field::new(format!("{name}#{suffix}"), t, true);
@@ -110,6 +141,12 @@ impl GroupAcc {
             AggFunc::Sum => vec![f("sum", func.output_type(input).unwrap_or(DataType::Int64))],
             AggFunc::Mean => vec![f("sum", DataType::Float64), f("count", DataType::UInt64)],
             AggFunc::Count => vec![f("count", DataType::UInt64)],
+            AggFunc::Min | AggFunc::Max if Self::int_extreme(input) => {
+                vec![f("value", DataType::Int64)]
+            }
+            AggFunc::Min | AggFunc::Max if input.is_floating() => {
+                vec![f("value", DataType::Float64)]
+            }
             AggFunc::Min | AggFunc::Max => vec![f("value", input.clone())],
             AggFunc::Std | AggFunc::Var => vec![
                 f("count", DataType::UInt64),
@@ -130,6 +167,8 @@ impl GroupAcc {
             }
             GroupAcc::Count(v) => v.resize(n, 0),
             GroupAcc::Extreme { best, .. } => best.resize(n, None),
+            GroupAcc::ExtremeInt { best, .. } => best.resize(n, None),
+            GroupAcc::ExtremeFloat { best, .. } => best.resize(n, None),
             GroupAcc::Moments {
                 count, mean, m2, ..
             } => {
@@ -183,6 +222,32 @@ impl GroupAcc {
             GroupAcc::Count(v) => {
                 for (i, &g) in groups.iter().enumerate() {
                     v[g as usize] += u64::from(array.is_valid(i));
+                }
+            }
+            GroupAcc::ExtremeInt { max, best } => {
+                let a = values::<Int64Type>(array, AggFunc::Max)?;
+                for (x, &g) in a.iter().zip(groups) {
+                    if let Some(x) = x {
+                        let slot = &mut best[g as usize];
+                        *slot = Some(match *slot {
+                            None => x,
+                            Some(cur) if *max => cur.max(x),
+                            Some(cur) => cur.min(x),
+                        });
+                    }
+                }
+            }
+            GroupAcc::ExtremeFloat { max, best } => {
+                let a = values::<Float64Type>(array, AggFunc::Max)?;
+                for (x, &g) in a.iter().zip(groups) {
+                    if let Some(x) = x {
+                        let slot = &mut best[g as usize];
+                        *slot = Some(match *slot {
+                            None => x,
+                            Some(cur) if *max => cur.max_by_total(x),
+                            Some(cur) => cur.min_by_total(x),
+                        });
+                    }
                 }
             }
             GroupAcc::Extreme {
@@ -243,6 +308,8 @@ impl GroupAcc {
                 | GroupAcc::SumUInt(_)
                 | GroupAcc::SumFloat(_)
                 | GroupAcc::Extreme { .. }
+                | GroupAcc::ExtremeInt { .. }
+                | GroupAcc::ExtremeFloat { .. }
         ) {
             return self.update(state.first().ok_or_else(bad)?, groups, n_groups);
         }
@@ -316,6 +383,16 @@ impl GroupAcc {
                 ids.iter().map(|i| v[pick(i)]),
             ))],
             GroupAcc::Extreme { .. } => vec![self.extremes(ids)?],
+            GroupAcc::ExtremeInt { best, .. } => {
+                vec![Arc::new(Int64Array::from_iter(
+                    ids.iter().map(|i| best[pick(i)]),
+                ))]
+            }
+            GroupAcc::ExtremeFloat { best, .. } => {
+                vec![Arc::new(Float64Array::from_iter(
+                    ids.iter().map(|i| best[pick(i)]),
+                ))]
+            }
             GroupAcc::Moments {
                 count, mean, m2, ..
             } => vec![
@@ -393,11 +470,17 @@ impl GroupAcc {
 }
 
 /// Key rows → dense group ids, with the keys kept to be output.
+///
+/// The table stores only group ids; a probe compares the candidate's key bytes with the
+/// stored row, so a new group costs one row append and no allocation of its own. Hashes
+/// use fixed seeds, so every task puts a key in the same bucket.
 #[derive(Debug)]
 pub struct GroupTable {
     converter: RowConverter,
-    ids: HashMap<Box<[u8]>, u32>,
+    ids: HashTable<u32>,
+    hashes: Vec<u64>,
     keys: Rows,
+    state: ahash::RandomState,
 }
 
 impl GroupTable {
@@ -411,8 +494,15 @@ impl GroupTable {
         let keys = converter.empty_rows(0, 0);
         Ok(GroupTable {
             converter,
-            ids: HashMap::new(),
+            ids: HashTable::new(),
+            hashes: Vec::new(),
             keys,
+            state: ahash::RandomState::with_seeds(
+                0x5bd1_e995,
+                0x2545_f491,
+                0x9e37_79b9,
+                0x7f4a_7c15,
+            ),
         })
     }
 
@@ -426,9 +516,9 @@ impl GroupTable {
         self.len() == 0
     }
 
-    /// Bytes held by the keys and the map (approximate).
+    /// Bytes held by the keys, their hashes and the table (approximate).
     pub fn memory_size(&self) -> usize {
-        self.keys.size() * 2 + self.ids.capacity() * (std::mem::size_of::<(Box<[u8]>, u32)>() + 8)
+        self.keys.size() + self.hashes.capacity() * 8 + self.ids.capacity() * 5
     }
 
     /// The group id of each row of `keys`, adding new groups.
@@ -441,14 +531,26 @@ impl GroupTable {
             .convert_columns(keys)
             .map_err(arrow_err("group_by keys"))?;
         let mut out = Vec::with_capacity(rows.num_rows());
+        let GroupTable {
+            ids,
+            hashes,
+            keys: stored,
+            state,
+            ..
+        } = self;
         for row in rows.iter() {
             let bytes = row.as_ref();
-            let id = match self.ids.get(bytes) {
-                Some(&id) => id,
+            let hash = state.hash_one(bytes);
+            let found = ids
+                .find(hash, |&id| stored.row(id as usize).as_ref() == bytes)
+                .copied();
+            let id = match found {
+                Some(id) => id,
                 None => {
-                    let id = self.keys.num_rows() as u32;
-                    self.ids.insert(bytes.into(), id);
-                    self.keys.push(row);
+                    let id = stored.num_rows() as u32;
+                    stored.push(row);
+                    hashes.push(hash);
+                    ids.insert_unique(hash, id, |&g| hashes[g as usize]);
                     id
                 }
             };
@@ -457,16 +559,12 @@ impl GroupTable {
         Ok(out)
     }
 
-    /// The bucket (of `n`) of each group: a hash of its key bytes, the same in every task.
-    pub fn buckets(&self, n: usize, seed: u64) -> Vec<usize> {
-        self.keys
+    /// The bucket (of `n`) of each group, from its key's hash: the same in every task.
+    pub fn buckets(&self, n: usize) -> Vec<usize> {
+        // The high bits: the table uses the low ones.
+        self.hashes
             .iter()
-            .map(|row| {
-                let mut h = DefaultHasher::new();
-                seed.hash(&mut h);
-                row.as_ref().hash(&mut h);
-                (h.finish() % n as u64) as usize
-            })
+            .map(|h| ((h >> 32) % n as u64) as usize)
             .collect()
     }
 
@@ -485,6 +583,29 @@ impl GroupTable {
 pub(crate) fn batch(schema: &SchemaRef, columns: Vec<ArrayRef>, what: &str) -> Result<RecordBatch> {
     RecordBatch::try_new(Arc::clone(schema), columns)
         .map_err(|e| Error::Internal(format!("{what} built a bad batch: {e}")))
+}
+
+/// `max` and `min` in IEEE total order, so NaN sorts above +∞ as in the row format.
+trait TotalOrd {
+    fn max_by_total(self, other: Self) -> Self;
+    fn min_by_total(self, other: Self) -> Self;
+}
+
+impl TotalOrd for f64 {
+    fn max_by_total(self, other: f64) -> f64 {
+        if other.total_cmp(&self).is_gt() {
+            other
+        } else {
+            self
+        }
+    }
+    fn min_by_total(self, other: f64) -> f64 {
+        if other.total_cmp(&self).is_lt() {
+            other
+        } else {
+            self
+        }
+    }
 }
 
 #[cfg(test)]
@@ -506,8 +627,16 @@ mod tests {
         let keys = t.key_columns(&[1, 0]).unwrap();
         assert!(keys[0].is_null(0));
         assert_eq!(keys[1].as_primitive::<Int64Type>().values(), &[2, 1]);
-        let b = t.buckets(7, 0);
-        assert_eq!(b, t.buckets(7, 0), "buckets are deterministic");
+        let b = t.buckets(7);
+        let mut again = GroupTable::new(&[DataType::Utf8View, DataType::Int64]).unwrap();
+        let s: ArrayRef = Arc::new(StringViewArray::from(vec![None, Some("a")]));
+        let n: ArrayRef = Arc::new(Int64Array::from(vec![2, 1]));
+        again.intern(&[s, n]).unwrap();
+        assert_eq!(
+            b,
+            vec![again.buckets(7)[1], again.buckets(7)[0]],
+            "the same in every table"
+        );
     }
 
     #[test]

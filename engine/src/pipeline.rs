@@ -202,7 +202,7 @@ fn group_partial(stream: Batches<'_>, spec: &GroupSpec) -> Result<Data> {
         }
     }
     let mut per_bucket: Vec<Vec<u32>> = vec![Vec::new(); spec.buckets];
-    for (g, b) in table.buckets(spec.buckets, 0).into_iter().enumerate() {
+    for (g, b) in table.buckets(spec.buckets).into_iter().enumerate() {
         per_bucket[b].push(g as u32);
     }
     let buckets = per_bucket
