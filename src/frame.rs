@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use spillway_engine::exec::{ExecOptions, execute};
+use spillway_engine::exec::{ExecOptions, ExecStats, execute_with_stats};
 use spillway_engine::graph::TaskGraph;
 use spillway_engine::lower::lower;
 use spillway_planner::agg::AggExpr;
@@ -222,6 +222,15 @@ impl DataFrame {
     /// The first failure, as [`Error::Task`] naming the task and partition, with the cause
     /// inside ([`Error::root`] gives it); the rest of the graph is cancelled.
     pub fn collect(&self) -> Result<Vec<RecordBatch>> {
+        self.collect_with_stats().map(|(batches, _)| batches)
+    }
+
+    /// As [`DataFrame::collect`], with what the run cost: tasks, bytes and files spilled,
+    /// the memory pool's peak.
+    ///
+    /// # Errors
+    /// As [`DataFrame::collect`].
+    pub fn collect_with_stats(&self) -> Result<(Vec<RecordBatch>, ExecStats)> {
         let graph = Arc::new(self.task_graph()?);
         let config = self.session.config();
         let bar = Bar::new(config.progress, "collect", Some(graph.tasks.len()));
@@ -229,8 +238,11 @@ impl DataFrame {
             synchronous: config.synchronous,
             max_in_flight: config.threads,
             progress: bar.callback(),
+            memory: Some(Arc::clone(self.session.memory())),
+            spill_dir: Some(config.spill_dir.clone()),
+            batch_rows: config.batch_rows,
         };
-        let out = execute(graph, self.session.pool(), options);
+        let out = execute_with_stats(graph, self.session.pool(), options);
         bar.finish();
         out
     }

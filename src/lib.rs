@@ -48,7 +48,9 @@ pub use frame::{DataFrame, GroupBy};
 pub use parallel::{Delayed, MapResults, ParallelMap, TaskFuture, resolve_n_jobs};
 pub use series::{Reduction, Series};
 pub use session::{Session, SessionBuilder};
+pub use spillway_engine::exec::ExecStats;
 pub use spillway_engine::graph::TaskGraph;
+pub use spillway_engine::memory::MemoryPool;
 pub use spillway_io::{MemorySource, ParquetSource};
 
 pub use arrow;

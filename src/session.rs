@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema, SchemaRef};
+use spillway_engine::memory::MemoryPool;
 use spillway_io::{MemorySource, ParquetSource};
 use spillway_planner::config::{Progress, SessionConfig};
 use spillway_planner::logical::LogicalPlan;
@@ -44,6 +45,8 @@ struct Inner {
     unobserved: Arc<AtomicUsize>,
     /// Numbers submitted tasks, for their names.
     tasks: AtomicUsize,
+    /// The one memory budget of every computation of the session.
+    memory: Arc<MemoryPool>,
 }
 
 impl std::fmt::Debug for Session {
@@ -132,6 +135,7 @@ impl SessionBuilder {
             })?;
         Ok(Session {
             inner: Arc::new(Inner {
+                memory: MemoryPool::new(self.config.memory_limit),
                 config: self.config,
                 pool,
                 unobserved: Arc::new(AtomicUsize::new(0)),
@@ -173,6 +177,11 @@ impl Session {
 
     pub(crate) fn pool(&self) -> &rayon::ThreadPool {
         &self.inner.pool
+    }
+
+    /// The session's memory budget: every computation reserves from it.
+    pub fn memory(&self) -> &Arc<MemoryPool> {
+        &self.inner.memory
     }
 
     /// A lazy frame over any [`DataSource`].

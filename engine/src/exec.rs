@@ -7,8 +7,9 @@
 //! do not pile up. An output is dropped as soon as its last consumer has finished.
 //!
 //! At most `threads` tasks are in flight at once, so the pool never holds more started
-//! partitions than it has workers (the memory manager of the out-of-core work will admit
-//! tasks by reserved memory instead). The first error raises the cancel flag: nothing new
+//! partitions than it has workers, and a task is admitted only while a quarter of its
+//! share of the memory budget is free (tasks reserve as they go, and spill when they
+//! cannot). The first error raises the cancel flag: nothing new
 //! is started, running tasks stop before their next batch, and the error is returned
 //! naming the task and its partition. A panic anywhere in a task is caught the same way.
 //!
@@ -19,6 +20,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 
@@ -27,7 +29,9 @@ use spillway_planner::error::panic_message;
 use spillway_planner::{Error, Result};
 
 use crate::graph::{TaskGraph, TaskId};
-use crate::pipeline::{Data, run_task};
+use crate::memory::MemoryPool;
+use crate::pipeline::{Data, TaskContext, run_task};
+use crate::spill::SpillDir;
 
 /// A progress callback: `(tasks done, tasks in the graph)`.
 pub type ProgressFn = Arc<dyn Fn(usize, usize) + Send + Sync>;
@@ -41,6 +45,40 @@ pub struct ExecOptions {
     pub max_in_flight: usize,
     /// Called on the scheduling thread after each finished task.
     pub progress: Option<ProgressFn>,
+    /// The memory budget operators reserve from; `None` for an unlimited one.
+    pub memory: Option<Arc<MemoryPool>>,
+    /// Where the run's private spill folder is created; `None` for the system temp folder.
+    pub spill_dir: Option<PathBuf>,
+    /// Largest number of rows in one output batch.
+    pub batch_rows: usize,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        ExecOptions {
+            synchronous: false,
+            max_in_flight: 1,
+            progress: None,
+            memory: None,
+            spill_dir: None,
+            batch_rows: 64 * 1024,
+        }
+    }
+}
+
+/// What a run cost, beyond its time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecStats {
+    /// Tasks run.
+    pub tasks: usize,
+    /// Bytes written to spill files (compressed).
+    pub spilled_bytes: u64,
+    /// Spill files written.
+    pub spill_files: usize,
+    /// Time spent writing and reading spill files, in microseconds.
+    pub spill_micros: u64,
+    /// The most bytes reserved at once from the memory pool (over the pool's life).
+    pub peak_memory: usize,
 }
 
 impl std::fmt::Debug for ExecOptions {
@@ -49,6 +87,9 @@ impl std::fmt::Debug for ExecOptions {
             .field("synchronous", &self.synchronous)
             .field("max_in_flight", &self.max_in_flight)
             .field("progress", &self.progress.is_some())
+            .field("memory", &self.memory.as_ref().map(|m| m.limit()))
+            .field("spill_dir", &self.spill_dir)
+            .field("batch_rows", &self.batch_rows)
             .finish()
     }
 }
@@ -168,17 +209,19 @@ fn in_task(graph: &TaskGraph, id: TaskId, e: Error) -> Error {
 }
 
 /// Runs one task with panics caught.
-fn run_caught(
-    graph: &TaskGraph,
-    id: TaskId,
-    deps: &[Arc<Data>],
-    cancel: &AtomicBool,
-) -> Result<Data> {
-    if cancel.load(Ordering::Relaxed) {
+fn run_caught(graph: &TaskGraph, id: TaskId, deps: &[Arc<Data>], run: &Run) -> Result<Data> {
+    if run.cancel.load(Ordering::Relaxed) {
         return Err(Error::Cancelled);
     }
     let kind = &graph.tasks[id].kind;
-    match catch_unwind(AssertUnwindSafe(|| run_task(kind, deps, cancel))) {
+    let ctx = TaskContext {
+        name: graph.task_name(id),
+        cancel: &run.cancel,
+        memory: &run.memory,
+        spill: &run.spill,
+        batch_rows: run.batch_rows,
+    };
+    match catch_unwind(AssertUnwindSafe(|| run_task(kind, deps, &ctx))) {
         Ok(r) => r.map_err(|e| in_task(graph, id, e)),
         Err(payload) => Err(in_task(
             graph,
@@ -202,8 +245,59 @@ pub fn execute(
     pool: &rayon::ThreadPool,
     options: ExecOptions,
 ) -> Result<Vec<RecordBatch>> {
-    let cancel = Arc::new(AtomicBool::new(false));
-    let mut state = State::new(&graph);
+    execute_with_stats(graph, pool, options).map(|(batches, _)| batches)
+}
+
+/// What every task of one run shares.
+struct Run {
+    cancel: AtomicBool,
+    memory: Arc<MemoryPool>,
+    spill: Arc<SpillDir>,
+    batch_rows: usize,
+}
+
+/// As [`execute`], with what the run cost. The run's spill folder is removed before this
+/// returns, whether the run succeeded or not.
+///
+/// # Errors
+/// As [`execute`].
+pub fn execute_with_stats(
+    graph: Arc<TaskGraph>,
+    pool: &rayon::ThreadPool,
+    options: ExecOptions,
+) -> Result<(Vec<RecordBatch>, ExecStats)> {
+    let run = Arc::new(Run {
+        cancel: AtomicBool::new(false),
+        memory: options
+            .memory
+            .clone()
+            .unwrap_or_else(|| MemoryPool::new(usize::MAX)),
+        spill: SpillDir::new(options.spill_dir.clone().unwrap_or_else(std::env::temp_dir)),
+        batch_rows: options.batch_rows.max(1),
+    });
+    let out = schedule(&graph, pool, &options, &run);
+    let spill = run.spill.stats();
+    let stats = ExecStats {
+        tasks: graph.tasks.len(),
+        spilled_bytes: spill.bytes.load(Ordering::Relaxed),
+        spill_files: spill.files.load(Ordering::Relaxed),
+        spill_micros: spill.micros.load(Ordering::Relaxed),
+        peak_memory: run.memory.peak(),
+    };
+    // Every output and spill file has been dropped by now: the folder goes with `run`.
+    drop(run);
+    out.map(|batches| (batches, stats))
+}
+
+/// The scheduling loop.
+fn schedule(
+    graph: &Arc<TaskGraph>,
+    pool: &rayon::ThreadPool,
+    options: &ExecOptions,
+    run: &Arc<Run>,
+) -> Result<Vec<RecordBatch>> {
+    let cancel = &run.cancel;
+    let mut state = State::new(graph);
     let total = graph.tasks.len();
     let report = |done: usize| {
         if let Some(p) = &options.progress {
@@ -214,7 +308,7 @@ pub fn execute(
         let mut done = 0usize;
         while let Some(id) = state.pop_ready() {
             let deps = state.inputs(id)?;
-            let data = run_caught(&graph, id, &deps, &cancel)?;
+            let data = run_caught(graph, id, &deps, run)?;
             drop(deps);
             state.finish(id, data);
             done += 1;
@@ -225,11 +319,18 @@ pub fn execute(
 
     let (tx, rx) = mpsc::channel::<(TaskId, Result<Data>)>();
     let max_in_flight = options.max_in_flight.max(1);
+    let admit = run.memory.limit() / (4 * max_in_flight);
     let mut in_flight = 0usize;
     let mut done = 0usize;
     let mut first_error: Option<Error> = None;
     loop {
         while first_error.is_none() && in_flight < max_in_flight {
+            // Admission: a task starts only when its share of the budget is free, so that
+            // producers wait while held outputs fill memory and consumers (taken first)
+            // drain them. With nothing running, a task always starts: operators spill.
+            if in_flight > 0 && run.memory.available() < admit {
+                break;
+            }
             let Some(id) = state.pop_ready() else { break };
             let deps = match state.inputs(id) {
                 Ok(d) => d,
@@ -239,13 +340,16 @@ pub fn execute(
                     break;
                 }
             };
-            let (g, c, tx) = (Arc::clone(&graph), Arc::clone(&cancel), tx.clone());
+            let (g, shared, tx) = (Arc::clone(graph), Arc::clone(run), tx.clone());
             in_flight += 1;
             pool.spawn(move || {
-                let r = run_caught(&g, id, &deps, &c);
+                let result = run_caught(&g, id, &deps, &shared);
+                // Let go of the inputs and the run before reporting, so that the run's
+                // spill folder is gone when `execute` returns.
                 drop(deps);
+                drop(shared);
                 // The receiver outlives every task it is waiting for.
-                let _ = tx.send((id, r));
+                let _ = tx.send((id, result));
             });
         }
         if in_flight == 0 {
@@ -325,6 +429,7 @@ mod tests {
                 progress: Some(Arc::new(move |done, total| {
                     s.lock().unwrap().push((done, total))
                 })),
+                ..ExecOptions::default()
             };
             let g = graph(-1);
             let n = g.tasks.len();
@@ -347,7 +452,7 @@ mod tests {
             let opts = ExecOptions {
                 synchronous,
                 max_in_flight: 2,
-                progress: None,
+                ..ExecOptions::default()
             };
             let err = execute(graph(510), &pool, opts).unwrap_err();
             assert!(

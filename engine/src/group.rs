@@ -156,6 +156,30 @@ impl GroupAcc {
         }
     }
 
+    /// Bytes the states hold (approximate for min/max of variable-width values).
+    pub fn memory_size(&self) -> usize {
+        use std::mem::size_of;
+        match self {
+            GroupAcc::SumInt(v) => v.capacity() * 8,
+            GroupAcc::SumUInt(v) | GroupAcc::Count(v) => v.capacity() * 8,
+            GroupAcc::SumFloat(v) => v.capacity() * 8,
+            GroupAcc::Mean(s, c) => s.capacity() * 8 + c.capacity() * 8,
+            GroupAcc::ExtremeInt { best, .. } => best.capacity() * size_of::<Option<i64>>(),
+            GroupAcc::ExtremeFloat { best, .. } => best.capacity() * size_of::<Option<f64>>(),
+            GroupAcc::Extreme { best, .. } => {
+                best.capacity() * size_of::<Option<OwnedRow>>()
+                    + best
+                        .iter()
+                        .flatten()
+                        .map(|r| r.row().as_ref().len())
+                        .sum::<usize>()
+            }
+            GroupAcc::Moments {
+                count, mean, m2, ..
+            } => (count.capacity() + mean.capacity() + m2.capacity()) * 8,
+        }
+    }
+
     fn resize(&mut self, n: usize) {
         match self {
             GroupAcc::SumInt(v) => v.resize(n, 0),
@@ -566,6 +590,29 @@ impl GroupTable {
             .iter()
             .map(|h| ((h >> 32) % n as u64) as usize)
             .collect()
+    }
+
+    /// The partition (of `n`) of each row of `keys`, by a hash seeded with `seed`: the
+    /// split of one bucket into sub-buckets, independent of the bucket hash.
+    ///
+    /// # Errors
+    /// [`Error::Compute`] when the keys cannot be encoded.
+    pub fn partition(
+        key_types: &[DataType],
+        keys: &[ArrayRef],
+        seed: u64,
+        n: usize,
+    ) -> Result<Vec<usize>> {
+        let converter = RowConverter::new(key_types.iter().cloned().map(SortField::new).collect())
+            .map_err(|e| Error::type_error("group_by key", e.to_string()))?;
+        let rows = converter
+            .convert_columns(keys)
+            .map_err(arrow_err("group_by keys"))?;
+        let state = ahash::RandomState::with_seeds(seed, !seed, seed.rotate_left(17), 0x51ab);
+        Ok(rows
+            .iter()
+            .map(|r| (state.hash_one(r.as_ref()) % n as u64) as usize)
+            .collect())
     }
 
     /// The key columns of the groups `ids`, in that order.

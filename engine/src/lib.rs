@@ -17,6 +17,7 @@ pub mod eval;
 pub mod exec;
 pub mod graph;
 pub mod group;
+pub mod hash_agg;
 pub mod lower;
 pub mod memory;
 pub mod pipeline;

@@ -336,7 +336,7 @@ mod tests {
         let opts = ExecOptions {
             synchronous: false,
             max_in_flight: 2,
-            progress: None,
+            ..ExecOptions::default()
         };
         let out = execute(Arc::new(g), &pool, opts).unwrap();
         assert_eq!(out[0].column(0).as_primitive::<Int64Type>().value(0), 4950);

@@ -9,14 +9,17 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::hash_agg::{self, Buckets};
+use crate::memory::MemoryPool;
+use crate::spill::SpillDir;
+
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow::compute::{concat_batches, filter_record_batch};
 use spillway_planner::{Error, Result};
 
 use crate::aggregate::Accumulator;
 use crate::eval::{evaluate, evaluate_predicate};
-use crate::graph::{AggSpec, GroupSpec, Input, Op, Sink, TaskKind};
-use crate::group::{GroupAcc, GroupTable, batch};
+use crate::graph::{AggSpec, Input, Op, Sink, TaskKind};
 
 /// What a task produces.
 #[derive(Debug)]
@@ -25,31 +28,51 @@ pub enum Data {
     Batches(Vec<RecordBatch>),
     /// One partial state per aggregate.
     States(Vec<Accumulator>),
-    /// Per-group partial states, one list of batches per hash bucket.
-    Buckets(Vec<Vec<RecordBatch>>),
+    /// Per-group partial states, hashed into buckets, in memory or spilled.
+    Buckets(Buckets),
 }
 
-type Batches<'a> = Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'a>;
+/// What a running task may use besides its inputs.
+#[derive(Debug)]
+pub struct TaskContext<'a> {
+    /// The task's name, `stage[partition]`, for the consumers it reserves memory as.
+    pub name: String,
+    /// Raised when another task failed.
+    pub cancel: &'a AtomicBool,
+    /// The memory budget.
+    pub memory: &'a Arc<MemoryPool>,
+    /// The run's spill folder.
+    pub spill: &'a Arc<SpillDir>,
+    /// Largest number of rows in one output batch.
+    pub batch_rows: usize,
+}
+
+impl TaskContext<'_> {
+    /// [`Error::Cancelled`] when another task has failed.
+    pub fn check(&self) -> Result<()> {
+        if self.cancel.load(Ordering::Relaxed) {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+pub(crate) type Batches<'a> = Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'a>;
 
 /// Runs `kind` over its dependencies' outputs (in `deps` order).
 ///
 /// # Errors
 /// The first error of the source, an operator or a user closure; [`Error::Cancelled`]
-/// when `cancel` was raised meanwhile.
-pub fn run_task(kind: &TaskKind, deps: &[Arc<Data>], cancel: &AtomicBool) -> Result<Data> {
+/// when the run was cancelled meanwhile.
+pub fn run_task(kind: &TaskKind, deps: &[Arc<Data>], ctx: &TaskContext<'_>) -> Result<Data> {
     match kind {
         TaskKind::Pipeline { input, ops, sink } => {
             let source: Batches<'_> = match input {
                 Input::Scan(partition) => partition.open()?,
                 Input::Tasks(_) => Box::new(dep_batches(deps)?.into_iter().map(Ok)),
             };
-            let checked = source.map(|b| {
-                if cancel.load(Ordering::Relaxed) {
-                    Err(Error::Cancelled)
-                } else {
-                    b
-                }
-            });
+            let checked = source.map(|b| ctx.check().and(b));
             let mut stream: Batches<'_> = Box::new(checked);
             for op in ops.iter() {
                 stream = apply_op(stream, op);
@@ -61,11 +84,15 @@ pub fn run_task(kind: &TaskKind, deps: &[Arc<Data>], cancel: &AtomicBool) -> Res
                         .collect::<Result<_>>()?,
                 )),
                 Sink::Partial(spec) => Ok(Data::States(partial(stream, spec)?)),
-                Sink::GroupPartial(spec) => group_partial(stream, spec),
+                Sink::GroupPartial(spec) => {
+                    Ok(Data::Buckets(hash_agg::partial(stream, spec, ctx)?))
+                }
             }
         }
         TaskKind::Combine(spec) => Ok(Data::States(merge_states(deps, spec)?)),
-        TaskKind::GroupFinal { spec, bucket } => group_final(deps, spec, *bucket),
+        TaskKind::GroupFinal { spec, bucket } => Ok(Data::Batches(hash_agg::final_bucket(
+            deps, spec, *bucket, ctx,
+        )?)),
         TaskKind::Final(spec) => {
             let states = merge_states(deps, spec)?;
             let columns = states
@@ -174,94 +201,4 @@ fn merge_states(deps: &[Arc<Data>], spec: &AggSpec) -> Result<Vec<Accumulator>> 
         }
     }
     Ok(states)
-}
-
-fn group_accumulators(spec: &GroupSpec) -> Result<Vec<GroupAcc>> {
-    spec.aggs
-        .iter()
-        .zip(&spec.input_types)
-        .map(|(a, t)| GroupAcc::new(a.func, t))
-        .collect()
-}
-
-/// Folds a partition into per-group states and hashes the groups into the spec's buckets.
-fn group_partial(stream: Batches<'_>, spec: &GroupSpec) -> Result<Data> {
-    let mut table = GroupTable::new(&spec.key_types)?;
-    let mut accs = group_accumulators(spec)?;
-    for b in stream {
-        let b = b?;
-        let keys = spec
-            .keys
-            .iter()
-            .map(|k| evaluate(k, &b))
-            .collect::<Result<Vec<_>>>()?;
-        let ids = table.intern(&keys)?;
-        for (acc, agg) in accs.iter_mut().zip(&spec.aggs) {
-            let values = evaluate(&agg.input, &b)?;
-            acc.update(values.as_ref(), &ids, table.len())?;
-        }
-    }
-    let mut per_bucket: Vec<Vec<u32>> = vec![Vec::new(); spec.buckets];
-    for (g, b) in table.buckets(spec.buckets).into_iter().enumerate() {
-        per_bucket[b].push(g as u32);
-    }
-    let buckets = per_bucket
-        .iter()
-        .map(|ids| {
-            if ids.is_empty() {
-                return Ok(Vec::new());
-            }
-            let mut columns = table.key_columns(ids)?;
-            for acc in &accs {
-                columns.extend(acc.state(ids)?);
-            }
-            Ok(vec![batch(
-                &spec.partial_schema,
-                columns,
-                "partial group_by",
-            )?])
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Data::Buckets(buckets))
-}
-
-/// Merges bucket `bucket` of every producer and finishes the groups.
-fn group_final(deps: &[Arc<Data>], spec: &GroupSpec, bucket: usize) -> Result<Data> {
-    let mut table = GroupTable::new(&spec.key_types)?;
-    let mut accs = group_accumulators(spec)?;
-    let widths: Vec<usize> = spec
-        .aggs
-        .iter()
-        .zip(&spec.input_types)
-        .map(|(a, t)| GroupAcc::state_fields(a.func, t, &a.name).len())
-        .collect();
-    let nkeys = spec.keys.len();
-    for d in deps {
-        let Data::Buckets(buckets) = d.as_ref() else {
-            return Err(Error::Internal(
-                "a group_by final task was given batches".into(),
-            ));
-        };
-        for b in buckets.get(bucket).into_iter().flatten() {
-            let ids = table.intern(&b.columns()[..nkeys])?;
-            let mut at = nkeys;
-            for (acc, w) in accs.iter_mut().zip(&widths) {
-                acc.merge(&b.columns()[at..at + w], &ids, table.len())?;
-                at += w;
-            }
-        }
-    }
-    if table.is_empty() {
-        return Ok(Data::Batches(Vec::new()));
-    }
-    let all: Vec<u32> = (0..table.len() as u32).collect();
-    let mut columns = table.key_columns(&all)?;
-    for (acc, field) in accs.iter().zip(&spec.schema.fields()[nkeys..]) {
-        columns.push(acc.finish(&all, field.data_type())?);
-    }
-    Ok(Data::Batches(vec![batch(
-        &spec.schema,
-        columns,
-        "group_by",
-    )?]))
 }

@@ -85,42 +85,115 @@ impl SpillDir {
         schema: &SchemaRef,
         batches: impl IntoIterator<Item = RecordBatch>,
     ) -> Result<SpillFile> {
+        let mut w = self.writer(schema)?;
+        for b in batches {
+            w.write(&b)?;
+        }
+        w.finish()
+    }
+
+    /// Opens a new spill file to write batches of `schema` into, one at a time.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file when it cannot be created.
+    pub fn writer(&self, schema: &SchemaRef) -> Result<SpillWriter> {
         let started = Instant::now();
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let path = self.folder()?.join(format!("spill-{n}.arrows"));
-        let io = |e: std::io::Error| Error::Io {
+        let file = File::create(&path).map_err(|e| Error::Io {
             path: path.clone(),
             source: e,
-        };
-        let file = File::create(&path).map_err(io)?;
-        let ipc = |e: arrow::error::ArrowError| Error::Io {
-            path: path.clone(),
-            source: std::io::Error::other(e.to_string()),
-        };
+        })?;
         let options = IpcWriteOptions::default()
             .try_with_compression(Some(CompressionType::LZ4_FRAME))
-            .map_err(ipc)?;
-        let mut writer = StreamWriter::try_new_with_options(BufWriter::new(file), schema, options)
-            .map_err(ipc)?;
-        let (mut rows, mut batches_written) = (0usize, 0usize);
-        for b in batches {
-            rows += b.num_rows();
-            batches_written += 1;
-            writer.write(&b).map_err(ipc)?;
-        }
-        writer.finish().map_err(ipc)?;
-        drop(writer);
-        let bytes = std::fs::metadata(&path).map_err(io)?.len();
-        self.stats.bytes.fetch_add(bytes, Ordering::Relaxed);
-        self.stats.files.fetch_add(1, Ordering::Relaxed);
-        self.stats
-            .micros
-            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-        Ok(SpillFile {
+            .map_err(|e| ipc_error(&path, e))?;
+        let writer = StreamWriter::try_new_with_options(BufWriter::new(file), schema, options)
+            .map_err(|e| ipc_error(&path, e))?;
+        let w = SpillWriter {
+            writer,
             path,
             schema: Arc::clone(schema),
-            rows,
-            batches: batches_written,
+            rows: 0,
+            batches: 0,
+            stats: Arc::clone(&self.stats),
+            micros: 0,
+        };
+        Ok(w.timed(started))
+    }
+}
+
+fn ipc_error(path: &Path, e: arrow::error::ArrowError) -> Error {
+    Error::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+/// A spill file being written.
+pub struct SpillWriter {
+    writer: StreamWriter<BufWriter<File>>,
+    path: PathBuf,
+    schema: SchemaRef,
+    rows: usize,
+    batches: usize,
+    stats: Arc<SpillStats>,
+    micros: u64,
+}
+
+impl std::fmt::Debug for SpillWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "SpillWriter({}, {} rows)",
+            self.path.display(),
+            self.rows
+        )
+    }
+}
+
+impl SpillWriter {
+    fn timed(mut self, started: Instant) -> Self {
+        self.micros += started.elapsed().as_micros() as u64;
+        self
+    }
+
+    /// Appends a batch.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let started = Instant::now();
+        self.writer
+            .write(batch)
+            .map_err(|e| ipc_error(&self.path, e))?;
+        self.rows += batch.num_rows();
+        self.batches += 1;
+        self.micros += started.elapsed().as_micros() as u64;
+        Ok(())
+    }
+
+    /// Closes the file; it is deleted when the returned [`SpillFile`] is dropped.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file.
+    pub fn finish(mut self) -> Result<SpillFile> {
+        let started = Instant::now();
+        self.writer.finish().map_err(|e| ipc_error(&self.path, e))?;
+        let bytes = std::fs::metadata(&self.path)
+            .map_err(|e| Error::Io {
+                path: self.path.clone(),
+                source: e,
+            })?
+            .len();
+        self.stats.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.stats.files.fetch_add(1, Ordering::Relaxed);
+        let micros = self.micros + started.elapsed().as_micros() as u64;
+        self.stats.micros.fetch_add(micros, Ordering::Relaxed);
+        Ok(SpillFile {
+            path: self.path.clone(),
+            schema: Arc::clone(&self.schema),
+            rows: self.rows,
+            batches: self.batches,
             bytes,
             stats: Arc::clone(&self.stats),
         })

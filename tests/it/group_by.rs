@@ -33,6 +33,21 @@ fn rows(key_range: i64) -> impl Strategy<Value = Vec<Row>> {
 }
 
 fn frame(rows: &[Row], nparts: usize, threads: usize) -> DataFrame {
+    frame_in(&session(threads, usize::MAX >> 1, None), rows, nparts)
+}
+
+fn session(threads: usize, memory_limit: usize, spill_dir: Option<&std::path::Path>) -> Session {
+    let mut b = Session::builder()
+        .threads(threads)
+        .batch_rows(16)
+        .memory_limit(memory_limit);
+    if let Some(d) = spill_dir {
+        b = b.spill_dir(d);
+    }
+    b.build().unwrap()
+}
+
+fn frame_in(session: &Session, rows: &[Row], nparts: usize) -> DataFrame {
     let schema = Arc::new(Schema::new(vec![
         Field::new("k", DataType::Int64, true),
         Field::new("s", DataType::Utf8View, true),
@@ -51,13 +66,20 @@ fn frame(rows: &[Row], nparts: usize, threads: usize) -> DataFrame {
         ],
     )
     .unwrap();
-    Session::builder()
-        .threads(threads)
-        .batch_rows(16)
-        .build()
-        .unwrap()
-        .from_batches(schema, vec![batch], nparts)
-        .unwrap()
+    session.from_batches(schema, vec![batch], nparts).unwrap()
+}
+
+/// `(k, s) -> (sum a, count a)` from the engine's output.
+fn sums(batches: &[RecordBatch]) -> BTreeMap<Key, (i64, u64)> {
+    let mut out = BTreeMap::new();
+    for b in batches {
+        for (i, key) in keys_of(b).into_iter().enumerate() {
+            let sum = b.column(2).as_primitive::<Int64Type>().value(i);
+            let n = b.column(3).as_primitive::<UInt64Type>().value(i);
+            assert!(out.insert(key, (sum, n)).is_none(), "a key came out twice");
+        }
+    }
+    out
 }
 
 fn keys_of(b: &RecordBatch) -> Vec<Key> {
@@ -143,6 +165,82 @@ proptest! {
         got.sort();
         prop_assert_eq!(got, want.keys().cloned().collect::<Vec<_>>());
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// From a limit that spills at every step to an ample one: the same answer, spilled
+    /// bytes reported when the limit is tiny, nothing left in the spill folder, and every
+    /// reserved byte given back.
+    #[test]
+    fn group_by_under_a_memory_limit(
+        rows in prop_oneof![rows(8), rows(100_000)],
+        nparts in 1_usize..=16,
+        threads in 1_usize..=3,
+        limit in prop_oneof![Just(2_048_usize), Just(16 << 10), Just(256 << 10), Just(1 << 30)],
+    ) {
+        let spill = tempfile::tempdir().unwrap();
+        let s = session(threads, limit, Some(spill.path()));
+        let (out, stats) = frame_in(&s, &rows, nparts)
+            .group_by([col("k"), col("s")])
+            .agg([col("a").sum(), col("a").count().alias("n")])
+            .unwrap()
+            .collect_with_stats()
+            .unwrap();
+        let mut want: BTreeMap<Key, (i64, u64)> = BTreeMap::new();
+        for r in &rows {
+            let e = want.entry((r.k, r.s.clone())).or_default();
+            e.0 += r.a.unwrap_or(0);
+            e.1 += u64::from(r.a.is_some());
+        }
+        prop_assert_eq!(sums(&out), want);
+        if limit == 2_048 && rows.len() >= 64 {
+            prop_assert!(stats.spilled_bytes > 0, "{stats:?}");
+        }
+        prop_assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
+        prop_assert_eq!(s.memory().used(), 0);
+    }
+}
+
+#[test]
+fn a_failure_while_spilling_leaves_no_files_and_no_memory_behind() {
+    let spill = tempfile::tempdir().unwrap();
+    let s = session(2, 4_096, Some(spill.path()));
+    let df = s
+        .from_vec("x", (0..20_000_i64).collect(), 8)
+        .unwrap()
+        .into_frame();
+    let err = df
+        .group_by([col("x")])
+        .agg([col("x")
+            .apply(|x: i64| {
+                if x == 19_000 {
+                    panic!("late failure")
+                } else {
+                    x
+                }
+            })
+            .sum()])
+        .unwrap()
+        .collect()
+        .unwrap_err();
+    assert!(err.to_string().contains("late failure"), "{err}");
+    assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
+    assert_eq!(s.memory().used(), 0);
+    // And the same query without the failure spills and answers.
+    let (out, stats) = df
+        .group_by([col("x")])
+        .agg([col("x").count().alias("n")])
+        .unwrap()
+        .collect_with_stats()
+        .unwrap();
+    assert_eq!(out.iter().map(|b| b.num_rows()).sum::<usize>(), 20_000);
+    assert!(
+        stats.spilled_bytes > 0 && stats.spill_files > 0,
+        "{stats:?}"
+    );
+    assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
 }
 
 #[test]

@@ -1,0 +1,313 @@
+//! Out-of-core hash aggregation: a partial table per partition, a final table per hash
+//! bucket, both within the memory budget.
+//!
+//! - **Partial** (one task per input partition): rows fold into a [`GroupTable`] whose
+//!   memory is reserved as it grows. When the reservation cannot grow, the table is
+//!   flushed: its partial states are hashed into the buckets and the table starts again
+//!   (a partial aggregate may emit a key more than once; the final merges them). Bucket
+//!   batches are held under a second reservation; when that cannot grow, every bucket's
+//!   batches are spilled to compressed IPC files.
+//! - **Final** (one task per bucket): the bucket's partial states from every producer,
+//!   in memory or read back from disk, merge into a table. When the table cannot grow,
+//!   it and the rest of the input are re-partitioned with another hash seed into
+//!   [`FANOUT`] spilled sub-buckets, each merged the same way in turn (recursive
+//!   partitioning). A key is one state, so a split always makes progress; only a budget
+//!   too small for a table of two groups at [`MAX_DEPTH`] is
+//!   [`Error::ResourcesExhausted`], naming the operator and the sizes.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
+use arrow::compute::take;
+use spillway_planner::{Error, Result};
+
+use crate::eval::evaluate;
+use crate::graph::GroupSpec;
+use crate::group::{GroupAcc, GroupTable, batch};
+use crate::memory::Reservation;
+use crate::pipeline::{Batches, Data, TaskContext};
+use crate::spill::{SpillFile, SpillWriter};
+
+/// Sub-buckets one final bucket is split into when its table does not fit.
+pub const FANOUT: usize = 8;
+/// Re-partitioning rounds before giving up (8^8 ≈ 16.7 million sub-buckets).
+pub const MAX_DEPTH: u32 = 8;
+
+/// The output of a partial task: one [`Bucket`] per final task, and the memory it holds.
+#[derive(Debug)]
+pub struct Buckets {
+    buckets: Vec<Bucket>,
+    _held: Reservation,
+}
+
+/// Partial states of one bucket, in memory and spilled.
+#[derive(Debug, Default)]
+pub struct Bucket {
+    batches: Vec<RecordBatch>,
+    files: Vec<SpillFile>,
+}
+
+impl Bucket {
+    /// The bucket's batches: those in memory, then each spill file's.
+    fn read(&self) -> Result<Batches<'_>> {
+        let mut readers: Vec<Batches<'_>> = vec![Box::new(self.batches.iter().cloned().map(Ok))];
+        for f in &self.files {
+            readers.push(Box::new(f.read()?));
+        }
+        Ok(Box::new(readers.into_iter().flatten()))
+    }
+}
+
+fn accumulators(spec: &GroupSpec) -> Result<Vec<GroupAcc>> {
+    spec.aggs
+        .iter()
+        .zip(&spec.input_types)
+        .map(|(a, t)| GroupAcc::new(a.func, t))
+        .collect()
+}
+
+/// Bytes a table and its states hold.
+fn held(table: &GroupTable, accs: &[GroupAcc]) -> usize {
+    table.memory_size() + accs.iter().map(GroupAcc::memory_size).sum::<usize>()
+}
+
+/// The partial-state batches of groups `ids` (keys, then each aggregate's state columns),
+/// at most `rows` rows each.
+fn states(
+    table: &GroupTable,
+    accs: &[GroupAcc],
+    ids: &[u32],
+    spec: &GroupSpec,
+    rows: usize,
+) -> Result<Vec<RecordBatch>> {
+    ids.chunks(rows.max(1))
+        .map(|chunk| {
+            let mut columns = table.key_columns(chunk)?;
+            for acc in accs {
+                columns.extend(acc.state(chunk)?);
+            }
+            batch(&spec.partial_schema, columns, "partial group_by")
+        })
+        .collect()
+}
+
+/// Folds a partition into partial states, hashed into the spec's buckets.
+///
+/// # Errors
+/// The source's or an expression's error; [`Error::Io`] when spilling fails.
+pub(crate) fn partial(
+    stream: Batches<'_>,
+    spec: &GroupSpec,
+    ctx: &TaskContext<'_>,
+) -> Result<Buckets> {
+    let mut table = GroupTable::new(&spec.key_types)?;
+    let mut accs = accumulators(spec)?;
+    let mut table_mem = ctx.memory.reserve(format!("{} hash table", ctx.name));
+    let mut out = Buckets {
+        buckets: (0..spec.buckets).map(|_| Bucket::default()).collect(),
+        _held: ctx.memory.reserve(format!("{} buckets", ctx.name)),
+    };
+    for b in stream {
+        let b = b?;
+        let keys = spec
+            .keys
+            .iter()
+            .map(|k| evaluate(k, &b))
+            .collect::<Result<Vec<_>>>()?;
+        let ids = table.intern(&keys)?;
+        for (acc, agg) in accs.iter_mut().zip(&spec.aggs) {
+            let values = evaluate(&agg.input, &b)?;
+            acc.update(values.as_ref(), &ids, table.len())?;
+        }
+        if table_mem.try_resize(held(&table, &accs)).is_err() {
+            flush(&mut table, &mut accs, &mut out, spec, ctx)?;
+            table_mem.free();
+        }
+    }
+    flush(&mut table, &mut accs, &mut out, spec, ctx)?;
+    Ok(out)
+}
+
+/// Moves a partial table's states into the buckets, spilling them all if they do not fit,
+/// and empties the table.
+fn flush(
+    table: &mut GroupTable,
+    accs: &mut Vec<GroupAcc>,
+    out: &mut Buckets,
+    spec: &GroupSpec,
+    ctx: &TaskContext<'_>,
+) -> Result<()> {
+    if table.is_empty() {
+        return Ok(());
+    }
+    let mut per_bucket: Vec<Vec<u32>> = vec![Vec::new(); spec.buckets];
+    for (g, b) in table.buckets(spec.buckets).into_iter().enumerate() {
+        per_bucket[b].push(g as u32);
+    }
+    for (b, ids) in per_bucket.iter().enumerate() {
+        if ids.is_empty() {
+            continue;
+        }
+        for part in states(table, accs, ids, spec, ctx.batch_rows)? {
+            let size = part.get_array_memory_size();
+            if out._held.try_grow(size).is_ok() {
+                out.buckets[b].batches.push(part);
+            } else {
+                spill_all(out, spec, ctx)?;
+                let file = ctx.spill.write(&spec.partial_schema, [part])?;
+                out.buckets[b].files.push(file);
+            }
+        }
+    }
+    *table = GroupTable::new(&spec.key_types)?;
+    *accs = accumulators(spec)?;
+    Ok(())
+}
+
+/// Writes every bucket's in-memory batches to its own spill file and frees their memory.
+fn spill_all(out: &mut Buckets, spec: &GroupSpec, ctx: &TaskContext<'_>) -> Result<()> {
+    for bucket in &mut out.buckets {
+        if !bucket.batches.is_empty() {
+            let batches = std::mem::take(&mut bucket.batches);
+            bucket
+                .files
+                .push(ctx.spill.write(&spec.partial_schema, batches)?);
+        }
+    }
+    out._held.free();
+    Ok(())
+}
+
+/// Merges bucket `bucket` of every producer and finishes its groups.
+///
+/// # Errors
+/// [`Error::ResourcesExhausted`] when the budget cannot hold even a split table;
+/// [`Error::Io`] when spilling fails.
+pub(crate) fn final_bucket(
+    deps: &[Arc<Data>],
+    spec: &GroupSpec,
+    bucket: usize,
+    ctx: &TaskContext<'_>,
+) -> Result<Vec<RecordBatch>> {
+    let mut inputs: Vec<Batches<'_>> = Vec::with_capacity(deps.len());
+    for d in deps {
+        let Data::Buckets(out) = d.as_ref() else {
+            return Err(Error::Internal(
+                "a group_by final task was given batches".into(),
+            ));
+        };
+        if let Some(b) = out.buckets.get(bucket) {
+            inputs.push(b.read()?);
+        }
+    }
+    merge(Box::new(inputs.into_iter().flatten()), spec, ctx, 0)
+}
+
+fn merge(
+    mut input: Batches<'_>,
+    spec: &GroupSpec,
+    ctx: &TaskContext<'_>,
+    depth: u32,
+) -> Result<Vec<RecordBatch>> {
+    let nkeys = spec.keys.len();
+    let widths: Vec<usize> = spec
+        .aggs
+        .iter()
+        .zip(&spec.input_types)
+        .map(|(a, t)| GroupAcc::state_fields(a.func, t, &a.name).len())
+        .collect();
+    let mut table = GroupTable::new(&spec.key_types)?;
+    let mut accs = accumulators(spec)?;
+    let mut mem = ctx.memory.reserve(format!("{} hash table", ctx.name));
+    while let Some(b) = input.next() {
+        ctx.check()?;
+        let b = b?;
+        let ids = table.intern(&b.columns()[..nkeys])?;
+        let mut at = nkeys;
+        for (acc, w) in accs.iter_mut().zip(&widths) {
+            acc.merge(&b.columns()[at..at + w], &ids, table.len())?;
+            at += w;
+        }
+        let need = held(&table, &accs);
+        if mem.try_resize(need).is_err() && table.len() > 1 {
+            if depth >= MAX_DEPTH {
+                return Err(Error::ResourcesExhausted {
+                    consumer: format!("{} hash table", ctx.name),
+                    requested: need,
+                    available: ctx.memory.available(),
+                    limit: ctx.memory.limit(),
+                });
+            }
+            // Split: this table's states and the rest of the input, by another hash.
+            let all: Vec<u32> = (0..table.len() as u32).collect();
+            let mut writers: Vec<Option<SpillWriter>> = (0..FANOUT).map(|_| None).collect();
+            for part in states(&table, &accs, &all, spec, ctx.batch_rows)? {
+                scatter(&part, spec, depth + 1, &mut writers, ctx)?;
+            }
+            drop((table, accs));
+            mem.free();
+            for b in input {
+                ctx.check()?;
+                scatter(&b?, spec, depth + 1, &mut writers, ctx)?;
+            }
+            let files = writers
+                .into_iter()
+                .flatten()
+                .map(SpillWriter::finish)
+                .collect::<Result<Vec<SpillFile>>>()?;
+            let mut out = Vec::new();
+            for f in &files {
+                out.extend(merge(Box::new(f.read()?), spec, ctx, depth + 1)?);
+            }
+            return Ok(out);
+        }
+    }
+    if table.is_empty() {
+        return Ok(Vec::new());
+    }
+    let all: Vec<u32> = (0..table.len() as u32).collect();
+    all.chunks(ctx.batch_rows.max(1))
+        .map(|ids| {
+            let mut columns = table.key_columns(ids)?;
+            for (acc, field) in accs.iter().zip(&spec.schema.fields()[nkeys..]) {
+                columns.push(acc.finish(ids, field.data_type())?);
+            }
+            batch(&spec.schema, columns, "group_by")
+        })
+        .collect()
+}
+
+/// Appends the rows of a partial-state batch to the sub-bucket files their keys hash to.
+fn scatter(
+    part: &RecordBatch,
+    spec: &GroupSpec,
+    seed: u32,
+    writers: &mut [Option<SpillWriter>],
+    ctx: &TaskContext<'_>,
+) -> Result<()> {
+    let keys: Vec<ArrayRef> = part.columns()[..spec.keys.len()].to_vec();
+    let targets = GroupTable::partition(&spec.key_types, &keys, u64::from(seed), writers.len())?;
+    let mut rows: Vec<Vec<u32>> = vec![Vec::new(); writers.len()];
+    for (i, t) in targets.into_iter().enumerate() {
+        rows[t].push(i as u32);
+    }
+    for (w, idx) in writers.iter_mut().zip(rows) {
+        if idx.is_empty() {
+            continue;
+        }
+        let idx = UInt32Array::from(idx);
+        let columns = part
+            .columns()
+            .iter()
+            .map(|c| take(c.as_ref(), &idx, None).map_err(|e| Error::compute("group_by spill", e)))
+            .collect::<Result<Vec<_>>>()?;
+        let piece = batch(&spec.partial_schema, columns, "group_by spill")?;
+        if w.is_none() {
+            *w = Some(ctx.spill.writer(&spec.partial_schema)?);
+        }
+        if let Some(w) = w {
+            w.write(&piece)?;
+        }
+    }
+    Ok(())
+}
