@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
+use arrow::array::AsArray;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
+use arrow::datatypes::UInt64Type;
 use spillway_engine::exec::{ExecOptions, ExecStats, execute_with_stats};
 use spillway_engine::graph::TaskGraph;
-use spillway_engine::lower::lower;
+use spillway_engine::lower::{lower, lower_to_sink};
+use spillway_io::ParquetSink;
 use spillway_planner::agg::AggExpr;
 use spillway_planner::expr::{Expr, col};
 use spillway_planner::logical::LogicalPlan;
@@ -231,9 +234,43 @@ impl DataFrame {
     /// # Errors
     /// As [`DataFrame::collect`].
     pub fn collect_with_stats(&self) -> Result<(Vec<RecordBatch>, ExecStats)> {
-        let graph = Arc::new(self.task_graph()?);
+        self.run(self.task_graph()?, "collect")
+    }
+
+    /// Writes the result to `folder` as Parquet files, one per output partition
+    /// (`part-00000.parquet`, ...), each written by the task that produces it, so the
+    /// result is never gathered in memory. Returns the rows written.
+    ///
+    /// # Errors
+    /// As [`DataFrame::collect`]; [`Error::Io`] naming the folder or file that cannot be
+    /// written.
+    pub fn write_parquet(&self, folder: impl AsRef<std::path::Path>) -> Result<usize> {
+        self.write_parquet_with_stats(folder).map(|(rows, _)| rows)
+    }
+
+    /// As [`DataFrame::write_parquet`], with what the run cost.
+    ///
+    /// # Errors
+    /// As [`DataFrame::write_parquet`].
+    pub fn write_parquet_with_stats(
+        &self,
+        folder: impl AsRef<std::path::Path>,
+    ) -> Result<(usize, ExecStats)> {
+        let sink = Arc::new(ParquetSink::try_new(folder.as_ref())?);
+        let optimized = optimize(&self.plan)?;
+        let graph = lower_to_sink(&optimized, self.session.config(), sink)?;
+        let (batches, stats) = self.run(graph, "write")?;
+        let rows = batches
+            .iter()
+            .flat_map(|b| b.column(0).as_primitive::<UInt64Type>().values().to_vec())
+            .sum::<u64>();
+        Ok((rows as usize, stats))
+    }
+
+    fn run(&self, graph: TaskGraph, what: &'static str) -> Result<(Vec<RecordBatch>, ExecStats)> {
+        let graph = Arc::new(graph);
         let config = self.session.config();
-        let bar = Bar::new(config.progress, "collect", Some(graph.tasks.len()));
+        let bar = Bar::new(config.progress, what, Some(graph.tasks.len()));
         let options = ExecOptions {
             synchronous: config.synchronous,
             max_in_flight: config.threads,

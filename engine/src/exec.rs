@@ -220,6 +220,8 @@ fn run_caught(graph: &TaskGraph, id: TaskId, deps: &[Arc<Data>], run: &Run) -> R
         memory: &run.memory,
         spill: &run.spill,
         batch_rows: run.batch_rows,
+        partition: graph.tasks[id].partition,
+        output_schema: &graph.written_schema,
     };
     match catch_unwind(AssertUnwindSafe(|| run_task(kind, deps, &ctx))) {
         Ok(r) => r.map_err(|e| in_task(graph, id, e)),

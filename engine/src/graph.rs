@@ -13,6 +13,7 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, SchemaRef};
 use spillway_planner::agg::AggExpr;
 use spillway_planner::expr::Expr;
+use spillway_planner::sink::DataSink;
 use spillway_planner::source::ScanPartition;
 use spillway_planner::udf::PartitionFn;
 
@@ -132,6 +133,9 @@ pub enum Sink {
     Partial(Arc<AggSpec>),
     /// Folds them into per-group partial states, hashed into the spec's buckets.
     GroupPartial(Arc<GroupSpec>),
+    /// Writes them to the sink as the task's output partition; the task's output is one
+    /// row, the count of rows written.
+    Write(Arc<dyn DataSink>),
 }
 
 /// What one task does.
@@ -156,6 +160,8 @@ pub enum TaskKind {
         spec: Arc<GroupSpec>,
         /// The bucket it reads from each dependency.
         bucket: usize,
+        /// Where the finished groups go: `None` to hold them as the task's output.
+        sink: Option<Arc<dyn DataSink>>,
     },
 }
 
@@ -194,6 +200,9 @@ pub struct TaskGraph {
     pub outputs: Vec<TaskId>,
     /// The schema of the result.
     pub schema: SchemaRef,
+    /// The schema of the plan's rows: what the graph's writers write (the result's schema
+    /// when the graph does not write).
+    pub written_schema: SchemaRef,
 }
 
 impl TaskGraph {
@@ -254,6 +263,10 @@ impl TaskGraph {
                     spec.list(),
                     spec.buckets
                 ));
+            }
+            Sink::Write(sink) => {
+                name.push("write");
+                detail.push(format!("write {}", sink.name()));
             }
             Sink::Batches => {}
         }

@@ -188,7 +188,8 @@ pub(crate) fn final_bucket(
     spec: &GroupSpec,
     bucket: usize,
     ctx: &TaskContext<'_>,
-) -> Result<Vec<RecordBatch>> {
+    emit: &mut dyn FnMut(RecordBatch) -> Result<()>,
+) -> Result<()> {
     let mut inputs: Vec<Batches<'_>> = Vec::with_capacity(deps.len());
     for d in deps {
         let Data::Buckets(out) = d.as_ref() else {
@@ -200,15 +201,18 @@ pub(crate) fn final_bucket(
             inputs.push(b.read()?);
         }
     }
-    merge(Box::new(inputs.into_iter().flatten()), spec, ctx, 0)
+    merge(Box::new(inputs.into_iter().flatten()), spec, ctx, 0, emit)
 }
 
+/// Merges partial states into a table and emits the finished groups, splitting the input
+/// into spilled sub-buckets when the table outgrows its memory.
 fn merge(
     mut input: Batches<'_>,
     spec: &GroupSpec,
     ctx: &TaskContext<'_>,
     depth: u32,
-) -> Result<Vec<RecordBatch>> {
+    emit: &mut dyn FnMut(RecordBatch) -> Result<()>,
+) -> Result<()> {
     let nkeys = spec.keys.len();
     let widths: Vec<usize> = spec
         .aggs
@@ -255,26 +259,23 @@ fn merge(
                 .flatten()
                 .map(SpillWriter::finish)
                 .collect::<Result<Vec<SpillFile>>>()?;
-            let mut out = Vec::new();
-            for f in &files {
-                out.extend(merge(Box::new(f.read()?), spec, ctx, depth + 1)?);
+            for f in files {
+                merge(Box::new(f.read()?), spec, ctx, depth + 1, emit)?;
+                // Each sub-bucket's file goes as soon as it is merged.
+                drop(f);
             }
-            return Ok(out);
+            return Ok(());
         }
     }
-    if table.is_empty() {
-        return Ok(Vec::new());
-    }
     let all: Vec<u32> = (0..table.len() as u32).collect();
-    all.chunks(ctx.batch_rows.max(1))
-        .map(|ids| {
-            let mut columns = table.key_columns(ids)?;
-            for (acc, field) in accs.iter().zip(&spec.schema.fields()[nkeys..]) {
-                columns.push(acc.finish(ids, field.data_type())?);
-            }
-            batch(&spec.schema, columns, "group_by")
-        })
-        .collect()
+    for ids in all.chunks(ctx.batch_rows.max(1)) {
+        let mut columns = table.key_columns(ids)?;
+        for (acc, field) in accs.iter().zip(&spec.schema.fields()[nkeys..]) {
+            columns.push(acc.finish(ids, field.data_type())?);
+        }
+        emit(batch(&spec.schema, columns, "group_by")?)?;
+    }
+    Ok(())
 }
 
 /// Appends the rows of a partial-state batch to the sub-bucket files their keys hash to.

@@ -15,7 +15,8 @@ use spillway_planner::config::SessionConfig;
 use spillway_planner::logical::LogicalPlan;
 use spillway_planner::source::ScanRequest;
 
-use arrow::datatypes::{Field, Schema};
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use spillway_planner::sink::DataSink;
 
 use crate::graph::{AggSpec, GroupSpec, Input, Op, Sink, TaskGraph, TaskId, TaskKind};
 use crate::group::GroupAcc;
@@ -56,9 +57,63 @@ pub fn lower(plan: &LogicalPlan, config: &SessionConfig) -> Result<TaskGraph> {
         tasks: Vec::new(),
         outputs: Vec::new(),
         schema: plan.schema(),
+        written_schema: plan.schema(),
     };
     let stream = lower_stream(plan, config, &mut graph)?;
     graph.outputs = materialize(stream, Sink::Batches, &mut graph);
+    Ok(graph)
+}
+
+/// The schema of a write's result: one row per output partition, the rows it wrote.
+pub fn rows_written_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![Field::new(
+        "rows_written",
+        arrow::datatypes::DataType::UInt64,
+        false,
+    )]))
+}
+
+/// Lowers `plan` to a graph whose output partitions are written to `sink`, each by the
+/// task that produces it (a group-by's final tasks write their groups as they finish
+/// them). The graph's result is one row per output partition: the rows it wrote.
+///
+/// # Errors
+/// As [`lower`].
+pub fn lower_to_sink(
+    plan: &LogicalPlan,
+    config: &SessionConfig,
+    sink: Arc<dyn DataSink>,
+) -> Result<TaskGraph> {
+    let mut graph = TaskGraph {
+        stages: Vec::new(),
+        tasks: Vec::new(),
+        outputs: Vec::new(),
+        schema: rows_written_schema(),
+        written_schema: plan.schema(),
+    };
+    let stream = lower_stream(plan, config, &mut graph)?;
+    let finals = stream.passthrough().filter(|ids| {
+        !ids.is_empty()
+            && ids
+                .iter()
+                .all(|&i| matches!(graph.tasks[i].kind, TaskKind::GroupFinal { .. }))
+    });
+    graph.outputs = match finals {
+        Some(ids) => {
+            for &i in &ids {
+                if let TaskKind::GroupFinal { sink: s, .. } = &mut graph.tasks[i].kind {
+                    *s = Some(Arc::clone(&sink));
+                }
+            }
+            if let Some(stage) = ids.first().map(|&i| graph.tasks[i].stage) {
+                let st = &mut graph.stages[stage];
+                st.name.push_str("-write");
+                st.detail.push_str(&format!(" → write {}", sink.name()));
+            }
+            ids
+        }
+        None => materialize(stream, Sink::Write(sink), &mut graph),
+    };
     Ok(graph)
 }
 
@@ -177,6 +232,7 @@ fn lower_stream(plan: &LogicalPlan, config: &SessionConfig, g: &mut TaskGraph) -
                         TaskKind::GroupFinal {
                             spec: Arc::clone(&spec),
                             bucket,
+                            sink: None,
                         },
                     )
                 }),

@@ -20,6 +20,9 @@ use spillway_planner::{Error, Result};
 use crate::aggregate::Accumulator;
 use crate::eval::{evaluate, evaluate_predicate};
 use crate::graph::{AggSpec, Input, Op, Sink, TaskKind};
+use crate::lower::rows_written_schema;
+use arrow::datatypes::SchemaRef;
+use spillway_planner::sink::{DataSink, PartitionWriter};
 
 /// What a task produces.
 #[derive(Debug)]
@@ -45,6 +48,10 @@ pub struct TaskContext<'a> {
     pub spill: &'a Arc<SpillDir>,
     /// Largest number of rows in one output batch.
     pub batch_rows: usize,
+    /// The task's place in its stage: the output partition it writes.
+    pub partition: usize,
+    /// The schema of what a writing task writes (the graph's result before the write).
+    pub output_schema: &'a SchemaRef,
 }
 
 impl TaskContext<'_> {
@@ -87,12 +94,21 @@ pub fn run_task(kind: &TaskKind, deps: &[Arc<Data>], ctx: &TaskContext<'_>) -> R
                 Sink::GroupPartial(spec) => {
                     Ok(Data::Buckets(hash_agg::partial(stream, spec, ctx)?))
                 }
+                Sink::Write(sink) => {
+                    let mut out = Output::new(Some(sink), ctx)?;
+                    for b in stream {
+                        out.emit(b?)?;
+                    }
+                    out.finish()
+                }
             }
         }
         TaskKind::Combine(spec) => Ok(Data::States(merge_states(deps, spec)?)),
-        TaskKind::GroupFinal { spec, bucket } => Ok(Data::Batches(hash_agg::final_bucket(
-            deps, spec, *bucket, ctx,
-        )?)),
+        TaskKind::GroupFinal { spec, bucket, sink } => {
+            let mut out = Output::new(sink.as_ref(), ctx)?;
+            hash_agg::final_bucket(deps, spec, *bucket, ctx, &mut |b| out.emit(b))?;
+            out.finish()
+        }
         TaskKind::Final(spec) => {
             let states = merge_states(deps, spec)?;
             let columns = states
@@ -103,6 +119,56 @@ pub fn run_task(kind: &TaskKind, deps: &[Arc<Data>], ctx: &TaskContext<'_>) -> R
             let batch = RecordBatch::try_new(Arc::clone(&spec.schema), columns)
                 .map_err(|e| Error::compute("aggregate result", e))?;
             Ok(Data::Batches(vec![batch]))
+        }
+    }
+}
+
+/// Where a task's finished batches go: held as its output, or written to a sink (then the
+/// output is the count of rows written).
+pub(crate) struct Output {
+    held: Vec<RecordBatch>,
+    writer: Option<Box<dyn PartitionWriter>>,
+}
+
+impl Output {
+    fn new(sink: Option<&Arc<dyn DataSink>>, ctx: &TaskContext<'_>) -> Result<Self> {
+        let writer = match sink {
+            Some(s) => Some(s.open(ctx.partition, ctx.output_schema)?),
+            None => None,
+        };
+        Ok(Output {
+            held: Vec::new(),
+            writer,
+        })
+    }
+
+    /// Takes one finished batch.
+    ///
+    /// # Errors
+    /// The sink's write error.
+    pub(crate) fn emit(&mut self, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        match &mut self.writer {
+            Some(w) => w.write(&batch),
+            None => {
+                self.held.push(batch);
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(self) -> Result<Data> {
+        match self.writer {
+            None => Ok(Data::Batches(self.held)),
+            Some(w) => {
+                let rows = w.finish()?;
+                let count = arrow::array::UInt64Array::from(vec![rows as u64]);
+                let batch = RecordBatch::try_new(rows_written_schema(), vec![Arc::new(count)])
+                    .map_err(|e| Error::compute("rows written", e))?;
+                Ok(Data::Batches(vec![batch]))
+            }
         }
     }
 }

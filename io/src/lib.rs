@@ -45,4 +45,4 @@ pub mod memory;
 pub mod parquet;
 
 pub use memory::MemorySource;
-pub use parquet::ParquetSource;
+pub use parquet::{ParquetSink, ParquetSource};

@@ -176,3 +176,60 @@ fn truncated_and_corrupt_files_are_errors_naming_the_file() {
         "{err}"
     );
 }
+
+#[test]
+fn results_are_written_partition_by_partition_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), 3, 5_000, 1_000);
+    let spill = tempfile::tempdir().unwrap();
+    for limit in [8_192_usize, 1 << 30] {
+        let s = Session::builder()
+            .threads(2)
+            .batch_rows(512)
+            .memory_limit(limit)
+            .spill_dir(spill.path())
+            .build()
+            .unwrap();
+        let df = s.read_parquet(glob(dir.path())).unwrap();
+
+        // A filter: one file per scan partition.
+        let out = dir.path().join(format!("filtered-{limit}"));
+        let rows = df
+            .filter(col("id").lt(lit(7_000)))
+            .unwrap()
+            .write_parquet(&out)
+            .unwrap();
+        assert_eq!(rows, 7_000);
+        let back = s.read_parquet(out.to_string_lossy()).unwrap();
+        assert_eq!(back.count_rows().unwrap(), 7_000);
+        assert_eq!(
+            back.column("id").unwrap().sum().compute::<i64>().unwrap(),
+            (0..7_000_i64).sum::<i64>()
+        );
+
+        // A group-by: its final tasks write their groups as they finish them, spilling
+        // under the small limit.
+        let out = dir.path().join(format!("grouped-{limit}"));
+        let grouped = df
+            .group_by([(col("id") % lit(1_000)).alias("k")])
+            .agg([col("id").count().alias("n"), col("v").sum().alias("v")])
+            .unwrap();
+        let (rows, stats) = grouped.write_parquet_with_stats(&out).unwrap();
+        assert_eq!(rows, 1_000);
+        if limit == 8_192 {
+            assert!(stats.spilled_bytes > 0, "{stats:?}");
+        }
+        let back = s.read_parquet(out.to_string_lossy()).unwrap();
+        assert_eq!(back.count_rows().unwrap(), 1_000);
+        assert_eq!(
+            back.column("n").unwrap().sum().compute::<u64>().unwrap(),
+            15_000
+        );
+        assert_eq!(
+            back.column("v").unwrap().sum().compute::<f64>().unwrap(),
+            grouped.column("v").unwrap().sum().compute::<f64>().unwrap()
+        );
+        assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
+        assert_eq!(s.memory().used(), 0);
+    }
+}

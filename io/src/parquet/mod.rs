@@ -29,6 +29,9 @@
 //! is found while reading the footer or while decoding pages.
 
 mod prune;
+mod write;
+
+pub use write::ParquetSink;
 #[cfg(test)]
 mod tests;
 
