@@ -14,6 +14,7 @@ use spillway_planner::agg::AggExpr;
 use spillway_planner::expr::{Expr, col};
 use spillway_planner::logical::LogicalPlan;
 use spillway_planner::optimizer::optimize;
+use spillway_planner::sort::SortKey;
 use spillway_planner::udf::PartitionFn;
 use spillway_planner::{Error, Result};
 
@@ -149,6 +150,28 @@ impl DataFrame {
     pub fn agg(&self, aggs: impl IntoIterator<Item = AggExpr>) -> Result<DataFrame> {
         let aggs: Vec<AggExpr> = aggs.into_iter().collect();
         Ok(self.then(LogicalPlan::aggregate(Arc::clone(&self.plan), aggs)?))
+    }
+
+    /// Sorts all rows by `keys` (`col("x")`, `col("x").desc()`, `.nulls_first()`),
+    /// stably: rows with equal keys keep their input order. The sort is external: runs
+    /// that do not fit the memory limit are spilled and merged from disk. Followed by
+    /// [`DataFrame::head`], only the first rows are kept from each partition (top-k).
+    ///
+    /// ```
+    /// use spillway::prelude::*;
+    ///
+    /// let session = Session::builder().threads(2).build()?;
+    /// let df = session.from_vec("x", vec![3_i64, 1, 2], 2)?.into_frame();
+    /// let top = df.sort([col("x").desc()])?.head(2).collect_batch()?;
+    /// assert_eq!(top.num_rows(), 2);
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`] or [`Error::Type`] naming the key.
+    pub fn sort<K: Into<SortKey>>(&self, keys: impl IntoIterator<Item = K>) -> Result<DataFrame> {
+        let keys: Vec<SortKey> = keys.into_iter().map(Into::into).collect();
+        Ok(self.then(LogicalPlan::sort(Arc::clone(&self.plan), keys, None)?))
     }
 
     /// Groups the rows by `keys` (columns or expressions); [`GroupBy::agg`] computes the

@@ -55,7 +55,7 @@ pub use spillway_io::{MemorySource, ParquetSource};
 
 pub use arrow;
 pub use spillway_planner::{
-    Error, Result, agg, config, error, expr, logical, optimizer, scalar, source, udf,
+    Error, Result, agg, config, error, expr, logical, optimizer, scalar, sink, sort, source, udf,
 };
 
 /// The names most programs need.
@@ -66,6 +66,7 @@ pub mod prelude {
     pub use spillway_planner::config::{Progress, SessionConfig};
     pub use spillway_planner::expr::{Expr, col, lit, not, null};
     pub use spillway_planner::scalar::ScalarValue;
+    pub use spillway_planner::sort::SortKey;
     pub use spillway_planner::udf::{Element, ElementFn, PartitionFn};
     pub use spillway_planner::{Error, Result};
 

@@ -14,6 +14,8 @@ use arrow::datatypes::{DataType, SchemaRef};
 use spillway_planner::agg::AggExpr;
 use spillway_planner::expr::Expr;
 use spillway_planner::sink::DataSink;
+
+use crate::sort::SortSpec;
 use spillway_planner::source::ScanPartition;
 use spillway_planner::udf::PartitionFn;
 
@@ -133,6 +135,8 @@ pub enum Sink {
     Partial(Arc<AggSpec>),
     /// Folds them into per-group partial states, hashed into the spec's buckets.
     GroupPartial(Arc<GroupSpec>),
+    /// Sorts them into runs (spilled when they do not fit).
+    SortRuns(Arc<SortSpec>),
     /// Writes them to the sink as the task's output partition; the task's output is one
     /// row, the count of rows written.
     Write(Arc<dyn DataSink>),
@@ -154,6 +158,13 @@ pub enum TaskKind {
     Combine(Arc<AggSpec>),
     /// Merges the partial states of its dependencies and finishes them into one row.
     Final(Arc<AggSpec>),
+    /// Merges the sorted runs of every dependency, in order.
+    SortMerge {
+        /// The sort.
+        spec: Arc<SortSpec>,
+        /// Where the sorted rows go: `None` to hold them as the task's output.
+        sink: Option<Arc<dyn DataSink>>,
+    },
     /// Merges one bucket of every dependency's per-group partial states and finishes them.
     GroupFinal {
         /// The aggregation.
@@ -263,6 +274,10 @@ impl TaskGraph {
                     spec.list(),
                     spec.buckets
                 ));
+            }
+            Sink::SortRuns(spec) => {
+                name.push("sort-runs");
+                detail.push(format!("sorted runs {}", spec.describe()));
             }
             Sink::Write(sink) => {
                 name.push("write");

@@ -10,6 +10,7 @@
 //! - [`eval`]: expressions over a batch, with Arrow's kernels.
 //! - [`aggregate`]: partial aggregate states and their merge.
 //! - [`memory`]: the session's memory budget and RAII reservations.
+//! - [`hash_agg`], [`sort`]: the out-of-core operators (hash aggregation, external sort).
 //! - [`spill`]: compressed Arrow IPC spill files in a private folder.
 
 pub mod aggregate;
@@ -21,6 +22,7 @@ pub mod hash_agg;
 pub mod lower;
 pub mod memory;
 pub mod pipeline;
+pub mod sort;
 pub mod spill;
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use spillway_planner::sink::DataSink;
 
 use crate::graph::{AggSpec, GroupSpec, Input, Op, Sink, TaskGraph, TaskId, TaskKind};
 use crate::group::GroupAcc;
+use crate::sort::SortSpec;
 
 /// Partitions whose streaming operators are not yet placed in tasks.
 struct Stream {
@@ -94,14 +95,19 @@ pub fn lower_to_sink(
     let stream = lower_stream(plan, config, &mut graph)?;
     let finals = stream.passthrough().filter(|ids| {
         !ids.is_empty()
-            && ids
-                .iter()
-                .all(|&i| matches!(graph.tasks[i].kind, TaskKind::GroupFinal { .. }))
+            && ids.iter().all(|&i| {
+                matches!(
+                    graph.tasks[i].kind,
+                    TaskKind::GroupFinal { .. } | TaskKind::SortMerge { .. }
+                )
+            })
     });
     graph.outputs = match finals {
         Some(ids) => {
             for &i in &ids {
-                if let TaskKind::GroupFinal { sink: s, .. } = &mut graph.tasks[i].kind {
+                if let TaskKind::GroupFinal { sink: s, .. } | TaskKind::SortMerge { sink: s, .. } =
+                    &mut graph.tasks[i].kind
+                {
                     *s = Some(Arc::clone(&sink));
                 }
             }
@@ -187,6 +193,38 @@ fn lower_stream(plan: &LogicalPlan, config: &SessionConfig, g: &mut TaskGraph) -
                     origin_detail: "gather in partition order".into(),
                     ops: vec![Op::Limit(*n)],
                 }
+            }
+        }
+        LogicalPlan::Sort { input, keys, fetch } => {
+            let in_schema = input.schema();
+            let key_types = keys
+                .iter()
+                .map(|k| k.expr.data_type(&in_schema))
+                .collect::<Result<Vec<_>>>()?;
+            let spec = Arc::new(SortSpec {
+                keys: keys.clone(),
+                key_types,
+                schema: in_schema,
+                fetch: *fetch,
+            });
+            let s = lower_stream(input, config, g)?;
+            let producers = materialize(s, Sink::SortRuns(Arc::clone(&spec)), g);
+            let merged = g.push_stage(
+                "sort-merge".into(),
+                format!("merge sorted runs {}", spec.describe()),
+                [(
+                    producers,
+                    TaskKind::SortMerge {
+                        spec: Arc::clone(&spec),
+                        sink: None,
+                    },
+                )],
+            );
+            Stream {
+                inputs: merged.into_iter().map(|i| Input::Tasks(vec![i])).collect(),
+                origin: "sort-merge".into(),
+                origin_detail: "read sort-merge".into(),
+                ops: Vec::new(),
             }
         }
         LogicalPlan::Aggregate {

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::hash_agg::{self, Buckets};
 use crate::memory::MemoryPool;
+use crate::sort::{self, Runs};
 use crate::spill::SpillDir;
 
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
@@ -33,6 +34,8 @@ pub enum Data {
     States(Vec<Accumulator>),
     /// Per-group partial states, hashed into buckets, in memory or spilled.
     Buckets(Buckets),
+    /// Sorted runs, in memory or spilled.
+    Runs(Runs),
 }
 
 /// What a running task may use besides its inputs.
@@ -94,6 +97,7 @@ pub fn run_task(kind: &TaskKind, deps: &[Arc<Data>], ctx: &TaskContext<'_>) -> R
                 Sink::GroupPartial(spec) => {
                     Ok(Data::Buckets(hash_agg::partial(stream, spec, ctx)?))
                 }
+                Sink::SortRuns(spec) => Ok(Data::Runs(sort::runs(stream, spec, ctx)?)),
                 Sink::Write(sink) => {
                     let mut out = Output::new(Some(sink), ctx)?;
                     for b in stream {
@@ -104,6 +108,11 @@ pub fn run_task(kind: &TaskKind, deps: &[Arc<Data>], ctx: &TaskContext<'_>) -> R
             }
         }
         TaskKind::Combine(spec) => Ok(Data::States(merge_states(deps, spec)?)),
+        TaskKind::SortMerge { spec, sink } => {
+            let mut out = Output::new(sink.as_ref(), ctx)?;
+            sort::merge(deps, spec, ctx, &mut |b| out.emit(b))?;
+            out.finish()
+        }
         TaskKind::GroupFinal { spec, bucket, sink } => {
             let mut out = Output::new(sink.as_ref(), ctx)?;
             hash_agg::final_bucket(deps, spec, *bucket, ctx, &mut |b| out.emit(b))?;
@@ -178,7 +187,7 @@ fn dep_batches(deps: &[Arc<Data>]) -> Result<Vec<RecordBatch>> {
     for d in deps {
         match d.as_ref() {
             Data::Batches(b) => out.extend(b.iter().cloned()),
-            Data::States(_) | Data::Buckets(_) => {
+            Data::States(_) | Data::Buckets(_) | Data::Runs(_) => {
                 return Err(Error::Internal(
                     "a pipeline was given aggregate states".into(),
                 ));

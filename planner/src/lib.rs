@@ -15,6 +15,7 @@
 //! - [`logical`]: the logical plan, a closed enum whose nodes are checked when built.
 //! - [`optimizer`]: predicate and projection pushdown, in a documented order.
 //! - [`source`]: the [`DataSource`](source::DataSource) contract the formats implement.
+//! - [`sort`]: sort keys (direction, nulls first or last).
 //! - [`sink`]: the [`DataSink`](sink::DataSink) contract for writing results partition by partition.
 //! - [`config`]: typed session configuration, parsed once at the edge.
 //! - [`error`]: the one error enum, grouped by whose fault it is.
@@ -37,6 +38,7 @@ pub mod logical;
 pub mod optimizer;
 pub mod scalar;
 pub mod sink;
+pub mod sort;
 pub mod source;
 pub mod udf;
 

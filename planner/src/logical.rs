@@ -12,6 +12,7 @@ use arrow::datatypes::{Field, Schema, SchemaRef};
 
 use crate::agg::AggExpr;
 use crate::expr::Expr;
+use crate::sort::SortKey;
 use crate::source::DataSource;
 use crate::udf::{PartitionFn, describe_schema};
 use crate::{Error, Result};
@@ -59,6 +60,16 @@ pub enum LogicalPlan {
         input: Arc<LogicalPlan>,
         /// How many rows.
         n: usize,
+    },
+    /// Sorts all rows by the keys (stable: equal keys keep their input order), keeping the
+    /// first `fetch` when given (top-k).
+    Sort {
+        /// The input.
+        input: Arc<LogicalPlan>,
+        /// The keys, most significant first.
+        keys: Vec<SortKey>,
+        /// Keep only the first rows of the sorted order.
+        fetch: Option<usize>,
     },
     /// Aggregates per group of equal keys (one row per group, in no defined order), or
     /// global aggregates (no keys: one row).
@@ -160,6 +171,25 @@ impl LogicalPlan {
         LogicalPlan::Limit { input, n }
     }
 
+    /// `input` sorted by `keys`, the first `fetch` rows when given.
+    ///
+    /// # Errors
+    /// As [`Expr::to_field`] for a key; [`Error::Plan`] for no keys; [`Error::Type`] for a
+    /// key type that has no order.
+    pub fn sort(input: Arc<LogicalPlan>, keys: Vec<SortKey>, fetch: Option<usize>) -> Result<Self> {
+        if keys.is_empty() {
+            return Err(Error::Plan("a sort needs at least one key".into()));
+        }
+        let in_schema = input.schema();
+        for k in &keys {
+            let t = k.expr.data_type(&in_schema)?;
+            if t.is_nested() {
+                return Err(Error::type_error(k, format!("{t} has no order to sort by")));
+            }
+        }
+        Ok(LogicalPlan::Sort { input, keys, fetch })
+    }
+
     /// Global aggregates over `input`.
     ///
     /// # Errors
@@ -203,7 +233,9 @@ impl LogicalPlan {
             LogicalPlan::Scan { schema, .. }
             | LogicalPlan::Project { schema, .. }
             | LogicalPlan::Aggregate { schema, .. } => Arc::clone(schema),
-            LogicalPlan::Filter { input, .. } | LogicalPlan::Limit { input, .. } => input.schema(),
+            LogicalPlan::Filter { input, .. }
+            | LogicalPlan::Limit { input, .. }
+            | LogicalPlan::Sort { input, .. } => input.schema(),
             LogicalPlan::MapPartitions { func, .. } => Arc::clone(func.schema()),
         }
     }
@@ -216,6 +248,7 @@ impl LogicalPlan {
             | LogicalPlan::Filter { input, .. }
             | LogicalPlan::MapPartitions { input, .. }
             | LogicalPlan::Limit { input, .. }
+            | LogicalPlan::Sort { input, .. }
             | LogicalPlan::Aggregate { input, .. } => Some(input),
         }
     }
@@ -252,6 +285,13 @@ impl LogicalPlan {
                 describe_schema(func.schema())
             ),
             LogicalPlan::Limit { n, .. } => format!("Limit {n}"),
+            LogicalPlan::Sort { keys, fetch, .. } => {
+                let k: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                match fetch {
+                    Some(n) => format!("Sort [{}] fetch={n}", list(&k)),
+                    None => format!("Sort [{}]", list(&k)),
+                }
+            }
             LogicalPlan::Aggregate { keys, aggs, .. } => {
                 let a: Vec<String> = aggs.iter().map(|a| a.to_string()).collect();
                 if keys.is_empty() {

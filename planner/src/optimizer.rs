@@ -2,6 +2,8 @@
 //!
 //! The passes, in order (see [`optimize`]):
 //!
+//! 0. **Top-k**: a `Limit` directly over a `Sort` becomes the sort's `fetch`, so each
+//!    partition keeps only its first `n` sorted rows.
 //! 1. **Predicate pushdown** moves each conjunct of a filter down through projections that
 //!    pass its columns through unchanged, merges stacked filters, and offers it to the scan.
 //!    A source that answers [`FilterPushdown::Exact`] takes the conjunct over; `Inexact`
@@ -13,8 +15,8 @@
 //!
 //! Predicates go first so that projection pushdown sees each filter in its final place and
 //! keeps the columns it reads; removing identities comes last because pushdown creates them.
-//! Filters never move through `Limit`, `MapPartitions` or `Aggregate`: that would change the
-//! answer.
+//! Filters never move through `Limit`, `Sort` (which may carry a `fetch`), `MapPartitions`
+//! or `Aggregate`: that would change the answer.
 
 use std::sync::Arc;
 
@@ -30,7 +32,8 @@ use crate::{Error, Result};
 /// # Errors
 /// Only if a rewritten node fails its schema check, which would be a bug.
 pub fn optimize(plan: &LogicalPlan) -> Result<LogicalPlan> {
-    let plan = push_down_predicates(plan)?;
+    let plan = fuse_top_k(plan)?;
+    let plan = push_down_predicates(&plan)?;
     let plan = push_down_projection(&plan, None)?;
     remove_identity_projections(&plan)
 }
@@ -43,10 +46,33 @@ fn rebuild(plan: &LogicalPlan, input: LogicalPlan) -> Result<LogicalPlan> {
         LogicalPlan::Filter { predicate, .. } => LogicalPlan::filter(input, predicate.clone())?,
         LogicalPlan::MapPartitions { func, .. } => LogicalPlan::map_partitions(input, func.clone()),
         LogicalPlan::Limit { n, .. } => LogicalPlan::limit(input, *n),
+        LogicalPlan::Sort { keys, fetch, .. } => LogicalPlan::sort(input, keys.clone(), *fetch)?,
         LogicalPlan::Aggregate { keys, aggs, .. } => {
             LogicalPlan::group_by(input, keys.clone(), aggs.clone())?
         }
     })
+}
+
+/// Pass 0: `Limit n` over `Sort` becomes a sort that keeps only its first `n` rows
+/// (top-k), so no partition sorts or holds more than `n` rows.
+fn fuse_top_k(plan: &LogicalPlan) -> Result<LogicalPlan> {
+    let Some(input) = plan.input() else {
+        return Ok(plan.clone());
+    };
+    let input = fuse_top_k(input)?;
+    if let (
+        LogicalPlan::Limit { n, .. },
+        LogicalPlan::Sort {
+            input: below,
+            keys,
+            fetch,
+        },
+    ) = (plan, &input)
+    {
+        let fetch = Some(fetch.map_or(*n, |f| f.min(*n)));
+        return LogicalPlan::sort(Arc::clone(below), keys.clone(), fetch);
+    }
+    rebuild(plan, input)
 }
 
 /// Pass 1: see the module documentation.
@@ -213,6 +239,14 @@ fn push_down_projection(plan: &LogicalPlan, required: Option<&[String]>) -> Resu
             rebuild(plan, push_down_projection(input, below.as_deref())?)
         }
         LogicalPlan::Limit { input, .. } => rebuild(plan, push_down_projection(input, required)?),
+        LogicalPlan::Sort { input, keys, .. } => {
+            let below = required.map(|r| {
+                let mut below = r.to_vec();
+                keys.iter().for_each(|k| add_columns(&mut below, &k.expr));
+                below
+            });
+            rebuild(plan, push_down_projection(input, below.as_deref())?)
+        }
         LogicalPlan::MapPartitions { input, .. } => {
             rebuild(plan, push_down_projection(input, None)?)
         }

@@ -6,3 +6,4 @@ mod group_by;
 mod parallel;
 mod parquet_files;
 mod props;
+mod sort;
