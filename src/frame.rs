@@ -12,7 +12,7 @@ use spillway_engine::lower::{lower, lower_to_sink};
 use spillway_io::ParquetSink;
 use spillway_planner::agg::AggExpr;
 use spillway_planner::expr::{Expr, col};
-use spillway_planner::logical::LogicalPlan;
+use spillway_planner::logical::{JoinType, LogicalPlan};
 use spillway_planner::optimizer::optimize;
 use spillway_planner::sort::SortKey;
 use spillway_planner::udf::PartitionFn;
@@ -150,6 +150,47 @@ impl DataFrame {
     pub fn agg(&self, aggs: impl IntoIterator<Item = AggExpr>) -> Result<DataFrame> {
         let aggs: Vec<AggExpr> = aggs.into_iter().collect();
         Ok(self.then(LogicalPlan::aggregate(Arc::clone(&self.plan), aggs)?))
+    }
+
+    /// Joins with `right` where `left_on[i] == right_on[i]` for every key (null keys never
+    /// match). `how`: inner, left, right, full, semi or anti. The output has this frame's
+    /// columns, then `right`'s other than its keys (renamed with `_right` where a name is
+    /// taken); keys are coalesced. Both sides are hash-partitioned and each bucket is joined
+    /// within the memory limit, its build side split again and spilled when it does not
+    /// fit (grace hash join). Row order is not defined.
+    ///
+    /// ```
+    /// use spillway::prelude::*;
+    ///
+    /// let s = Session::builder().threads(2).build()?;
+    /// let orders = s.from_vec("customer", vec![1_i64, 2, 2, 3], 2)?.into_frame();
+    /// let vip = s.from_vec("customer", vec![2_i64, 4], 1)?.into_frame();
+    /// let n = orders.join(&vip, ["customer"], ["customer"], JoinType::Inner)?.count_rows()?;
+    /// assert_eq!(n, 2);
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`] naming a key; [`Error::Type`] for keys of different types.
+    pub fn join<L, R>(
+        &self,
+        right: &DataFrame,
+        left_on: impl IntoIterator<Item = L>,
+        right_on: impl IntoIterator<Item = R>,
+        how: JoinType,
+    ) -> Result<DataFrame>
+    where
+        L: Into<String>,
+        R: Into<String>,
+    {
+        let plan = LogicalPlan::join(
+            Arc::clone(&self.plan),
+            Arc::clone(&right.plan),
+            left_on.into_iter().map(Into::into).collect(),
+            right_on.into_iter().map(Into::into).collect(),
+            how,
+        )?;
+        Ok(self.then(plan))
     }
 
     /// Sorts all rows by `keys` (`col("x")`, `col("x").desc()`, `.nulls_first()`),

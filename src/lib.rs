@@ -65,6 +65,7 @@ pub mod prelude {
     pub use spillway_planner::agg::{AggExpr, AggFunc};
     pub use spillway_planner::config::{Progress, SessionConfig};
     pub use spillway_planner::expr::{Expr, col, lit, not, null};
+    pub use spillway_planner::logical::JoinType;
     pub use spillway_planner::scalar::ScalarValue;
     pub use spillway_planner::sort::SortKey;
     pub use spillway_planner::udf::{Element, ElementFn, PartitionFn};

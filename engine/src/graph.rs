@@ -15,6 +15,7 @@ use spillway_planner::agg::AggExpr;
 use spillway_planner::expr::Expr;
 use spillway_planner::sink::DataSink;
 
+use crate::join::{JoinSpec, ShuffleSpec};
 use crate::sort::SortSpec;
 use spillway_planner::source::ScanPartition;
 use spillway_planner::udf::PartitionFn;
@@ -137,6 +138,8 @@ pub enum Sink {
     GroupPartial(Arc<GroupSpec>),
     /// Sorts them into runs (spilled when they do not fit).
     SortRuns(Arc<SortSpec>),
+    /// Hash-partitions them on keys into buckets, one per join task.
+    Shuffle(Arc<ShuffleSpec>),
     /// Writes them to the sink as the task's output partition; the task's output is one
     /// row, the count of rows written.
     Write(Arc<dyn DataSink>),
@@ -158,6 +161,18 @@ pub enum TaskKind {
     Combine(Arc<AggSpec>),
     /// Merges the partial states of its dependencies and finishes them into one row.
     Final(Arc<AggSpec>),
+    /// Joins one bucket: the left side's from the first `left_count` dependencies, the
+    /// right side's from the rest.
+    HashJoin {
+        /// The join.
+        spec: Arc<JoinSpec>,
+        /// The bucket it joins.
+        bucket: usize,
+        /// How many dependencies are left-side producers.
+        left_count: usize,
+        /// Where the joined rows go: `None` to hold them as the task's output.
+        sink: Option<Arc<dyn DataSink>>,
+    },
     /// Merges the sorted runs of every dependency, in order.
     SortMerge {
         /// The sort.
@@ -272,6 +287,15 @@ impl TaskGraph {
                 detail.push(format!(
                     "partial group {} → {} hash buckets",
                     spec.list(),
+                    spec.buckets
+                ));
+            }
+            Sink::Shuffle(spec) => {
+                name.push("shuffle");
+                let keys: Vec<String> = spec.keys.iter().map(ToString::to_string).collect();
+                detail.push(format!(
+                    "hash-partition on [{}] → {} buckets",
+                    keys.join(", "),
                     spec.buckets
                 ));
             }

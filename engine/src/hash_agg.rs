@@ -24,7 +24,6 @@ use spillway_planner::{Error, Result};
 use crate::eval::evaluate;
 use crate::graph::GroupSpec;
 use crate::group::{GroupAcc, GroupTable, batch};
-use crate::memory::Reservation;
 use crate::pipeline::{Batches, Data, TaskContext};
 use crate::spill::{SpillFile, SpillWriter};
 
@@ -33,30 +32,7 @@ pub const FANOUT: usize = 8;
 /// Re-partitioning rounds before giving up (8^8 ≈ 16.7 million sub-buckets).
 pub const MAX_DEPTH: u32 = 8;
 
-/// The output of a partial task: one [`Bucket`] per final task, and the memory it holds.
-#[derive(Debug)]
-pub struct Buckets {
-    buckets: Vec<Bucket>,
-    _held: Reservation,
-}
-
-/// Partial states of one bucket, in memory and spilled.
-#[derive(Debug, Default)]
-pub struct Bucket {
-    batches: Vec<RecordBatch>,
-    files: Vec<SpillFile>,
-}
-
-impl Bucket {
-    /// The bucket's batches: those in memory, then each spill file's.
-    fn read(&self) -> Result<Batches<'_>> {
-        let mut readers: Vec<Batches<'_>> = vec![Box::new(self.batches.iter().cloned().map(Ok))];
-        for f in &self.files {
-            readers.push(Box::new(f.read()?));
-        }
-        Ok(Box::new(readers.into_iter().flatten()))
-    }
-}
+pub use crate::exchange::{Bucket, Buckets};
 
 fn accumulators(spec: &GroupSpec) -> Result<Vec<GroupAcc>> {
     spec.aggs
@@ -103,10 +79,7 @@ pub(crate) fn partial(
     let mut table = GroupTable::new(&spec.key_types)?;
     let mut accs = accumulators(spec)?;
     let mut table_mem = ctx.memory.reserve(format!("{} hash table", ctx.name));
-    let mut out = Buckets {
-        buckets: (0..spec.buckets).map(|_| Bucket::default()).collect(),
-        _held: ctx.memory.reserve(format!("{} buckets", ctx.name)),
-    };
+    let mut out = Buckets::new(spec.buckets, ctx);
     for b in stream {
         let b = b?;
         let keys = spec
@@ -149,32 +122,11 @@ fn flush(
             continue;
         }
         for part in states(table, accs, ids, spec, ctx.batch_rows)? {
-            let size = part.get_array_memory_size();
-            if out._held.try_grow(size).is_ok() {
-                out.buckets[b].batches.push(part);
-            } else {
-                spill_all(out, spec, ctx)?;
-                let file = ctx.spill.write(&spec.partial_schema, [part])?;
-                out.buckets[b].files.push(file);
-            }
+            out.push(b, part, &spec.partial_schema, ctx)?;
         }
     }
     *table = GroupTable::new(&spec.key_types)?;
     *accs = accumulators(spec)?;
-    Ok(())
-}
-
-/// Writes every bucket's in-memory batches to its own spill file and frees their memory.
-fn spill_all(out: &mut Buckets, spec: &GroupSpec, ctx: &TaskContext<'_>) -> Result<()> {
-    for bucket in &mut out.buckets {
-        if !bucket.batches.is_empty() {
-            let batches = std::mem::take(&mut bucket.batches);
-            bucket
-                .files
-                .push(ctx.spill.write(&spec.partial_schema, batches)?);
-        }
-    }
-    out._held.free();
     Ok(())
 }
 
@@ -197,7 +149,7 @@ pub(crate) fn final_bucket(
                 "a group_by final task was given batches".into(),
             ));
         };
-        if let Some(b) = out.buckets.get(bucket) {
+        if let Some(b) = out.get(bucket) {
             inputs.push(b.read()?);
         }
     }

@@ -10,15 +10,18 @@
 //! - [`eval`]: expressions over a batch, with Arrow's kernels.
 //! - [`aggregate`]: partial aggregate states and their merge.
 //! - [`memory`]: the session's memory budget and RAII reservations.
-//! - [`hash_agg`], [`sort`]: the out-of-core operators (hash aggregation, external sort).
+//! - [`hash_agg`], [`join`], [`sort`]: the out-of-core operators (hash aggregation, grace
+//!   hash join, external sort), exchanging data through [`exchange`] buckets.
 //! - [`spill`]: compressed Arrow IPC spill files in a private folder.
 
 pub mod aggregate;
 pub mod eval;
+pub mod exchange;
 pub mod exec;
 pub mod graph;
 pub mod group;
 pub mod hash_agg;
+pub mod join;
 pub mod lower;
 pub mod memory;
 pub mod pipeline;

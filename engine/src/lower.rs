@@ -20,7 +20,9 @@ use spillway_planner::sink::DataSink;
 
 use crate::graph::{AggSpec, GroupSpec, Input, Op, Sink, TaskGraph, TaskId, TaskKind};
 use crate::group::GroupAcc;
+use crate::join::{JoinSpec, ShuffleSpec};
 use crate::sort::SortSpec;
+use spillway_planner::expr::col;
 
 /// Partitions whose streaming operators are not yet placed in tasks.
 struct Stream {
@@ -98,15 +100,18 @@ pub fn lower_to_sink(
             && ids.iter().all(|&i| {
                 matches!(
                     graph.tasks[i].kind,
-                    TaskKind::GroupFinal { .. } | TaskKind::SortMerge { .. }
+                    TaskKind::GroupFinal { .. }
+                        | TaskKind::SortMerge { .. }
+                        | TaskKind::HashJoin { .. }
                 )
             })
     });
     graph.outputs = match finals {
         Some(ids) => {
             for &i in &ids {
-                if let TaskKind::GroupFinal { sink: s, .. } | TaskKind::SortMerge { sink: s, .. } =
-                    &mut graph.tasks[i].kind
+                if let TaskKind::GroupFinal { sink: s, .. }
+                | TaskKind::SortMerge { sink: s, .. }
+                | TaskKind::HashJoin { sink: s, .. } = &mut graph.tasks[i].kind
                 {
                     *s = Some(Arc::clone(&sink));
                 }
@@ -193,6 +198,82 @@ fn lower_stream(plan: &LogicalPlan, config: &SessionConfig, g: &mut TaskGraph) -
                     origin_detail: "gather in partition order".into(),
                     ops: vec![Op::Limit(*n)],
                 }
+            }
+        }
+        LogicalPlan::Join {
+            left,
+            right,
+            left_on,
+            right_on,
+            how,
+            schema,
+        } => {
+            let (ls, rs) = (left.schema(), right.schema());
+            let index = |s: &Schema, n: &String| {
+                s.index_of(n)
+                    .map_err(|_| spillway_planner::Error::Internal(format!("join key {n} lost")))
+            };
+            let left_key_columns = left_on
+                .iter()
+                .map(|n| index(&ls, n))
+                .collect::<Result<Vec<_>>>()?;
+            let right_key_columns = right_on
+                .iter()
+                .map(|n| index(&rs, n))
+                .collect::<Result<Vec<_>>>()?;
+            let key_types: Vec<_> = left_key_columns
+                .iter()
+                .map(|&i| ls.field(i).data_type().clone())
+                .collect();
+            let lstream = lower_stream(left, config, g)?;
+            let rstream = lower_stream(right, config, g)?;
+            let buckets = lstream
+                .inputs
+                .len()
+                .max(rstream.inputs.len())
+                .clamp(1, config.threads.max(1) * 4);
+            let side = |on: &[String], schema: SchemaRef| {
+                Arc::new(ShuffleSpec {
+                    keys: on.iter().map(|n| col(n.as_str())).collect(),
+                    key_types: key_types.clone(),
+                    schema,
+                    buckets,
+                })
+            };
+            let spec = Arc::new(JoinSpec {
+                how: *how,
+                left: side(left_on, Arc::clone(&ls)),
+                right: side(right_on, Arc::clone(&rs)),
+                right_output_columns: (0..rs.fields().len())
+                    .filter(|i| !right_key_columns.contains(i))
+                    .collect(),
+                left_key_columns,
+                right_key_columns,
+                schema: Arc::clone(schema),
+            });
+            let lp = materialize(lstream, Sink::Shuffle(Arc::clone(&spec.left)), g);
+            let rp = materialize(rstream, Sink::Shuffle(Arc::clone(&spec.right)), g);
+            let deps: Vec<TaskId> = lp.iter().chain(&rp).copied().collect();
+            let joined = g.push_stage(
+                "hash-join".into(),
+                format!("{}, one task per hash bucket", spec.describe()),
+                (0..buckets).map(|bucket| {
+                    (
+                        deps.clone(),
+                        TaskKind::HashJoin {
+                            spec: Arc::clone(&spec),
+                            bucket,
+                            left_count: lp.len(),
+                            sink: None,
+                        },
+                    )
+                }),
+            );
+            Stream {
+                inputs: joined.into_iter().map(|i| Input::Tasks(vec![i])).collect(),
+                origin: "hash-join".into(),
+                origin_detail: "read hash-join".into(),
+                ops: Vec::new(),
             }
         }
         LogicalPlan::Sort { input, keys, fetch } => {

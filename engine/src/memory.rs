@@ -69,6 +69,10 @@ impl MemoryPool {
         self.lock().peak
     }
 
+    /// The share of the limit that memory held between tasks may take; the rest is left
+    /// to the tasks that consume it.
+    pub const HELD_SHARE: f64 = 0.5;
+
     /// An empty reservation for `consumer` (named in errors and in `explain_analyze`).
     pub fn reserve(self: &Arc<Self>, consumer: impl Into<String>) -> Reservation {
         Reservation {
@@ -92,9 +96,9 @@ impl MemoryPool {
         self.limit.saturating_sub(state.used) >= bytes
     }
 
-    fn try_take(&self, bytes: usize) -> std::result::Result<(), usize> {
+    fn try_take(&self, bytes: usize, ceiling: usize) -> std::result::Result<(), usize> {
         let mut s = self.lock();
-        let free = self.limit.saturating_sub(s.used);
+        let free = ceiling.min(self.limit).saturating_sub(s.used);
         if bytes > free {
             return Err(free);
         }
@@ -144,8 +148,23 @@ impl Reservation {
     /// [`Error::ResourcesExhausted`] naming the consumer, the bytes asked for, the bytes
     /// free and the limit; the reservation is unchanged.
     pub fn try_grow(&mut self, bytes: usize) -> Result<()> {
+        self.try_grow_below(bytes, usize::MAX)
+    }
+
+    /// Grows by `bytes` if the pool's total stays within `share` of its limit (0 to 1):
+    /// for memory held between tasks (exchange buckets, sorted runs), which must leave the
+    /// rest of the budget to the tasks that consume it.
+    ///
+    /// # Errors
+    /// As [`Reservation::try_grow`].
+    pub fn try_grow_held(&mut self, bytes: usize, share: f64) -> Result<()> {
+        let ceiling = (self.pool.limit as f64 * share.clamp(0.0, 1.0)) as usize;
+        self.try_grow_below(bytes, ceiling)
+    }
+
+    fn try_grow_below(&mut self, bytes: usize, ceiling: usize) -> Result<()> {
         self.pool
-            .try_take(bytes)
+            .try_take(bytes, ceiling)
             .map_err(|available| Error::ResourcesExhausted {
                 consumer: self.consumer.clone(),
                 requested: bytes,

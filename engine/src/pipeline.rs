@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::hash_agg::{self, Buckets};
+use crate::join;
 use crate::memory::MemoryPool;
 use crate::sort::{self, Runs};
 use crate::spill::SpillDir;
@@ -98,6 +99,7 @@ pub fn run_task(kind: &TaskKind, deps: &[Arc<Data>], ctx: &TaskContext<'_>) -> R
                     Ok(Data::Buckets(hash_agg::partial(stream, spec, ctx)?))
                 }
                 Sink::SortRuns(spec) => Ok(Data::Runs(sort::runs(stream, spec, ctx)?)),
+                Sink::Shuffle(spec) => Ok(Data::Buckets(join::shuffle(stream, spec, ctx)?)),
                 Sink::Write(sink) => {
                     let mut out = Output::new(Some(sink), ctx)?;
                     for b in stream {
@@ -108,6 +110,16 @@ pub fn run_task(kind: &TaskKind, deps: &[Arc<Data>], ctx: &TaskContext<'_>) -> R
             }
         }
         TaskKind::Combine(spec) => Ok(Data::States(merge_states(deps, spec)?)),
+        TaskKind::HashJoin {
+            spec,
+            bucket,
+            left_count,
+            sink,
+        } => {
+            let mut out = Output::new(sink.as_ref(), ctx)?;
+            join::join_bucket(deps, *left_count, spec, *bucket, ctx, &mut |b| out.emit(b))?;
+            out.finish()
+        }
         TaskKind::SortMerge { spec, sink } => {
             let mut out = Output::new(sink.as_ref(), ctx)?;
             sort::merge(deps, spec, ctx, &mut |b| out.emit(b))?;

@@ -28,7 +28,7 @@ use spillway_planner::sort::SortKey;
 use spillway_planner::{Error, Result};
 
 use crate::eval::evaluate;
-use crate::memory::Reservation;
+use crate::memory::{MemoryPool, Reservation};
 use crate::pipeline::{Batches, Data, TaskContext};
 use crate::spill::SpillFile;
 
@@ -148,7 +148,11 @@ pub(crate) fn runs(stream: Batches<'_>, spec: &SortSpec, ctx: &TaskContext<'_>) 
         let sorted = sort_chunk(buffer, spec, &converter, ctx)?;
         buffer_mem.free();
         let size: usize = sorted.iter().map(RecordBatch::get_array_memory_size).sum();
-        if out._held.try_grow(size).is_ok() {
+        if out
+            ._held
+            .try_grow_held(size, MemoryPool::HELD_SHARE)
+            .is_ok()
+        {
             out.runs.push(Run::Memory(sorted));
         } else {
             out.runs

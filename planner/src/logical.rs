@@ -61,6 +61,21 @@ pub enum LogicalPlan {
         /// How many rows.
         n: usize,
     },
+    /// Rows of `left` and `right` whose keys are equal (null keys never match, as in SQL).
+    Join {
+        /// The probe side, whose columns come first.
+        left: Arc<LogicalPlan>,
+        /// The build side.
+        right: Arc<LogicalPlan>,
+        /// Key columns of the left side.
+        left_on: Vec<String>,
+        /// Key columns of the right side, pairwise equal to `left_on`.
+        right_on: Vec<String>,
+        /// Which rows are kept.
+        how: JoinType,
+        /// The output schema.
+        schema: SchemaRef,
+    },
     /// Sorts all rows by the keys (stable: equal keys keep their input order), keeping the
     /// first `fetch` when given (top-k).
     Sort {
@@ -83,6 +98,49 @@ pub enum LogicalPlan {
         /// The output schema.
         schema: SchemaRef,
     },
+}
+
+/// Which rows a join keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JoinType {
+    /// Pairs of matching rows.
+    Inner,
+    /// Every left row; right columns null where nothing matches.
+    Left,
+    /// Every right row; left columns null where nothing matches.
+    Right,
+    /// Every row of both sides.
+    Full,
+    /// Left rows that have a match (each once; left columns only).
+    Semi,
+    /// Left rows that have no match (left columns only).
+    Anti,
+}
+
+impl JoinType {
+    /// Whether unmatched right rows are output.
+    pub fn keeps_unmatched_right(self) -> bool {
+        matches!(self, JoinType::Right | JoinType::Full)
+    }
+
+    /// Whether the output has the right side's columns.
+    pub fn has_right_columns(self) -> bool {
+        !matches!(self, JoinType::Semi | JoinType::Anti)
+    }
+}
+
+impl fmt::Display for JoinType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            JoinType::Inner => "inner",
+            JoinType::Left => "left",
+            JoinType::Right => "right",
+            JoinType::Full => "full",
+            JoinType::Semi => "semi",
+            JoinType::Anti => "anti",
+        };
+        f.write_str(s)
+    }
 }
 
 /// The schema of one output column per item, each resolved over `input`'s schema, with
@@ -171,6 +229,101 @@ impl LogicalPlan {
         LogicalPlan::Limit { input, n }
     }
 
+    /// `left` joined with `right` on `left_on[i] == right_on[i]`.
+    ///
+    /// The output has the left columns, then (except for semi and anti joins) the right
+    /// columns other than its keys; a right column whose name the left side already has is
+    /// renamed with the suffix `_right`, as in Polars. The key columns are coalesced, as in
+    /// SQL's `USING`: an unmatched right row shows its own key values. Columns of the side
+    /// that may be missing (right for a left join, left for a right join, both for a full
+    /// join) become nullable.
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`] naming a key and the side's columns; [`Error::Plan`] for
+    /// no keys or unequal key counts; [`Error::Type`] for keys whose types differ.
+    pub fn join(
+        left: Arc<LogicalPlan>,
+        right: Arc<LogicalPlan>,
+        left_on: Vec<String>,
+        right_on: Vec<String>,
+        how: JoinType,
+    ) -> Result<Self> {
+        if left_on.is_empty() || left_on.len() != right_on.len() {
+            return Err(Error::Plan(format!(
+                "a join needs the same number of keys on both sides, at least one; got {} and {}",
+                left_on.len(),
+                right_on.len()
+            )));
+        }
+        let (ls, rs) = (left.schema(), right.schema());
+        let find = |schema: &Schema, name: &str| {
+            schema
+                .field_with_name(name)
+                .cloned()
+                .map_err(|_| Error::ColumnNotFound {
+                    name: name.to_string(),
+                    available: schema.fields().iter().map(|f| f.name().clone()).collect(),
+                })
+        };
+        for (l, r) in left_on.iter().zip(&right_on) {
+            let (lf, rf) = (find(&ls, l)?, find(&rs, r)?);
+            if lf.data_type() != rf.data_type() {
+                return Err(Error::type_error(
+                    format!("join on {l} = {r}"),
+                    format!(
+                        "the keys' types differ ({} and {}); cast one side first",
+                        lf.data_type(),
+                        rf.data_type()
+                    ),
+                ));
+            }
+        }
+        let left_nullable = how.keeps_unmatched_right();
+        let right_nullable = matches!(how, JoinType::Left | JoinType::Full);
+        let mut fields: Vec<Field> = ls
+            .fields()
+            .iter()
+            .map(|f| {
+                let key = left_on.contains(f.name());
+                // A key column is coalesced: null only if both sides' keys may be.
+                let nullable = f.is_nullable() || (left_nullable && !key);
+                f.as_ref().clone().with_nullable(nullable)
+            })
+            .collect();
+        if how.has_right_columns() {
+            for f in rs.fields() {
+                if right_on.contains(f.name()) {
+                    continue;
+                }
+                let mut name = f.name().clone();
+                while fields.iter().any(|g| g.name() == &name) {
+                    name.push_str("_right");
+                }
+                fields.push(Field::new(
+                    name,
+                    f.data_type().clone(),
+                    f.is_nullable() || right_nullable,
+                ));
+            }
+        }
+        Ok(LogicalPlan::Join {
+            left,
+            right,
+            left_on,
+            right_on,
+            how,
+            schema: Arc::new(Schema::new(fields)),
+        })
+    }
+
+    /// The node's inputs: none for a scan, two for a join, one otherwise.
+    pub fn children(&self) -> Vec<&Arc<LogicalPlan>> {
+        match self {
+            LogicalPlan::Join { left, right, .. } => vec![left, right],
+            other => other.input().into_iter().collect(),
+        }
+    }
+
     /// `input` sorted by `keys`, the first `fetch` rows when given.
     ///
     /// # Errors
@@ -231,6 +384,7 @@ impl LogicalPlan {
     pub fn schema(&self) -> SchemaRef {
         match self {
             LogicalPlan::Scan { schema, .. }
+            | LogicalPlan::Join { schema, .. }
             | LogicalPlan::Project { schema, .. }
             | LogicalPlan::Aggregate { schema, .. } => Arc::clone(schema),
             LogicalPlan::Filter { input, .. }
@@ -240,10 +394,10 @@ impl LogicalPlan {
         }
     }
 
-    /// The node's input, if it has one.
+    /// The node's single input, if it has exactly one (see [`LogicalPlan::children`]).
     pub fn input(&self) -> Option<&Arc<LogicalPlan>> {
         match self {
-            LogicalPlan::Scan { .. } => None,
+            LogicalPlan::Scan { .. } | LogicalPlan::Join { .. } => None,
             LogicalPlan::Project { input, .. }
             | LogicalPlan::Filter { input, .. }
             | LogicalPlan::MapPartitions { input, .. }
@@ -285,6 +439,19 @@ impl LogicalPlan {
                 describe_schema(func.schema())
             ),
             LogicalPlan::Limit { n, .. } => format!("Limit {n}"),
+            LogicalPlan::Join {
+                left_on,
+                right_on,
+                how,
+                ..
+            } => {
+                let on: Vec<String> = left_on
+                    .iter()
+                    .zip(right_on)
+                    .map(|(l, r)| format!("{l} = {r}"))
+                    .collect();
+                format!("Join {how} on [{}]", list(&on))
+            }
             LogicalPlan::Sort { keys, fetch, .. } => {
                 let k: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
                 match fetch {
@@ -308,14 +475,13 @@ impl LogicalPlan {
 impl fmt::Display for LogicalPlan {
     /// One node a line, each input indented under its consumer.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut node = Some(self);
-        let mut depth = 0;
-        while let Some(n) = node {
+        fn tree(n: &LogicalPlan, depth: usize, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             writeln!(f, "{:indent$}{}", "", n.describe(), indent = depth * 2)?;
-            node = n.input().map(|i| i.as_ref());
-            depth += 1;
+            n.children()
+                .into_iter()
+                .try_for_each(|c| tree(c, depth + 1, f))
         }
-        Ok(())
+        tree(self, 0, f)
     }
 }
 

@@ -38,10 +38,52 @@ pub fn optimize(plan: &LogicalPlan) -> Result<LogicalPlan> {
     remove_identity_projections(&plan)
 }
 
+/// `plan` over new children (in [`LogicalPlan::children`] order).
+fn rebuild_children(plan: &LogicalPlan, mut children: Vec<LogicalPlan>) -> Result<LogicalPlan> {
+    if let LogicalPlan::Join {
+        left_on,
+        right_on,
+        how,
+        ..
+    } = plan
+    {
+        let right = children
+            .pop()
+            .ok_or_else(|| Error::Internal("a join rebuilt without its right side".into()))?;
+        let left = children
+            .pop()
+            .ok_or_else(|| Error::Internal("a join rebuilt without its left side".into()))?;
+        return LogicalPlan::join(
+            Arc::new(left),
+            Arc::new(right),
+            left_on.clone(),
+            right_on.clone(),
+            *how,
+        );
+    }
+    match children.pop() {
+        Some(input) => rebuild(plan, input),
+        None => Ok(plan.clone()),
+    }
+}
+
+/// Each child of `plan` through `pass`, and `plan` rebuilt over the results.
+fn map_children(
+    plan: &LogicalPlan,
+    pass: impl Fn(&LogicalPlan) -> Result<LogicalPlan>,
+) -> Result<LogicalPlan> {
+    let children = plan
+        .children()
+        .into_iter()
+        .map(|c| pass(c))
+        .collect::<Result<Vec<_>>>()?;
+    rebuild_children(plan, children)
+}
+
 fn rebuild(plan: &LogicalPlan, input: LogicalPlan) -> Result<LogicalPlan> {
     let input = Arc::new(input);
     Ok(match plan {
-        LogicalPlan::Scan { .. } => plan.clone(),
+        LogicalPlan::Scan { .. } | LogicalPlan::Join { .. } => plan.clone(),
         LogicalPlan::Project { exprs, .. } => LogicalPlan::project(input, exprs.clone())?,
         LogicalPlan::Filter { predicate, .. } => LogicalPlan::filter(input, predicate.clone())?,
         LogicalPlan::MapPartitions { func, .. } => LogicalPlan::map_partitions(input, func.clone()),
@@ -57,7 +99,7 @@ fn rebuild(plan: &LogicalPlan, input: LogicalPlan) -> Result<LogicalPlan> {
 /// (top-k), so no partition sorts or holds more than `n` rows.
 fn fuse_top_k(plan: &LogicalPlan) -> Result<LogicalPlan> {
     let Some(input) = plan.input() else {
-        return Ok(plan.clone());
+        return map_children(plan, fuse_top_k);
     };
     let input = fuse_top_k(input)?;
     if let (
@@ -83,13 +125,7 @@ fn push_down_predicates(plan: &LogicalPlan) -> Result<LogicalPlan> {
             let conjuncts = predicate.clone().split_conjunction();
             push_conjuncts(input, conjuncts)
         }
-        LogicalPlan::Scan { .. } => Ok(plan.clone()),
-        other => {
-            let input = other
-                .input()
-                .ok_or_else(|| Error::Internal(format!("{other} has no input")))?;
-            rebuild(other, push_down_predicates(input)?)
-        }
+        other => map_children(other, push_down_predicates),
     }
 }
 
@@ -176,6 +212,45 @@ fn add_columns(required: &mut Vec<String>, expr: &Expr) {
 /// (the root, and the input of an opaque closure).
 fn push_down_projection(plan: &LogicalPlan, required: Option<&[String]>) -> Result<LogicalPlan> {
     match plan {
+        LogicalPlan::Join {
+            left,
+            right,
+            left_on,
+            right_on,
+            how: _,
+            schema,
+        } => {
+            let Some(required) = required else {
+                return map_children(plan, |c| push_down_projection(c, None));
+            };
+            let (ls, rs) = (left.schema(), right.schema());
+            // Left: what is read, its keys, and any column a right column's name clashes
+            // with (so that the right column keeps its `_right` name).
+            let mut below_left: Vec<String> = left_on.clone();
+            for f in ls.fields() {
+                let clash = rs.field_with_name(f.name()).is_ok() && !right_on.contains(f.name());
+                if (required.contains(f.name()) || clash) && !below_left.contains(f.name()) {
+                    below_left.push(f.name().clone());
+                }
+            }
+            // Right: its keys, and the columns whose output (maybe renamed) is read.
+            let out_names: Vec<&String> = schema.fields().iter().map(|f| f.name()).collect();
+            let renamed = out_names[ls.fields().len()..].to_vec();
+            let mut below_right: Vec<String> = right_on.clone();
+            let non_keys = rs.fields().iter().filter(|f| !right_on.contains(f.name()));
+            for (f, out) in non_keys.zip(renamed) {
+                if required.contains(out) && !below_right.contains(f.name()) {
+                    below_right.push(f.name().clone());
+                }
+            }
+            rebuild_children(
+                plan,
+                vec![
+                    push_down_projection(left, Some(&below_left))?,
+                    push_down_projection(right, Some(&below_right))?,
+                ],
+            )
+        }
         LogicalPlan::Scan {
             source,
             projection: _,
@@ -264,7 +339,7 @@ fn push_down_projection(plan: &LogicalPlan, required: Option<&[String]>) -> Resu
 /// Pass 3: a projection that selects exactly its input's columns, in order, does nothing.
 fn remove_identity_projections(plan: &LogicalPlan) -> Result<LogicalPlan> {
     let Some(input) = plan.input() else {
-        return Ok(plan.clone());
+        return map_children(plan, remove_identity_projections);
     };
     let input = remove_identity_projections(input)?;
     if let LogicalPlan::Project { exprs, .. } = plan {

@@ -3,6 +3,7 @@
 mod expressions;
 mod frame;
 mod group_by;
+mod join;
 mod parallel;
 mod parquet_files;
 mod props;

@@ -1,0 +1,95 @@
+//! Exchange buckets: a producer's output hashed into one bucket per consumer, held in
+//! memory while the budget allows and spilled to compressed IPC files when it does not.
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use spillway_planner::Result;
+
+use crate::memory::{MemoryPool, Reservation};
+use crate::pipeline::{Batches, TaskContext};
+use crate::spill::SpillFile;
+
+/// A producer's buckets, and the memory their in-memory batches hold.
+#[derive(Debug)]
+pub struct Buckets {
+    buckets: Vec<Bucket>,
+    held: Reservation,
+}
+
+/// One bucket's batches, in memory and spilled.
+#[derive(Debug, Default)]
+pub struct Bucket {
+    batches: Vec<RecordBatch>,
+    files: Vec<SpillFile>,
+}
+
+impl Bucket {
+    /// The bucket's batches: those in memory, then each spill file's.
+    ///
+    /// # Errors
+    /// A spill file that cannot be opened.
+    pub fn read(&self) -> Result<Batches<'_>> {
+        let mut readers: Vec<Batches<'_>> = vec![Box::new(self.batches.iter().cloned().map(Ok))];
+        for f in &self.files {
+            readers.push(Box::new(f.read()?));
+        }
+        Ok(Box::new(readers.into_iter().flatten()))
+    }
+}
+
+impl Buckets {
+    /// `n` empty buckets, their memory held by the task named in `ctx`.
+    pub fn new(n: usize, ctx: &TaskContext<'_>) -> Self {
+        Buckets {
+            buckets: (0..n).map(|_| Bucket::default()).collect(),
+            held: ctx.memory.reserve(format!("{} buckets", ctx.name)),
+        }
+    }
+
+    /// Bucket `i` (an empty bucket past the end).
+    pub fn get(&self, i: usize) -> Option<&Bucket> {
+        self.buckets.get(i)
+    }
+
+    /// Adds `batch` to bucket `b`; when its memory cannot be held, every bucket's batches
+    /// (and this one) are spilled.
+    ///
+    /// # Errors
+    /// [`spillway_planner::Error::Io`] when spilling fails.
+    pub fn push(
+        &mut self,
+        b: usize,
+        batch: RecordBatch,
+        schema: &SchemaRef,
+        ctx: &TaskContext<'_>,
+    ) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let size = batch.get_array_memory_size();
+        if self
+            .held
+            .try_grow_held(size, MemoryPool::HELD_SHARE)
+            .is_ok()
+        {
+            self.buckets[b].batches.push(batch);
+            return Ok(());
+        }
+        self.spill_all(schema, ctx)?;
+        let file = ctx.spill.write(schema, [batch])?;
+        self.buckets[b].files.push(file);
+        Ok(())
+    }
+
+    /// Writes every bucket's in-memory batches to its own spill file and frees them.
+    fn spill_all(&mut self, schema: &SchemaRef, ctx: &TaskContext<'_>) -> Result<()> {
+        for bucket in &mut self.buckets {
+            if !bucket.batches.is_empty() {
+                let batches = std::mem::take(&mut bucket.batches);
+                bucket.files.push(ctx.spill.write(schema, batches)?);
+            }
+        }
+        self.held.free();
+        Ok(())
+    }
+}

@@ -1,0 +1,238 @@
+//! Joins through the public API against a nested-loop reference: every join type, keys
+//! with nulls, duplicates and skew, × partitioning × threads × memory limits.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use spillway::arrow::array::{Array, AsArray, Int64Array, StringViewArray};
+use spillway::arrow::datatypes::Int64Type;
+use spillway::prelude::*;
+
+type Out = (Option<i64>, Option<String>, Option<i64>, Option<i64>);
+
+fn side(max_key: i64) -> impl Strategy<Value = Vec<(Option<i64>, Option<String>, i64)>> {
+    proptest::collection::vec(
+        (
+            proptest::option::weighted(0.9, prop_oneof![3 => Just(0_i64), 7 => 0..max_key]),
+            proptest::option::weighted(0.9, "[pq]"),
+            -100_i64..100,
+        ),
+        0..120,
+    )
+}
+
+fn session(threads: usize, limit: usize, spill: &std::path::Path) -> Session {
+    Session::builder()
+        .threads(threads)
+        .batch_rows(16)
+        .memory_limit(limit)
+        .spill_dir(spill)
+        .build()
+        .unwrap()
+}
+
+fn frame(
+    s: &Session,
+    rows: &[(Option<i64>, Option<String>, i64)],
+    value: &str,
+    nparts: usize,
+) -> DataFrame {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, true),
+        Field::new("t", DataType::Utf8View, true),
+        Field::new(value, DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.0))),
+            Arc::new(StringViewArray::from_iter(
+                rows.iter().map(|r| r.1.as_deref()),
+            )),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
+        ],
+    )
+    .unwrap();
+    s.from_batches(schema, vec![batch], nparts).unwrap()
+}
+
+/// Output rows as (k, t, a, b), counted.
+fn bag(batches: &[RecordBatch], has_b: bool) -> BTreeMap<Out, usize> {
+    let mut out = BTreeMap::new();
+    for b in batches {
+        let k = b.column(0).as_primitive::<Int64Type>();
+        let t = b.column(1).as_string_view();
+        let a = b.column(2).as_primitive::<Int64Type>();
+        for i in 0..b.num_rows() {
+            let row = (
+                k.is_valid(i).then(|| k.value(i)),
+                t.is_valid(i).then(|| t.value(i).to_string()),
+                a.is_valid(i).then(|| a.value(i)),
+                has_b
+                    .then(|| {
+                        let c = b.column(3).as_primitive::<Int64Type>();
+                        c.is_valid(i).then(|| c.value(i))
+                    })
+                    .flatten(),
+            );
+            *out.entry(row).or_default() += 1;
+        }
+    }
+    out
+}
+
+type Side = [(Option<i64>, Option<String>, i64)];
+
+/// The nested-loop answer, on keys (k, t).
+fn reference(l: &Side, r: &Side, how: JoinType) -> BTreeMap<Out, usize> {
+    let eq = |x: &(Option<i64>, Option<String>, i64), y: &(Option<i64>, Option<String>, i64)| {
+        x.0.is_some() && x.1.is_some() && x.0 == y.0 && x.1 == y.1
+    };
+    let mut out: BTreeMap<Out, usize> = BTreeMap::new();
+    let mut add = |row: Out| *out.entry(row).or_default() += 1;
+    for x in l {
+        let matches: Vec<_> = r.iter().filter(|y| eq(x, y)).collect();
+        match how {
+            JoinType::Semi if !matches.is_empty() => add((x.0, x.1.clone(), Some(x.2), None)),
+            JoinType::Anti if matches.is_empty() => add((x.0, x.1.clone(), Some(x.2), None)),
+            JoinType::Semi | JoinType::Anti => {}
+            _ => {
+                for y in &matches {
+                    add((x.0, x.1.clone(), Some(x.2), Some(y.2)));
+                }
+                if matches.is_empty() && matches!(how, JoinType::Left | JoinType::Full) {
+                    add((x.0, x.1.clone(), Some(x.2), None));
+                }
+            }
+        }
+    }
+    if matches!(how, JoinType::Right | JoinType::Full) {
+        for y in r {
+            if !l.iter().any(|x| eq(x, y)) {
+                add((y.0, y.1.clone(), None, Some(y.2)));
+            }
+        }
+    }
+    out
+}
+
+const HOWS: [JoinType; 6] = [
+    JoinType::Inner,
+    JoinType::Left,
+    JoinType::Right,
+    JoinType::Full,
+    JoinType::Semi,
+    JoinType::Anti,
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn joins_match_a_nested_loop(
+        l in side(12),
+        r in side(12),
+        lparts in 1_usize..=8,
+        rparts in 1_usize..=8,
+        threads in 1_usize..=3,
+        limit in prop_oneof![Just(48 << 10_usize), Just(1 << 30)],
+    ) {
+        let spill = tempfile::tempdir().unwrap();
+        let s = session(threads, limit, spill.path());
+        let left = frame(&s, &l, "a", lparts);
+        let right = frame(&s, &r, "b", rparts);
+        for how in HOWS {
+            let (out, _) = left
+                .join(&right, ["k", "t"], ["k", "t"], how)
+                .unwrap()
+                .collect_with_stats()
+                .unwrap();
+            prop_assert_eq!(bag(&out, how.has_right_columns()), reference(&l, &r, how), "{}", how);
+        }
+        prop_assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
+        prop_assert_eq!(s.memory().used(), 0);
+    }
+}
+
+#[test]
+fn a_build_side_too_big_for_memory_is_split_and_spilled() {
+    let spill = tempfile::tempdir().unwrap();
+    let s = session(2, 64 << 10, spill.path());
+    let n = 20_000_i64;
+    let l = s.from_vec("k", (0..n).collect(), 4).unwrap().into_frame();
+    let r = s
+        .from_vec("k", (0..n).rev().collect(), 4)
+        .unwrap()
+        .into_frame()
+        .with_column((col("k") * lit(2)).alias("twice"))
+        .unwrap();
+    let joined = l.join(&r, ["k"], ["k"], JoinType::Inner).unwrap();
+    let (out, stats) = joined
+        .agg([col("twice").sum(), col("k").count().alias("n")])
+        .unwrap()
+        .collect_with_stats()
+        .unwrap();
+    assert!(stats.spilled_bytes > 0, "{stats:?}");
+    let b = &out[0];
+    assert_eq!(
+        b.column(0).as_primitive::<Int64Type>().value(0),
+        n * (n - 1)
+    );
+    assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn one_key_too_big_for_memory_is_a_typed_error() {
+    let spill = tempfile::tempdir().unwrap();
+    let s = session(1, 16 << 10, spill.path());
+    let l = s.from_vec("k", vec![1_i64; 10], 1).unwrap().into_frame();
+    let r = s
+        .from_vec("k", vec![1_i64; 50_000], 4)
+        .unwrap()
+        .into_frame();
+    let err = l
+        .join(&r, ["k"], ["k"], JoinType::Inner)
+        .unwrap()
+        .collect()
+        .unwrap_err();
+    match err.root() {
+        Error::ResourcesExhausted {
+            consumer, limit, ..
+        } => {
+            assert!(consumer.contains("join build side"), "{consumer}");
+            assert_eq!(*limit, 16 << 10);
+        }
+        other => panic!("wrong error: {other}"),
+    }
+    assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
+    assert_eq!(s.memory().used(), 0);
+}
+
+#[test]
+fn join_schemas_rename_clashes_and_check_keys() {
+    let spill = tempfile::tempdir().unwrap();
+    let s = session(2, 1 << 30, spill.path());
+    let l = frame(&s, &[(Some(1), Some("p".into()), 5)], "v", 1);
+    let r = frame(&s, &[(Some(1), Some("q".into()), 7)], "v", 1);
+    let j = l.join(&r, ["k"], ["k"], JoinType::Inner).unwrap();
+    let names: Vec<String> = j
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(names, ["k", "t", "v", "t_right", "v_right"]);
+    assert_eq!(j.count_rows().unwrap(), 1);
+    assert!(matches!(
+        l.join(&r, ["nope"], ["k"], JoinType::Inner).unwrap_err(),
+        Error::ColumnNotFound { .. }
+    ));
+    assert!(matches!(
+        l.join(&r, ["k"], ["t"], JoinType::Inner).unwrap_err(),
+        Error::Type { .. }
+    ));
+    let text = j.explain().unwrap();
+    assert!(text.contains("Join inner on [k = k]"), "{text}");
+    assert!(text.contains("hash-join"), "{text}");
+}
