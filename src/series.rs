@@ -117,6 +117,29 @@ impl Series {
     pub fn var(&self) -> Reduction {
         self.reduce(Expr::var)
     }
+    /// Number of distinct non-null values.
+    pub fn n_unique(&self) -> Reduction {
+        self.reduce(Expr::n_unique)
+    }
+    /// The first value, in partition order.
+    pub fn first(&self) -> Reduction {
+        self.reduce(Expr::first)
+    }
+    /// The last value, in partition order.
+    pub fn last(&self) -> Reduction {
+        self.reduce(Expr::last)
+    }
+    /// Exact median of the non-null values.
+    pub fn median(&self) -> Reduction {
+        self.reduce(Expr::median)
+    }
+    /// Exact quantile `q` (0 to 1) of the non-null values, with linear interpolation.
+    pub fn quantile(&self, q: f64) -> Reduction {
+        Reduction {
+            frame: self.frame.clone(),
+            agg: col(self.name().as_str()).quantile(q),
+        }
+    }
 
     /// Runs the plan and returns the values as one array.
     ///

@@ -19,9 +19,14 @@ use spillway_planner::agg::AggFunc;
 use spillway_planner::scalar::ScalarValue;
 use spillway_planner::{Error, Result};
 
+use crate::group::GroupAcc;
+
 /// The partial state of one aggregate.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub enum Accumulator {
+    /// An aggregate whose state is a collection (distinct values, all values, the first or
+    /// last): the grouped state with a single group.
+    Group(GroupAcc),
     /// Sum of signed integers (wrapping, as Arrow and Polars).
     SumInt(i64),
     /// Sum of unsigned integers (wrapping).
@@ -149,6 +154,15 @@ impl Accumulator {
             .output_type(input)
             .map_err(|m| Error::type_error(func.name(), m))?;
         Ok(match func {
+            AggFunc::CountDistinct
+            | AggFunc::First
+            | AggFunc::Last
+            | AggFunc::Median
+            | AggFunc::Quantile(_) => {
+                let mut g = GroupAcc::new(func, input)?;
+                g.resize(1);
+                Accumulator::Group(g)
+            }
             AggFunc::Sum => match out {
                 DataType::UInt64 => Accumulator::SumUInt(0),
                 DataType::Float64 => Accumulator::SumFloat(0.0),
@@ -175,6 +189,7 @@ impl Accumulator {
     /// [`Error::Compute`] if the values cannot be converted.
     pub fn update(&mut self, array: &dyn Array) -> Result<()> {
         match self {
+            Accumulator::Group(g) => g.update(array, &vec![0; array.len()], 1)?,
             Accumulator::SumInt(s) => *s = s.wrapping_add(sum_as::<Int64Type>(array)?),
             Accumulator::SumUInt(s) => *s = s.wrapping_add(sum_as::<UInt64Type>(array)?),
             Accumulator::SumFloat(s) => *s += sum_as::<Float64Type>(array)?,
@@ -214,6 +229,7 @@ impl Accumulator {
     /// [`Error::Internal`] when the states are of different aggregates (a bug).
     pub fn merge(&mut self, other: &Accumulator) -> Result<()> {
         match (self, other) {
+            (Accumulator::Group(a), Accumulator::Group(b)) => a.merge(&b.state(&[0])?, &[0], 1)?,
             (Accumulator::SumInt(a), Accumulator::SumInt(b)) => *a = a.wrapping_add(*b),
             (Accumulator::SumUInt(a), Accumulator::SumUInt(b)) => *a = a.wrapping_add(*b),
             (Accumulator::SumFloat(a), Accumulator::SumFloat(b)) => *a += b,
@@ -252,6 +268,7 @@ impl Accumulator {
     /// [`Error::Internal`] if `output` does not match the state (a bug).
     pub fn finish(&self, output: &DataType) -> Result<ScalarValue> {
         let v = match self {
+            Accumulator::Group(g) => ScalarValue::try_from_array(g.finish(&[0], output)?)?,
             Accumulator::SumInt(s) => ScalarValue::from(*s),
             Accumulator::SumUInt(s) => ScalarValue::from(*s),
             Accumulator::SumFloat(s) => ScalarValue::from(*s),

@@ -24,15 +24,18 @@ pub struct Bucket {
 }
 
 impl Bucket {
-    /// The bucket's batches: those in memory, then each spill file's.
+    /// The bucket's batches in the order they were pushed: each spill file's, then those
+    /// in memory (a spill moves every batch held so far to a file, so the files come
+    /// first). First/last aggregates rely on this order.
     ///
     /// # Errors
     /// A spill file that cannot be opened.
     pub fn read(&self) -> Result<Batches<'_>> {
-        let mut readers: Vec<Batches<'_>> = vec![Box::new(self.batches.iter().cloned().map(Ok))];
+        let mut readers: Vec<Batches<'_>> = Vec::with_capacity(self.files.len() + 1);
         for f in &self.files {
             readers.push(Box::new(f.read()?));
         }
+        readers.push(Box::new(self.batches.iter().cloned().map(Ok)));
         Ok(Box::new(readers.into_iter().flatten()))
     }
 }

@@ -9,6 +9,7 @@
 //! `min` and `max` keep the row-format bytes of the best value, so one implementation
 //! serves every orderable type (floats in total order: NaN above +∞).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use hashbrown::HashTable;
@@ -64,6 +65,35 @@ pub enum GroupAcc {
         /// One per group; `None` until a non-null value is seen.
         best: Vec<Option<OwnedRow>>,
     },
+    /// The distinct non-null values seen, as row-format bytes.
+    Distinct {
+        /// Encodes the input type's values.
+        converter: RowConverter,
+        /// The input type.
+        input: DataType,
+        /// One set per group.
+        sets: Vec<HashSet<Box<[u8]>>>,
+        /// Bytes of values held.
+        bytes: usize,
+    },
+    /// Every non-null value, for an exact median or quantile.
+    Values {
+        /// The quantile; `None` for the median.
+        q: Option<f64>,
+        /// One list per group.
+        values: Vec<Vec<f64>>,
+        /// Values held.
+        count: usize,
+    },
+    /// The first or the last value seen.
+    Pick {
+        /// `last` or `first`.
+        last: bool,
+        /// Encodes the input type's values.
+        converter: RowConverter,
+        /// One per group: `None` until a row is seen; `Some(None)` for a null value.
+        value: Vec<Option<Option<OwnedRow>>>,
+    },
     /// Count, mean and sum of squared deviations (Welford / Chan).
     Moments {
         /// `std` or `var`.
@@ -116,6 +146,27 @@ impl GroupAcc {
                     .map_err(arrow_err("min/max"))?,
                 best: Vec::new(),
             },
+            AggFunc::CountDistinct => GroupAcc::Distinct {
+                converter: RowConverter::new(vec![SortField::new(input.clone())])
+                    .map_err(arrow_err("n_unique"))?,
+                input: input.clone(),
+                sets: Vec::new(),
+                bytes: 0,
+            },
+            AggFunc::Median | AggFunc::Quantile(_) => GroupAcc::Values {
+                q: match func {
+                    AggFunc::Quantile(m) => Some(f64::from(m) / 1e6),
+                    _ => None,
+                },
+                values: Vec::new(),
+                count: 0,
+            },
+            AggFunc::First | AggFunc::Last => GroupAcc::Pick {
+                last: func == AggFunc::Last,
+                converter: RowConverter::new(vec![SortField::new(input.clone())])
+                    .map_err(arrow_err("first/last"))?,
+                value: Vec::new(),
+            },
             AggFunc::Std | AggFunc::Var => GroupAcc::Moments {
                 std: func == AggFunc::Std,
                 count: Vec::new(),
@@ -148,6 +199,17 @@ impl GroupAcc {
                 vec![f("value", DataType::Float64)]
             }
             AggFunc::Min | AggFunc::Max => vec![f("value", input.clone())],
+            AggFunc::CountDistinct => vec![f(
+                "values",
+                DataType::List(Arc::new(Field::new_list_field(input.clone(), true))),
+            )],
+            AggFunc::Median | AggFunc::Quantile(_) => vec![f(
+                "values",
+                DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true))),
+            )],
+            AggFunc::First | AggFunc::Last => {
+                vec![f("value", input.clone()), f("seen", DataType::Boolean)]
+            }
             AggFunc::Std | AggFunc::Var => vec![
                 f("count", DataType::UInt64),
                 f("mean", DataType::Float64),
@@ -166,13 +228,18 @@ impl GroupAcc {
             GroupAcc::Mean(s, c) => s.capacity() * 8 + c.capacity() * 8,
             GroupAcc::ExtremeInt { best, .. } => best.capacity() * size_of::<Option<i64>>(),
             GroupAcc::ExtremeFloat { best, .. } => best.capacity() * size_of::<Option<f64>>(),
+            // Approximate: a row of a few tens of bytes per group.
             GroupAcc::Extreme { best, .. } => {
-                best.capacity() * size_of::<Option<OwnedRow>>()
-                    + best
-                        .iter()
-                        .flatten()
-                        .map(|r| r.row().as_ref().len())
-                        .sum::<usize>()
+                best.capacity() * (size_of::<Option<OwnedRow>>() + 32)
+            }
+            GroupAcc::Pick { value, .. } => {
+                value.capacity() * (size_of::<Option<Option<OwnedRow>>>() + 32)
+            }
+            GroupAcc::Distinct { sets, bytes, .. } => {
+                sets.capacity() * size_of::<HashSet<Box<[u8]>>>() + bytes * 2
+            }
+            GroupAcc::Values { values, count, .. } => {
+                values.capacity() * size_of::<Vec<f64>>() + count * 8
             }
             GroupAcc::Moments {
                 count, mean, m2, ..
@@ -180,7 +247,7 @@ impl GroupAcc {
         }
     }
 
-    fn resize(&mut self, n: usize) {
+    pub(crate) fn resize(&mut self, n: usize) {
         match self {
             GroupAcc::SumInt(v) => v.resize(n, 0),
             GroupAcc::SumUInt(v) => v.resize(n, 0),
@@ -192,6 +259,9 @@ impl GroupAcc {
             GroupAcc::Count(v) => v.resize(n, 0),
             GroupAcc::Extreme { best, .. } => best.resize(n, None),
             GroupAcc::ExtremeInt { best, .. } => best.resize(n, None),
+            GroupAcc::Distinct { sets, .. } => sets.resize_with(n, HashSet::new),
+            GroupAcc::Values { values, .. } => values.resize_with(n, Vec::new),
+            GroupAcc::Pick { value, .. } => value.resize(n, None),
             GroupAcc::ExtremeFloat { best, .. } => best.resize(n, None),
             GroupAcc::Moments {
                 count, mean, m2, ..
@@ -246,6 +316,51 @@ impl GroupAcc {
             GroupAcc::Count(v) => {
                 for (i, &g) in groups.iter().enumerate() {
                     v[g as usize] += u64::from(array.is_valid(i));
+                }
+            }
+            GroupAcc::Distinct {
+                converter,
+                sets,
+                bytes,
+                ..
+            } => {
+                let rows = converter
+                    .convert_columns(&[arrow::array::make_array(array.to_data())])
+                    .map_err(arrow_err("n_unique"))?;
+                for (i, &g) in groups.iter().enumerate() {
+                    if array.is_valid(i) {
+                        let r = rows.row(i);
+                        if !sets[g as usize].contains(r.as_ref()) {
+                            *bytes += r.as_ref().len() + 16;
+                            sets[g as usize].insert(r.as_ref().into());
+                        }
+                    }
+                }
+            }
+            GroupAcc::Values {
+                values: v, count, ..
+            } => {
+                let a = values::<Float64Type>(array, AggFunc::Median)?;
+                for (x, &g) in a.iter().zip(groups) {
+                    if let Some(x) = x {
+                        v[g as usize].push(x);
+                        *count += 1;
+                    }
+                }
+            }
+            GroupAcc::Pick {
+                last,
+                converter,
+                value,
+            } => {
+                let rows = converter
+                    .convert_columns(&[arrow::array::make_array(array.to_data())])
+                    .map_err(arrow_err("first/last"))?;
+                for (i, &g) in groups.iter().enumerate() {
+                    let slot = &mut value[g as usize];
+                    if *last || slot.is_none() {
+                        *slot = Some(array.is_valid(i).then(|| rows.row(i).owned()));
+                    }
                 }
             }
             GroupAcc::ExtremeInt { max, best } => {
@@ -374,6 +489,62 @@ impl GroupAcc {
                     );
                 }
             }
+            (
+                GroupAcc::Distinct {
+                    converter,
+                    sets,
+                    bytes,
+                    ..
+                },
+                [list],
+            ) => {
+                let list = list.as_list::<i32>();
+                for (i, &g) in groups.iter().enumerate() {
+                    let vals = list.value(i);
+                    let rows = converter
+                        .convert_columns(&[vals])
+                        .map_err(arrow_err("n_unique"))?;
+                    for r in rows.iter() {
+                        if !sets[g as usize].contains(r.as_ref()) {
+                            *bytes += r.as_ref().len() + 16;
+                            sets[g as usize].insert(r.as_ref().into());
+                        }
+                    }
+                }
+            }
+            (
+                GroupAcc::Values {
+                    values: v, count, ..
+                },
+                [list],
+            ) => {
+                let list = list.as_list::<i32>();
+                for (i, &g) in groups.iter().enumerate() {
+                    let vals = list.value(i);
+                    let vals = vals.as_primitive::<Float64Type>();
+                    v[g as usize].extend(vals.values().iter());
+                    *count += vals.len();
+                }
+            }
+            (
+                GroupAcc::Pick {
+                    last,
+                    converter,
+                    value,
+                },
+                [val, seen],
+            ) => {
+                let seen = seen.as_boolean();
+                let rows = converter
+                    .convert_columns(std::slice::from_ref(val))
+                    .map_err(arrow_err("first/last"))?;
+                for (i, &g) in groups.iter().enumerate() {
+                    let slot = &mut value[g as usize];
+                    if seen.value(i) && (*last || slot.is_none()) {
+                        *slot = Some(val.is_valid(i).then(|| rows.row(i).owned()));
+                    }
+                }
+            }
             _ => return Err(bad()),
         }
         Ok(())
@@ -406,7 +577,54 @@ impl GroupAcc {
             GroupAcc::Count(v) => vec![Arc::new(UInt64Array::from_iter_values(
                 ids.iter().map(|i| v[pick(i)]),
             ))],
-            GroupAcc::Extreme { .. } => vec![self.extremes(ids)?],
+            GroupAcc::Extreme {
+                converter, best, ..
+            } => {
+                vec![decode(
+                    converter,
+                    ids.iter().map(|&g| best[g as usize].as_ref()),
+                )?]
+            }
+            GroupAcc::Pick {
+                converter, value, ..
+            } => vec![
+                decode(
+                    converter,
+                    ids.iter()
+                        .map(|&g| value[g as usize].as_ref().and_then(Option::as_ref)),
+                )?,
+                Arc::new(arrow::array::BooleanArray::from_iter(
+                    ids.iter().map(|&g| Some(value[g as usize].is_some())),
+                )),
+            ],
+            GroupAcc::Distinct {
+                converter,
+                input,
+                sets,
+                ..
+            } => {
+                let lengths = ids.iter().map(|&g| sets[g as usize].len());
+                let offsets = arrow::buffer::OffsetBuffer::<i32>::from_lengths(lengths);
+                let parser = converter.parser();
+                let values = converter
+                    .convert_rows(
+                        ids.iter()
+                            .flat_map(|&g| sets[g as usize].iter().map(|b| parser.parse(b))),
+                    )
+                    .map_err(arrow_err("n_unique"))?;
+                let field = Arc::new(Field::new_list_field(input.clone(), true));
+                let list =
+                    arrow::array::ListArray::try_new(field, offsets, Arc::clone(&values[0]), None)
+                        .map_err(arrow_err("n_unique"))?;
+                vec![Arc::new(list)]
+            }
+            GroupAcc::Values { values: v, .. } => {
+                let list = arrow::array::ListArray::from_iter_primitive::<Float64Type, _, _>(
+                    ids.iter()
+                        .map(|&g| Some(v[g as usize].iter().map(|x| Some(*x)))),
+                );
+                vec![Arc::new(list)]
+            }
             GroupAcc::ExtremeInt { best, .. } => {
                 vec![Arc::new(Int64Array::from_iter(
                     ids.iter().map(|i| best[pick(i)]),
@@ -433,30 +651,6 @@ impl GroupAcc {
         })
     }
 
-    /// The best values of groups `ids` (null for a group that saw none).
-    fn extremes(&self, ids: &[u32]) -> Result<ArrayRef> {
-        let GroupAcc::Extreme {
-            converter, best, ..
-        } = self
-        else {
-            return Err(Error::Internal("extremes of a non-extreme state".into()));
-        };
-        // Decode the present values, then spread them over the groups with nulls between.
-        let present: Vec<u32> = (0..ids.len() as u32)
-            .filter(|&k| best[ids[k as usize] as usize].is_some())
-            .collect();
-        let rows = present
-            .iter()
-            .filter_map(|&k| best[ids[k as usize] as usize].as_ref().map(OwnedRow::row));
-        let decoded = converter.convert_rows(rows).map_err(arrow_err("min/max"))?;
-        let values = &decoded[0];
-        let mut slot = vec![None; ids.len()];
-        for (j, &k) in present.iter().enumerate() {
-            slot[k as usize] = Some(j as u32);
-        }
-        take(values.as_ref(), &UInt32Array::from(slot), None).map_err(arrow_err("min/max"))
-    }
-
     /// The final values of groups `ids`, of type `output`.
     ///
     /// # Errors
@@ -477,7 +671,19 @@ impl GroupAcc {
                     })
                 })))
             }
-            GroupAcc::Extreme { .. } => self.extremes(ids)?,
+            GroupAcc::Extreme { .. } | GroupAcc::Pick { .. } => {
+                let mut cols = self.state(ids)?;
+                cols.swap_remove(0)
+            }
+            GroupAcc::Distinct { sets, .. } => Arc::new(UInt64Array::from_iter_values(
+                ids.iter().map(|&g| sets[g as usize].len() as u64),
+            )),
+            GroupAcc::Values { q, values: v, .. } => {
+                Arc::new(Float64Array::from_iter(ids.iter().map(|&g| {
+                    let mut xs = v[g as usize].clone();
+                    quantile(&mut xs, *q)
+                })))
+            }
             other => {
                 let mut cols = other.state(ids)?;
                 cols.swap_remove(0)
@@ -491,6 +697,45 @@ impl GroupAcc {
             }
         })
     }
+}
+
+/// Decodes optional row-format values of one column; `None` becomes null.
+fn decode<'a>(
+    converter: &RowConverter,
+    rows: impl Iterator<Item = Option<&'a OwnedRow>>,
+) -> Result<ArrayRef> {
+    let rows: Vec<Option<&OwnedRow>> = rows.collect();
+    // Decode the present values, then spread them over the groups with nulls between.
+    let decoded = converter
+        .convert_rows(rows.iter().flatten().map(|r| r.row()))
+        .map_err(arrow_err("aggregate values"))?;
+    let mut slot = Vec::with_capacity(rows.len());
+    let mut j = 0u32;
+    for r in &rows {
+        slot.push(r.map(|_| {
+            j += 1;
+            j - 1
+        }));
+    }
+    take(decoded[0].as_ref(), &UInt32Array::from(slot), None).map_err(arrow_err("aggregate values"))
+}
+
+/// The `q` quantile (linear interpolation) or, for `None`, the median of `xs`.
+fn quantile(xs: &mut [f64], q: Option<f64>) -> Option<f64> {
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    Some(match q {
+        None if n % 2 == 1 => xs[n / 2],
+        None => (xs[n / 2 - 1] + xs[n / 2]) / 2.0,
+        Some(q) => {
+            let pos = q * (n - 1) as f64;
+            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+            xs[lo] + (xs[hi] - xs[lo]) * (pos - lo as f64)
+        }
+    })
 }
 
 /// Key rows → dense group ids, with the keys kept to be output.

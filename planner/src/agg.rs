@@ -30,6 +30,18 @@ pub enum AggFunc {
     Std,
     /// Sample variance (ddof = 1), `Float64`; null under two values.
     Var,
+    /// Number of distinct non-null values, `UInt64`.
+    CountDistinct,
+    /// The first value in input order (null if that value is null), of the input's type.
+    First,
+    /// The last value in input order (null if that value is null), of the input's type.
+    Last,
+    /// Exact median of the non-null values (the mean of the two middle ones for an even
+    /// count, as pandas), `Float64`; null over no values.
+    Median,
+    /// Exact quantile of the non-null values with linear interpolation (pandas' default),
+    /// `Float64`; the quantile is given in millionths (`Quantile(900_000)` is 0.9).
+    Quantile(u32),
 }
 
 impl AggFunc {
@@ -43,6 +55,11 @@ impl AggFunc {
             AggFunc::Count => "count",
             AggFunc::Std => "std",
             AggFunc::Var => "var",
+            AggFunc::CountDistinct => "n_unique",
+            AggFunc::First => "first",
+            AggFunc::Last => "last",
+            AggFunc::Median => "median",
+            AggFunc::Quantile(_) => "quantile",
         }
     }
 
@@ -57,8 +74,23 @@ impl AggFunc {
             AggFunc::Sum if input.is_unsigned_integer() => Ok(UInt64),
             AggFunc::Sum if input.is_signed_integer() || matches!(input, Null) => Ok(Int64),
             AggFunc::Sum if input.is_floating() => Ok(Float64),
-            AggFunc::Mean | AggFunc::Std | AggFunc::Var if numeric => Ok(Float64),
+            AggFunc::Mean
+            | AggFunc::Std
+            | AggFunc::Var
+            | AggFunc::Median
+            | AggFunc::Quantile(_)
+                if numeric =>
+            {
+                Ok(Float64)
+            }
             AggFunc::Count => Ok(UInt64),
+            AggFunc::CountDistinct | AggFunc::First | AggFunc::Last if !input.is_nested() => {
+                Ok(if self == AggFunc::CountDistinct {
+                    UInt64
+                } else {
+                    input.clone()
+                })
+            }
             AggFunc::Min | AggFunc::Max
                 if input.is_primitive()
                     || matches!(input, Boolean | Utf8 | LargeUtf8 | Utf8View | Null) =>
@@ -106,7 +138,10 @@ impl AggExpr {
             .output_type(&input)
             .map_err(|m| Error::type_error(self, m))?;
         // Count never gives a null; the others do over no values (sum gives 0).
-        let nullable = !matches!(self.func, AggFunc::Count | AggFunc::Sum);
+        let nullable = !matches!(
+            self.func,
+            AggFunc::Count | AggFunc::Sum | AggFunc::CountDistinct
+        );
         Ok(Field::new(&self.name, out, nullable))
     }
 }

@@ -280,6 +280,28 @@ impl Expr {
     pub fn var(self) -> AggExpr {
         self.agg(AggFunc::Var)
     }
+    /// Number of distinct non-null values.
+    pub fn n_unique(self) -> AggExpr {
+        self.agg(AggFunc::CountDistinct)
+    }
+    /// The first value in input order.
+    pub fn first(self) -> AggExpr {
+        self.agg(AggFunc::First)
+    }
+    /// The last value in input order.
+    pub fn last(self) -> AggExpr {
+        self.agg(AggFunc::Last)
+    }
+    /// Exact median of the non-null values.
+    pub fn median(self) -> AggExpr {
+        self.agg(AggFunc::Median)
+    }
+    /// Exact quantile `q` (0 to 1, clamped; to the millionth) of the non-null values, with
+    /// linear interpolation.
+    pub fn quantile(self, q: f64) -> AggExpr {
+        let millionths = (q.clamp(0.0, 1.0) * 1e6).round() as u32;
+        self.agg(AggFunc::Quantile(millionths))
+    }
 
     /// The name of the column this expression produces: its alias, else the first column
     /// it reads (as in Polars), else `literal`.

@@ -300,3 +300,98 @@ fn keys_may_be_expressions_and_errors_name_the_key() {
         "{err}"
     );
 }
+
+/// Reference values of the collection aggregates for one group's rows.
+fn collection_reference(
+    group: &[&Row],
+) -> (u64, Option<i64>, Option<i64>, Option<f64>, Option<f64>) {
+    let distinct: std::collections::BTreeSet<i64> = group.iter().filter_map(|r| r.a).collect();
+    let mut b: Vec<f64> = group.iter().filter_map(|r| r.b).collect();
+    b.sort_by(f64::total_cmp);
+    let median = (!b.is_empty()).then(|| {
+        let n = b.len();
+        if n % 2 == 1 {
+            b[n / 2]
+        } else {
+            (b[n / 2 - 1] + b[n / 2]) / 2.0
+        }
+    });
+    let q90 = (!b.is_empty()).then(|| {
+        let pos = 0.9 * (b.len() - 1) as f64;
+        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+        b[lo] + (b[hi] - b[lo]) * (pos - lo as f64)
+    });
+    (
+        distinct.len() as u64,
+        group.first().and_then(|r| r.a),
+        group.last().and_then(|r| r.a),
+        median,
+        q90,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// n_unique, first, last, median and quantile per group, and over the whole table,
+    /// under limits that spill and ample ones; first/last follow input order.
+    #[test]
+    fn collection_aggregates_match_a_reference(
+        rows in prop_oneof![rows(4), rows(1_000)],
+        nparts in 1_usize..=16,
+        threads in 1_usize..=3,
+        limit in prop_oneof![Just(8_192_usize), Just(1 << 30)],
+    ) {
+        let spill = tempfile::tempdir().unwrap();
+        let s = session(threads, limit, Some(spill.path()));
+        let df = frame_in(&s, &rows, nparts);
+        let out = df
+            .group_by([col("k"), col("s")])
+            .agg([
+                col("a").n_unique().alias("nu"),
+                col("a").first().alias("first"),
+                col("a").last().alias("last"),
+                col("b").median().alias("med"),
+                col("b").quantile(0.9).alias("q90"),
+            ])
+            .unwrap()
+            .collect()
+            .unwrap();
+        let mut want: BTreeMap<Key, Vec<&Row>> = BTreeMap::new();
+        for r in &rows {
+            want.entry((r.k, r.s.clone())).or_default().push(r);
+        }
+        let mut seen = 0;
+        for b in &out {
+            for (i, key) in keys_of(b).into_iter().enumerate() {
+                seen += 1;
+                let (nu, first, last, med, q90) = collection_reference(&want[&key]);
+                let opt_i = |c: usize| {
+                    let a = b.column(c).as_primitive::<Int64Type>();
+                    a.is_valid(i).then(|| a.value(i))
+                };
+                let opt_f = |c: usize| {
+                    let a = b.column(c).as_primitive::<Float64Type>();
+                    a.is_valid(i).then(|| a.value(i))
+                };
+                prop_assert_eq!(b.column(2).as_primitive::<UInt64Type>().value(i), nu);
+                prop_assert_eq!(opt_i(3), first);
+                prop_assert_eq!(opt_i(4), last);
+                prop_assert!(close(opt_f(5), med));
+                prop_assert!(close(opt_f(6), q90));
+            }
+        }
+        prop_assert_eq!(seen, want.len());
+
+        // The same over the whole table.
+        let all: Vec<&Row> = rows.iter().collect();
+        let (nu, first, last, med, q90) = collection_reference(&all);
+        prop_assert_eq!(df.column("a").unwrap().n_unique().compute::<u64>().unwrap(), nu);
+        prop_assert_eq!(df.column("a").unwrap().first().compute::<Option<i64>>().unwrap(), first);
+        prop_assert_eq!(df.column("a").unwrap().last().compute::<Option<i64>>().unwrap(), last);
+        prop_assert!(close(df.column("b").unwrap().median().compute::<Option<f64>>().unwrap(), med));
+        prop_assert!(close(df.column("b").unwrap().quantile(0.9).compute::<Option<f64>>().unwrap(), q90));
+        prop_assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
+        prop_assert_eq!(s.memory().used(), 0);
+    }
+}
