@@ -282,6 +282,50 @@ impl DataFrame {
         ))
     }
 
+    /// Runs the plan (discarding its result) and returns the task graph with what each
+    /// stage did: tasks, rows out, time (summed over tasks, and the slowest task), the
+    /// largest memory one task held, and bytes spilled.
+    ///
+    /// # Errors
+    /// As [`DataFrame::collect`].
+    pub fn explain_analyze(&self) -> Result<String> {
+        let optimized = optimize(&self.plan)?;
+        let graph = lower(&optimized, self.session.config())?;
+        let started = std::time::Instant::now();
+        let (batches, stats) = self.run(graph.clone(), "analyze")?;
+        let elapsed = started.elapsed();
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        let mut out = format!(
+            "== optimized plan ==\n{optimized}\n== task graph, analyzed ==\n{} rows in {:.3} s; {} tasks; memory pool peak {} of {}; spilled {} in {} files\n",
+            rows,
+            elapsed.as_secs_f64(),
+            stats.tasks,
+            human_bytes(stats.peak_memory as u64),
+            human_bytes(self.session.config().memory_limit as u64),
+            human_bytes(stats.spilled_bytes),
+            stats.spill_files,
+        );
+        for (i, stage) in graph.stages.iter().enumerate() {
+            let m: Vec<_> = stats.per_task.iter().filter(|t| t.stage == i).collect();
+            let rows: usize = m.iter().map(|t| t.rows).sum();
+            let total: u64 = m.iter().map(|t| t.micros).sum();
+            let slowest = m.iter().map(|t| t.micros).max().unwrap_or(0);
+            let peak = m.iter().map(|t| t.peak_memory).max().unwrap_or(0);
+            let spilled: u64 = m.iter().map(|t| t.spilled_bytes).sum();
+            out += &format!(
+                "  stage {i} {}: {} tasks, {rows} rows out, time {:.3} s (slowest task {:.3} s), peak task memory {}, spilled {}\n    {}\n",
+                stage.name,
+                stage.tasks.len(),
+                total as f64 / 1e6,
+                slowest as f64 / 1e6,
+                human_bytes(peak as u64),
+                human_bytes(spilled),
+                stage.detail,
+            );
+        }
+        Ok(out)
+    }
+
     /// Runs the plan and returns the result's batches in partition order (empty batches
     /// are left out). A progress bar counts the tasks when the session shows progress.
     ///
@@ -394,5 +438,21 @@ impl GroupBy {
             aggs.into_iter().collect(),
         )?;
         Ok(self.frame.then(plan))
+    }
+}
+
+/// `1.5 MiB`.
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
     }
 }

@@ -14,6 +14,7 @@ use crate::spill::SpillFile;
 pub struct Buckets {
     buckets: Vec<Bucket>,
     held: Reservation,
+    rows: usize,
 }
 
 /// One bucket's batches, in memory and spilled.
@@ -45,8 +46,14 @@ impl Buckets {
     pub fn new(n: usize, ctx: &TaskContext<'_>) -> Self {
         Buckets {
             buckets: (0..n).map(|_| Bucket::default()).collect(),
-            held: ctx.memory.reserve(format!("{} buckets", ctx.name)),
+            held: ctx.reserve("buckets"),
+            rows: 0,
         }
+    }
+
+    /// Rows pushed into all buckets.
+    pub fn rows(&self) -> usize {
+        self.rows
     }
 
     /// Bucket `i` (an empty bucket past the end).
@@ -69,6 +76,7 @@ impl Buckets {
         if batch.num_rows() == 0 {
             return Ok(());
         }
+        self.rows += batch.num_rows();
         let size = batch.get_array_memory_size();
         if self
             .held
@@ -79,7 +87,7 @@ impl Buckets {
             return Ok(());
         }
         self.spill_all(schema, ctx)?;
-        let file = ctx.spill.write(schema, [batch])?;
+        let file = ctx.spill_write(schema, [batch])?;
         self.buckets[b].files.push(file);
         Ok(())
     }
@@ -89,7 +97,7 @@ impl Buckets {
         for bucket in &mut self.buckets {
             if !bucket.batches.is_empty() {
                 let batches = std::mem::take(&mut bucket.batches);
-                bucket.files.push(ctx.spill.write(schema, batches)?);
+                bucket.files.push(ctx.spill_write(schema, batches)?);
             }
         }
         self.held.free();

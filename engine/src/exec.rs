@@ -30,7 +30,7 @@ use spillway_planner::{Error, Result};
 
 use crate::graph::{TaskGraph, TaskId};
 use crate::memory::MemoryPool;
-use crate::pipeline::{Data, TaskContext, run_task};
+use crate::pipeline::{Data, TaskContext, TaskTally, run_task};
 use crate::spill::SpillDir;
 
 /// A progress callback: `(tasks done, tasks in the graph)`.
@@ -79,6 +79,8 @@ pub struct ExecStats {
     pub spill_micros: u64,
     /// The most bytes reserved at once from the memory pool (over the pool's life).
     pub peak_memory: usize,
+    /// Per task, by task id (default values for a task that did not finish).
+    pub per_task: Vec<TaskMetrics>,
 }
 
 impl std::fmt::Debug for ExecOptions {
@@ -214,6 +216,8 @@ fn run_caught(graph: &TaskGraph, id: TaskId, deps: &[Arc<Data>], run: &Run) -> R
         return Err(Error::Cancelled);
     }
     let kind = &graph.tasks[id].kind;
+    let started = std::time::Instant::now();
+    let tally = TaskTally::default();
     let ctx = TaskContext {
         name: graph.task_name(id),
         cancel: &run.cancel,
@@ -222,9 +226,24 @@ fn run_caught(graph: &TaskGraph, id: TaskId, deps: &[Arc<Data>], run: &Run) -> R
         batch_rows: run.batch_rows,
         partition: graph.tasks[id].partition,
         output_schema: &graph.written_schema,
+        tally: &tally,
     };
     match catch_unwind(AssertUnwindSafe(|| run_task(kind, deps, &ctx))) {
-        Ok(r) => r.map_err(|e| in_task(graph, id, e)),
+        Ok(Ok(data)) => {
+            let metrics = TaskMetrics {
+                stage: graph.tasks[id].stage,
+                partition: graph.tasks[id].partition,
+                rows: data.rows(),
+                micros: started.elapsed().as_micros() as u64,
+                peak_memory: tally.memory.peak(),
+                spilled_bytes: tally.spill.bytes.load(Ordering::Relaxed),
+            };
+            if let Ok(mut m) = run.metrics.lock() {
+                m[id] = Some(metrics);
+            }
+            Ok(data)
+        }
+        Ok(Err(e)) => Err(in_task(graph, id, e)),
         Err(payload) => Err(in_task(
             graph,
             id,
@@ -250,8 +269,26 @@ pub fn execute(
     execute_with_stats(graph, pool, options).map(|(batches, _)| batches)
 }
 
+/// What one task did, for `explain_analyze`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaskMetrics {
+    /// Its stage.
+    pub stage: usize,
+    /// Its place in the stage.
+    pub partition: usize,
+    /// Rows it output (rows written, for a writing task; 1 for a partial aggregate).
+    pub rows: usize,
+    /// Time it ran, in microseconds.
+    pub micros: u64,
+    /// The most bytes its reservations held at once.
+    pub peak_memory: usize,
+    /// Bytes it wrote to spill files.
+    pub spilled_bytes: u64,
+}
+
 /// What every task of one run shares.
 struct Run {
+    metrics: std::sync::Mutex<Vec<Option<TaskMetrics>>>,
     cancel: AtomicBool,
     memory: Arc<MemoryPool>,
     spill: Arc<SpillDir>,
@@ -269,6 +306,7 @@ pub fn execute_with_stats(
     options: ExecOptions,
 ) -> Result<(Vec<RecordBatch>, ExecStats)> {
     let run = Arc::new(Run {
+        metrics: std::sync::Mutex::new(vec![None; graph.tasks.len()]),
         cancel: AtomicBool::new(false),
         memory: options
             .memory
@@ -285,6 +323,11 @@ pub fn execute_with_stats(
         spill_files: spill.files.load(Ordering::Relaxed),
         spill_micros: spill.micros.load(Ordering::Relaxed),
         peak_memory: run.memory.peak(),
+        per_task: run
+            .metrics
+            .lock()
+            .map(|m| m.iter().map(|t| t.clone().unwrap_or_default()).collect())
+            .unwrap_or_default(),
     };
     // Every output and spill file has been dropped by now: the folder goes with `run`.
     drop(run);

@@ -78,7 +78,7 @@ pub(crate) fn partial(
 ) -> Result<Buckets> {
     let mut table = GroupTable::new(&spec.key_types)?;
     let mut accs = accumulators(spec)?;
-    let mut table_mem = ctx.memory.reserve(format!("{} hash table", ctx.name));
+    let mut table_mem = ctx.reserve("hash table");
     let mut out = Buckets::new(spec.buckets, ctx);
     for b in stream {
         let b = b?;
@@ -174,7 +174,7 @@ fn merge(
         .collect();
     let mut table = GroupTable::new(&spec.key_types)?;
     let mut accs = accumulators(spec)?;
-    let mut mem = ctx.memory.reserve(format!("{} hash table", ctx.name));
+    let mut mem = ctx.reserve("hash table");
     while let Some(b) = input.next() {
         ctx.check()?;
         let b = b?;
@@ -256,7 +256,7 @@ fn scatter(
             .collect::<Result<Vec<_>>>()?;
         let piece = batch(&spec.partial_schema, columns, "group_by spill")?;
         if w.is_none() {
-            *w = Some(ctx.spill.writer(&spec.partial_schema)?);
+            *w = Some(ctx.spill_writer(&spec.partial_schema)?);
         }
         if let Some(w) = w {
             w.write(&piece)?;

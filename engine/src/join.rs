@@ -209,7 +209,7 @@ fn join(
     emit: &mut dyn FnMut(RecordBatch) -> Result<()>,
 ) -> Result<()> {
     let mut build: Vec<RecordBatch> = Vec::new();
-    let mut mem = ctx.memory.reserve(format!("{} join build side", ctx.name));
+    let mut mem = ctx.reserve("join build side");
     while let Some(b) = right.next() {
         ctx.check()?;
         let b = b?;
@@ -274,7 +274,7 @@ fn grace(
             for (t, piece) in split(&b?, side, seed, FANOUT)? {
                 let w = match &mut writers[t] {
                     Some(w) => w,
-                    slot => slot.insert(ctx.spill.writer(&side.schema)?),
+                    slot => slot.insert(ctx.spill_writer(&side.schema)?),
                 };
                 w.write(&piece)?;
             }

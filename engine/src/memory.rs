@@ -13,6 +13,7 @@
 //! buffers occupy; the process's peak RSS is the limit plus the allocator's slack, the
 //! batches being decoded, and the program itself (documented in BENCHMARKS.md).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -79,6 +80,21 @@ impl MemoryPool {
             pool: Arc::clone(self),
             consumer: consumer.into(),
             size: 0,
+            tally: None,
+        }
+    }
+
+    /// As [`MemoryPool::reserve`], also counted in a task's `tally`.
+    pub fn reserve_tallied(
+        self: &Arc<Self>,
+        consumer: impl Into<String>,
+        tally: &Arc<Tally>,
+    ) -> Reservation {
+        Reservation {
+            pool: Arc::clone(self),
+            consumer: consumer.into(),
+            size: 0,
+            tally: Some(Arc::clone(tally)),
         }
     }
 
@@ -118,12 +134,36 @@ impl MemoryPool {
     }
 }
 
+/// Bytes held by every reservation of one task, for `explain_analyze`.
+#[derive(Debug, Default)]
+pub struct Tally {
+    current: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Tally {
+    fn add(&self, bytes: usize) {
+        let now = self.current.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        self.peak.fetch_max(now, Ordering::Relaxed);
+    }
+
+    fn sub(&self, bytes: usize) {
+        self.current.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// The most bytes held at once.
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
 /// Bytes held by one consumer; returned to the pool when dropped.
 #[derive(Debug)]
 pub struct Reservation {
     pool: Arc<MemoryPool>,
     consumer: String,
     size: usize,
+    tally: Option<Arc<Tally>>,
 }
 
 impl Reservation {
@@ -172,6 +212,9 @@ impl Reservation {
                 limit: self.pool.limit,
             })?;
         self.size += bytes;
+        if let Some(t) = &self.tally {
+            t.add(bytes);
+        }
         Ok(())
     }
 
@@ -179,6 +222,9 @@ impl Reservation {
     pub fn shrink(&mut self, bytes: usize) {
         let bytes = bytes.min(self.size);
         self.size -= bytes;
+        if let Some(t) = &self.tally {
+            t.sub(bytes);
+        }
         self.pool.give_back(bytes);
     }
 
@@ -209,12 +255,16 @@ impl Reservation {
             pool: Arc::clone(&self.pool),
             consumer: consumer.into(),
             size: bytes,
+            tally: self.tally.clone(),
         }
     }
 }
 
 impl Drop for Reservation {
     fn drop(&mut self) {
+        if let Some(t) = &self.tally {
+            t.sub(self.size);
+        }
         self.pool.give_back(self.size);
     }
 }

@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::hash_agg::{self, Buckets};
 use crate::join;
-use crate::memory::MemoryPool;
+use crate::memory::{MemoryPool, Reservation, Tally};
 use crate::sort::{self, Runs};
-use crate::spill::SpillDir;
+use crate::spill::{SpillDir, SpillFile, SpillStats, SpillWriter};
 
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow::compute::{concat_batches, filter_record_batch};
@@ -39,6 +39,18 @@ pub enum Data {
     Runs(Runs),
 }
 
+impl Data {
+    /// Rows held (1 per partial aggregate state).
+    pub fn rows(&self) -> usize {
+        match self {
+            Data::Batches(b) => b.iter().map(RecordBatch::num_rows).sum(),
+            Data::States(_) => 1,
+            Data::Buckets(b) => b.rows(),
+            Data::Runs(r) => r.rows(),
+        }
+    }
+}
+
 /// What a running task may use besides its inputs.
 #[derive(Debug)]
 pub struct TaskContext<'a> {
@@ -56,9 +68,47 @@ pub struct TaskContext<'a> {
     pub partition: usize,
     /// The schema of what a writing task writes (the graph's result before the write).
     pub output_schema: &'a SchemaRef,
+    /// What the task holds and spills, for `explain_analyze`.
+    pub tally: &'a TaskTally,
+}
+
+/// Memory and spill counted for one task.
+#[derive(Debug, Default)]
+pub struct TaskTally {
+    /// Bytes its reservations held.
+    pub memory: Arc<Tally>,
+    /// What it spilled.
+    pub spill: Arc<SpillStats>,
 }
 
 impl TaskContext<'_> {
+    /// A reservation named after the task and `what`, counted in the task's tally.
+    pub fn reserve(&self, what: &str) -> Reservation {
+        self.memory
+            .reserve_tallied(format!("{} {what}", self.name), &self.tally.memory)
+    }
+
+    /// A new spill file, counted in the task's tally.
+    ///
+    /// # Errors
+    /// As [`SpillDir::writer`].
+    pub fn spill_writer(&self, schema: &SchemaRef) -> Result<SpillWriter> {
+        self.spill.writer_tallied(schema, Some(&self.tally.spill))
+    }
+
+    /// Batches written to a new spill file, counted in the task's tally.
+    ///
+    /// # Errors
+    /// As [`SpillDir::write`].
+    pub fn spill_write(
+        &self,
+        schema: &SchemaRef,
+        batches: impl IntoIterator<Item = RecordBatch>,
+    ) -> Result<SpillFile> {
+        self.spill
+            .write_tallied(schema, batches, Some(&self.tally.spill))
+    }
+
     /// [`Error::Cancelled`] when another task has failed.
     pub fn check(&self) -> Result<()> {
         if self.cancel.load(Ordering::Relaxed) {

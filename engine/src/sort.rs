@@ -101,6 +101,14 @@ impl Run {
 pub struct Runs {
     runs: Vec<Run>,
     _held: Reservation,
+    rows: usize,
+}
+
+impl Runs {
+    /// Rows in all runs.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
 }
 
 /// Sorts a partition's batches into runs.
@@ -111,10 +119,11 @@ pub(crate) fn runs(stream: Batches<'_>, spec: &SortSpec, ctx: &TaskContext<'_>) 
     let converter = spec.converter()?;
     let mut buffer: Vec<RecordBatch> = Vec::new();
     let mut buffered_rows = 0usize;
-    let mut buffer_mem = ctx.memory.reserve(format!("{} sort buffer", ctx.name));
+    let mut buffer_mem = ctx.reserve("sort buffer");
     let mut out = Runs {
         runs: Vec::new(),
-        _held: ctx.memory.reserve(format!("{} sorted runs", ctx.name)),
+        _held: ctx.reserve("sorted runs"),
+        rows: 0,
     };
     for b in stream {
         let b = b?;
@@ -125,8 +134,9 @@ pub(crate) fn runs(stream: Batches<'_>, spec: &SortSpec, ctx: &TaskContext<'_>) 
         if buffer_mem.try_grow(size).is_err() {
             if !buffer.is_empty() {
                 let sorted = sort_chunk(std::mem::take(&mut buffer), spec, &converter, ctx)?;
+                out.rows += sorted.iter().map(RecordBatch::num_rows).sum::<usize>();
                 out.runs
-                    .push(Run::File(ctx.spill.write(&spec.schema, sorted)?));
+                    .push(Run::File(ctx.spill_write(&spec.schema, sorted)?));
                 buffered_rows = 0;
                 buffer_mem.free();
             }
@@ -146,6 +156,7 @@ pub(crate) fn runs(stream: Batches<'_>, spec: &SortSpec, ctx: &TaskContext<'_>) 
     }
     if !buffer.is_empty() {
         let sorted = sort_chunk(buffer, spec, &converter, ctx)?;
+        out.rows += sorted.iter().map(RecordBatch::num_rows).sum::<usize>();
         buffer_mem.free();
         let size: usize = sorted.iter().map(RecordBatch::get_array_memory_size).sum();
         if out
@@ -156,7 +167,7 @@ pub(crate) fn runs(stream: Batches<'_>, spec: &SortSpec, ctx: &TaskContext<'_>) 
             out.runs.push(Run::Memory(sorted));
         } else {
             out.runs
-                .push(Run::File(ctx.spill.write(&spec.schema, sorted)?));
+                .push(Run::File(ctx.spill_write(&spec.schema, sorted)?));
         }
     }
     Ok(out)
@@ -246,7 +257,7 @@ pub(crate) fn merge(
     if all.len() > MERGE_FAN_IN {
         for group in all.chunks(MERGE_FAN_IN) {
             let sources = group.iter().map(|r| r.read()).collect::<Result<Vec<_>>>()?;
-            let mut w = ctx.spill.writer(&spec.schema)?;
+            let mut w = ctx.spill_writer(&spec.schema)?;
             k_way(sources, spec, ctx, &mut |b| w.write(&b))?;
             merged.push(w.finish()?);
         }

@@ -85,7 +85,20 @@ impl SpillDir {
         schema: &SchemaRef,
         batches: impl IntoIterator<Item = RecordBatch>,
     ) -> Result<SpillFile> {
-        let mut w = self.writer(schema)?;
+        self.write_tallied(schema, batches, None)
+    }
+
+    /// As [`SpillDir::write`], the file also counted in a task's `tally`.
+    ///
+    /// # Errors
+    /// As [`SpillDir::write`].
+    pub fn write_tallied(
+        &self,
+        schema: &SchemaRef,
+        batches: impl IntoIterator<Item = RecordBatch>,
+        tally: Option<&Arc<SpillStats>>,
+    ) -> Result<SpillFile> {
+        let mut w = self.writer_tallied(schema, tally)?;
         for b in batches {
             w.write(&b)?;
         }
@@ -97,6 +110,18 @@ impl SpillDir {
     /// # Errors
     /// [`Error::Io`] naming the file when it cannot be created.
     pub fn writer(&self, schema: &SchemaRef) -> Result<SpillWriter> {
+        self.writer_tallied(schema, None)
+    }
+
+    /// As [`SpillDir::writer`], the file also counted in a task's `tally`.
+    ///
+    /// # Errors
+    /// As [`SpillDir::writer`].
+    pub fn writer_tallied(
+        &self,
+        schema: &SchemaRef,
+        tally: Option<&Arc<SpillStats>>,
+    ) -> Result<SpillWriter> {
         let started = Instant::now();
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let path = self.folder()?.join(format!("spill-{n}.arrows"));
@@ -116,6 +141,7 @@ impl SpillDir {
             rows: 0,
             batches: 0,
             stats: Arc::clone(&self.stats),
+            tally: tally.cloned(),
             micros: 0,
         };
         Ok(w.timed(started))
@@ -137,6 +163,7 @@ pub struct SpillWriter {
     rows: usize,
     batches: usize,
     stats: Arc<SpillStats>,
+    tally: Option<Arc<SpillStats>>,
     micros: u64,
 }
 
@@ -185,10 +212,12 @@ impl SpillWriter {
                 source: e,
             })?
             .len();
-        self.stats.bytes.fetch_add(bytes, Ordering::Relaxed);
-        self.stats.files.fetch_add(1, Ordering::Relaxed);
         let micros = self.micros + started.elapsed().as_micros() as u64;
-        self.stats.micros.fetch_add(micros, Ordering::Relaxed);
+        for s in std::iter::once(&self.stats).chain(self.tally.as_ref()) {
+            s.bytes.fetch_add(bytes, Ordering::Relaxed);
+            s.files.fetch_add(1, Ordering::Relaxed);
+            s.micros.fetch_add(micros, Ordering::Relaxed);
+        }
         Ok(SpillFile {
             path: self.path.clone(),
             schema: Arc::clone(&self.schema),

@@ -395,3 +395,29 @@ proptest! {
         prop_assert_eq!(s.memory().used(), 0);
     }
 }
+
+#[test]
+fn explain_analyze_reports_rows_time_memory_and_spill_per_stage() {
+    let spill = tempfile::tempdir().unwrap();
+    let s = session(2, 8_192, Some(spill.path()));
+    let df = s
+        .from_vec("x", (0..5_000_i64).collect(), 4)
+        .unwrap()
+        .into_frame()
+        .group_by([(col("x") % lit(700)).alias("k")])
+        .agg([col("x").sum()])
+        .unwrap();
+    let text = df.explain_analyze().unwrap();
+    assert!(text.contains("700 rows in"), "{text}");
+    assert!(
+        text.contains("stage 0 scan-project-group-partial: 4 tasks, 2800 rows out")
+            || text.contains("stage 0 scan-group-partial: 4 tasks"),
+        "{text}"
+    );
+    assert!(text.contains("stage 1 group-final"), "{text}");
+    assert!(
+        !text.contains("spilled 0 B in 0 files"),
+        "a tiny limit spills: {text}"
+    );
+    assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
+}
