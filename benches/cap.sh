@@ -4,6 +4,8 @@
 # Polars streaming and DataFusion given the same engine memory setting.
 #
 #   CAP_MIB=1024 ENGINE_MIB=512 bash benches/cap.sh     # → benches/results/cap-<date>.jsonl
+#   DATA=$BENCH_DATA/groupby/G1_1e8_1e2_0_0 CAP_MIB=2048 ENGINE_MIB=1536 \
+#     QUERIES="q1 q2 q3 q4 q5 q6 q7 q10" ENGINES="" bash benches/cap.sh   # Spillway alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -14,6 +16,8 @@ DATA=${DATA:-$BENCH_DATA/groupby/G1_1e7_1e2_0_0}
 CAP_MIB=${CAP_MIB:-1024}
 ENGINE_MIB=${ENGINE_MIB:-512}
 QUERIES=${QUERIES:-q1 q3 q6 q10}
+ENGINES=${ENGINES-duckdb polars polars-stream datafusion}   # peers; empty for Spillway alone
+SPILLWAY=${SPILLWAY:-1}
 OUT="$ROOT/benches/results/cap-$(date +%Y%m%d-%H%M).jsonl"
 SPILL="$BENCH_DATA/spill"   # never /tmp: measure.py empties its --spill-dir
 mkdir -p "$ROOT/benches/results" "$SPILL" "$BENCH_DATA/out"
@@ -26,9 +30,9 @@ m() {
     | grep -E '^\{' | cut -c1-200 || true
 }
 for q in $QUERIES; do
-  m "cap$CAP_MIB/spillway/$q" "$SPILL/spillway" "$BIN/h2o_groupby" --data "$DATA" --queries "$q" --threads 2 \
+  [ "$SPILLWAY" = 1 ] && m "cap$CAP_MIB/spillway/$q" "$SPILL/spillway" "$BIN/h2o_groupby" --data "$DATA" --queries "$q" --threads 2 \
     --memory-limit "${ENGINE_MIB}MiB" --spill-dir "$SPILL/spillway" --out-dir "$BENCH_DATA/out/spillway"
-  for e in duckdb polars polars-stream datafusion; do
+  for e in $ENGINES; do
     m "cap$CAP_MIB/$e/$q" "$SPILL/$e" "$PY" "$SHARED/q_groupby.py" --engine "$e" --q "$q" --data "$DATA" \
       --threads 2 --mem-mb "$ENGINE_MIB" --spill-dir "$SPILL/$e" --sink "$BENCH_DATA/out/$e-$q.parquet"
   done

@@ -48,23 +48,22 @@ fn held(table: &GroupTable, accs: &[GroupAcc]) -> usize {
 }
 
 /// The partial-state batches of groups `ids` (keys, then each aggregate's state columns),
-/// at most `rows` rows each.
-fn states(
-    table: &GroupTable,
-    accs: &[GroupAcc],
-    ids: &[u32],
-    spec: &GroupSpec,
+/// at most `rows` rows each, built one at a time as the iterator is read, so that a table
+/// being flushed is never copied whole.
+fn states<'a>(
+    table: &'a GroupTable,
+    accs: &'a [GroupAcc],
+    ids: &'a [u32],
+    spec: &'a GroupSpec,
     rows: usize,
-) -> Result<Vec<RecordBatch>> {
-    ids.chunks(rows.max(1))
-        .map(|chunk| {
-            let mut columns = table.key_columns(chunk)?;
-            for acc in accs {
-                columns.extend(acc.state(chunk)?);
-            }
-            batch(&spec.partial_schema, columns, "partial group_by")
-        })
-        .collect()
+) -> impl Iterator<Item = Result<RecordBatch>> + 'a {
+    ids.chunks(rows.max(1)).map(move |chunk| {
+        let mut columns = table.key_columns(chunk)?;
+        for acc in accs {
+            columns.extend(acc.state(chunk)?);
+        }
+        batch(&spec.partial_schema, columns, "partial group_by")
+    })
 }
 
 /// Folds a partition into partial states, hashed into the spec's buckets.
@@ -121,8 +120,8 @@ fn flush(
         if ids.is_empty() {
             continue;
         }
-        for part in states(table, accs, ids, spec, ctx.batch_rows)? {
-            out.push(b, part, &spec.partial_schema, ctx)?;
+        for part in states(table, accs, ids, spec, ctx.batch_rows) {
+            out.push(b, part?, &spec.partial_schema, ctx)?;
         }
     }
     *table = GroupTable::new(&spec.key_types)?;
@@ -197,8 +196,8 @@ fn merge(
             // Split: this table's states and the rest of the input, by another hash.
             let all: Vec<u32> = (0..table.len() as u32).collect();
             let mut writers: Vec<Option<SpillWriter>> = (0..FANOUT).map(|_| None).collect();
-            for part in states(&table, &accs, &all, spec, ctx.batch_rows)? {
-                scatter(&part, spec, depth + 1, &mut writers, ctx)?;
+            for part in states(&table, &accs, &all, spec, ctx.batch_rows) {
+                scatter(&part?, spec, depth + 1, &mut writers, ctx)?;
             }
             drop((table, accs));
             mem.free();
