@@ -158,7 +158,8 @@ impl Accumulator {
             | AggFunc::First
             | AggFunc::Last
             | AggFunc::Median
-            | AggFunc::Quantile(_) => {
+            | AggFunc::Quantile(_)
+            | AggFunc::Corr => {
                 let mut g = GroupAcc::new(func, input)?;
                 g.resize(1);
                 Accumulator::Group(g)

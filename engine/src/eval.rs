@@ -10,6 +10,7 @@ use arrow::array::{Array, ArrayRef, BooleanArray, Datum, RecordBatch, new_null_a
 use arrow::compute::kernels::{boolean, cmp, numeric};
 use arrow::compute::{CastOptions, cast_with_options, is_not_null, is_null};
 use arrow::datatypes::{DataType, Schema};
+use spillway_planner::agg::{AggExpr, pair_fields};
 use spillway_planner::expr::{BinaryOp, Expr, binary_types};
 use spillway_planner::{Error, Result};
 
@@ -70,6 +71,25 @@ impl Value {
 /// or the user closure's own error.
 pub fn evaluate(expr: &Expr, batch: &RecordBatch) -> Result<ArrayRef> {
     eval(expr, batch)?.into_array(batch.num_rows())
+}
+
+/// The values an aggregate folds in: its input, or for a two-input function (`corr`) the
+/// pair as a struct of two `Float64` columns.
+///
+/// # Errors
+/// As [`evaluate`], or a cast of an input to `Float64` that fails.
+pub fn evaluate_agg_input(agg: &AggExpr, batch: &RecordBatch) -> Result<ArrayRef> {
+    let x = evaluate(&agg.input, batch)?;
+    let Some(second) = &agg.second else {
+        return Ok(x);
+    };
+    let y = evaluate(second, batch)?;
+    let f64s = |a: &ArrayRef| {
+        arrow::compute::cast(a, &DataType::Float64).map_err(|e| Error::compute(agg.to_string(), e))
+    };
+    let pair = arrow::array::StructArray::try_new(pair_fields(), vec![f64s(&x)?, f64s(&y)?], None)
+        .map_err(|e| Error::compute(agg.to_string(), e))?;
+    Ok(Arc::new(pair))
 }
 
 /// Evaluates a Boolean predicate; nulls count as false when filtering.

@@ -94,6 +94,11 @@ pub enum GroupAcc {
         /// One per group: `None` until a row is seen; `Some(None)` for a null value.
         value: Vec<Option<Option<OwnedRow>>>,
     },
+    /// Count, means, sums of squared deviations and co-deviation of `(x, y)` pairs.
+    Comoments {
+        /// Per group: pairs, mean x, mean y, m2 x, m2 y, c xy.
+        m: Vec<[f64; 6]>,
+    },
     /// Count, mean and sum of squared deviations (Welford / Chan).
     Moments {
         /// `std` or `var`.
@@ -167,6 +172,7 @@ impl GroupAcc {
                     .map_err(arrow_err("first/last"))?,
                 value: Vec::new(),
             },
+            AggFunc::Corr => GroupAcc::Comoments { m: Vec::new() },
             AggFunc::Std | AggFunc::Var => GroupAcc::Moments {
                 std: func == AggFunc::Std,
                 count: Vec::new(),
@@ -210,6 +216,10 @@ impl GroupAcc {
             AggFunc::First | AggFunc::Last => {
                 vec![f("value", input.clone()), f("seen", DataType::Boolean)]
             }
+            AggFunc::Corr => ["n", "mean_x", "mean_y", "m2_x", "m2_y", "c_xy"]
+                .iter()
+                .map(|s| f(s, DataType::Float64))
+                .collect(),
             AggFunc::Std | AggFunc::Var => vec![
                 f("count", DataType::UInt64),
                 f("mean", DataType::Float64),
@@ -241,6 +251,7 @@ impl GroupAcc {
             GroupAcc::Values { values, count, .. } => {
                 values.capacity() * size_of::<Vec<f64>>() + count * 8
             }
+            GroupAcc::Comoments { m } => m.capacity() * 48,
             GroupAcc::Moments {
                 count, mean, m2, ..
             } => (count.capacity() + mean.capacity() + m2.capacity()) * 8,
@@ -262,6 +273,7 @@ impl GroupAcc {
             GroupAcc::Distinct { sets, .. } => sets.resize_with(n, HashSet::new),
             GroupAcc::Values { values, .. } => values.resize_with(n, Vec::new),
             GroupAcc::Pick { value, .. } => value.resize(n, None),
+            GroupAcc::Comoments { m } => m.resize(n, [0.0; 6]),
             GroupAcc::ExtremeFloat { best, .. } => best.resize(n, None),
             GroupAcc::Moments {
                 count, mean, m2, ..
@@ -334,6 +346,19 @@ impl GroupAcc {
                             *bytes += r.as_ref().len() + 16;
                             sets[g as usize].insert(r.as_ref().into());
                         }
+                    }
+                }
+            }
+            GroupAcc::Comoments { m } => {
+                let pair = array.as_struct();
+                let (x, y) = (
+                    pair.column(0).as_primitive::<Float64Type>(),
+                    pair.column(1).as_primitive::<Float64Type>(),
+                );
+                for (i, &g) in groups.iter().enumerate() {
+                    if x.is_valid(i) && y.is_valid(i) {
+                        let s = &mut m[g as usize];
+                        *s = merge_comoments(*s, [1.0, x.value(i), y.value(i), 0.0, 0.0, 0.0]);
                     }
                 }
             }
@@ -512,6 +537,17 @@ impl GroupAcc {
                     }
                 }
             }
+            (GroupAcc::Comoments { m }, cols) if cols.len() == 6 => {
+                let cols: Vec<&Float64Array> = cols
+                    .iter()
+                    .map(|c| c.as_primitive::<Float64Type>())
+                    .collect();
+                for (i, &g) in groups.iter().enumerate() {
+                    let other: [f64; 6] = std::array::from_fn(|k| cols[k].value(i));
+                    let s = &mut m[g as usize];
+                    *s = merge_comoments(*s, other);
+                }
+            }
             (
                 GroupAcc::Values {
                     values: v, count, ..
@@ -618,6 +654,13 @@ impl GroupAcc {
                         .map_err(arrow_err("n_unique"))?;
                 vec![Arc::new(list)]
             }
+            GroupAcc::Comoments { m } => (0..6)
+                .map(|k| {
+                    Arc::new(Float64Array::from_iter_values(
+                        ids.iter().map(|&g| m[g as usize][k]),
+                    )) as ArrayRef
+                })
+                .collect(),
             GroupAcc::Values { values: v, .. } => {
                 let list = arrow::array::ListArray::from_iter_primitive::<Float64Type, _, _>(
                     ids.iter()
@@ -675,6 +718,11 @@ impl GroupAcc {
                 let mut cols = self.state(ids)?;
                 cols.swap_remove(0)
             }
+            GroupAcc::Comoments { m } => Arc::new(Float64Array::from_iter(ids.iter().map(|&g| {
+                let [n, _, _, m2x, m2y, cxy] = m[g as usize];
+                let denom = (m2x * m2y).sqrt();
+                (n >= 2.0 && denom > 0.0).then(|| cxy / denom)
+            }))),
             GroupAcc::Distinct { sets, .. } => Arc::new(UInt64Array::from_iter_values(
                 ids.iter().map(|&g| sets[g as usize].len() as u64),
             )),
@@ -718,6 +766,28 @@ fn decode<'a>(
         }));
     }
     take(decoded[0].as_ref(), &UInt32Array::from(slot), None).map_err(arrow_err("aggregate values"))
+}
+
+/// Chan et al. for pairs: `[n, mean x, mean y, m2 x, m2 y, c xy]` of two disjoint sets.
+fn merge_comoments(a: [f64; 6], b: [f64; 6]) -> [f64; 6] {
+    let (na, nb) = (a[0], b[0]);
+    if na == 0.0 {
+        return b;
+    }
+    if nb == 0.0 {
+        return a;
+    }
+    let n = na + nb;
+    let (dx, dy) = (b[1] - a[1], b[2] - a[2]);
+    let w = na * nb / n;
+    [
+        n,
+        a[1] + dx * nb / n,
+        a[2] + dy * nb / n,
+        a[3] + b[3] + dx * dx * w,
+        a[4] + b[4] + dy * dy * w,
+        a[5] + b[5] + dx * dy * w,
+    ]
 }
 
 /// The `q` quantile (linear interpolation) or, for `None`, the median of `xs`.

@@ -88,7 +88,7 @@ pub(crate) fn partial(
             .collect::<Result<Vec<_>>>()?;
         let ids = table.intern(&keys)?;
         for (acc, agg) in accs.iter_mut().zip(&spec.aggs) {
-            let values = evaluate(&agg.input, &b)?;
+            let values = crate::eval::evaluate_agg_input(agg, &b)?;
             acc.update(values.as_ref(), &ids, table.len())?;
         }
         if table_mem.try_resize(held(&table, &accs)).is_err() {

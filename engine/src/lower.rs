@@ -321,7 +321,7 @@ fn lower_stream(plan: &LogicalPlan, config: &SessionConfig, g: &mut TaskGraph) -
                 .collect::<Result<Vec<_>>>()?;
             let input_types = aggs
                 .iter()
-                .map(|a| a.input.data_type(&in_schema))
+                .map(|a| a.input_type(&in_schema))
                 .collect::<Result<Vec<_>>>()?;
             let mut partial: Vec<Field> = schema.fields()[..keys.len()]
                 .iter()
@@ -372,7 +372,7 @@ fn lower_stream(plan: &LogicalPlan, config: &SessionConfig, g: &mut TaskGraph) -
             let in_schema = input.schema();
             let input_types = aggs
                 .iter()
-                .map(|a| a.input.data_type(&in_schema))
+                .map(|a| a.input_type(&in_schema))
                 .collect::<Result<Vec<_>>>()?;
             let spec = Arc::new(AggSpec {
                 aggs: aggs.clone(),

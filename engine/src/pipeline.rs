@@ -315,7 +315,7 @@ fn partial(stream: Batches<'_>, spec: &AggSpec) -> Result<Vec<Accumulator>> {
     for batch in stream {
         let batch = batch?;
         for (state, agg) in states.iter_mut().zip(&spec.aggs) {
-            let values = evaluate(&agg.input, &batch)?;
+            let values = crate::eval::evaluate_agg_input(agg, &batch)?;
             state.update(values.as_ref())?;
         }
     }

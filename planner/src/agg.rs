@@ -42,6 +42,9 @@ pub enum AggFunc {
     /// Exact quantile of the non-null values with linear interpolation (pandas' default),
     /// `Float64`; the quantile is given in millionths (`Quantile(900_000)` is 0.9).
     Quantile(u32),
+    /// Pearson correlation of the input with [`AggExpr::second`] over the rows where both
+    /// are non-null, `Float64`; null under two such rows or when either is constant.
+    Corr,
 }
 
 impl AggFunc {
@@ -60,6 +63,7 @@ impl AggFunc {
             AggFunc::Last => "last",
             AggFunc::Median => "median",
             AggFunc::Quantile(_) => "quantile",
+            AggFunc::Corr => "corr",
         }
     }
 
@@ -71,6 +75,8 @@ impl AggFunc {
         use DataType::*;
         let numeric = input.is_numeric() || matches!(input, Null);
         match self {
+            // Checked on both inputs by `AggExpr::to_field`; the engine passes them paired.
+            AggFunc::Corr => Ok(Float64),
             AggFunc::Sum if input.is_unsigned_integer() => Ok(UInt64),
             AggFunc::Sum if input.is_signed_integer() || matches!(input, Null) => Ok(Int64),
             AggFunc::Sum if input.is_floating() => Ok(Float64),
@@ -111,13 +117,43 @@ pub struct AggExpr {
     pub input: Expr,
     /// The output column's name: `sum(x)` unless aliased.
     pub name: String,
+    /// The second input of a two-input function (`corr`).
+    pub second: Option<Expr>,
 }
 
 impl AggExpr {
     /// `func(input)`, named `func(input_name)`.
     pub fn new(func: AggFunc, input: Expr) -> Self {
         let name = format!("{}({})", func.name(), input.output_name());
-        AggExpr { func, input, name }
+        AggExpr {
+            func,
+            input,
+            name,
+            second: None,
+        }
+    }
+
+    /// Pearson correlation of `x` and `y`, named `corr(x, y)`.
+    pub fn corr(x: Expr, y: Expr) -> Self {
+        let name = format!("corr({}, {})", x.output_name(), y.output_name());
+        AggExpr {
+            func: AggFunc::Corr,
+            input: x,
+            name,
+            second: Some(y),
+        }
+    }
+
+    /// The type the engine's accumulator sees: the input's, or for a two-input function
+    /// the pair as a struct of two `Float64` fields.
+    ///
+    /// # Errors
+    /// As [`Expr::data_type`].
+    pub fn input_type(&self, schema: &Schema) -> Result<DataType> {
+        match &self.second {
+            None => self.input.data_type(schema),
+            Some(_) => Ok(DataType::Struct(pair_fields())),
+        }
     }
 
     /// Renames the output column.
@@ -133,6 +169,22 @@ impl AggExpr {
     /// the function is not defined for the input's type.
     pub fn to_field(&self, schema: &Schema) -> Result<Field> {
         let input = self.input.data_type(schema)?;
+        if let Some(second) = &self.second {
+            let other = second.data_type(schema)?;
+            for t in [&input, &other] {
+                if !t.is_numeric() {
+                    return Err(Error::type_error(
+                        self,
+                        format!("corr needs numbers, not {t}"),
+                    ));
+                }
+            }
+        } else if self.func == AggFunc::Corr {
+            return Err(Error::type_error(
+                self,
+                "corr needs two inputs: AggExpr::corr(x, y)",
+            ));
+        }
         let out = self
             .func
             .output_type(&input)
@@ -146,9 +198,21 @@ impl AggExpr {
     }
 }
 
+/// The fields of a paired input (`x`, `y`, both `Float64`).
+pub fn pair_fields() -> arrow::datatypes::Fields {
+    vec![
+        Field::new("x", DataType::Float64, true),
+        Field::new("y", DataType::Float64, true),
+    ]
+    .into()
+}
+
 impl fmt::Display for AggExpr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let call = format!("{}({})", self.func.name(), self.input);
+        let call = match &self.second {
+            Some(y) => format!("{}({}, {})", self.func.name(), self.input, y),
+            None => format!("{}({})", self.func.name(), self.input),
+        };
         if call == self.name {
             f.write_str(&call)
         } else {

@@ -280,6 +280,10 @@ impl Expr {
     pub fn var(self) -> AggExpr {
         self.agg(AggFunc::Var)
     }
+    /// Pearson correlation with `other` over the rows where both are non-null.
+    pub fn corr(self, other: Expr) -> AggExpr {
+        AggExpr::corr(self, other)
+    }
     /// Number of distinct non-null values.
     pub fn n_unique(self) -> AggExpr {
         self.agg(AggFunc::CountDistinct)

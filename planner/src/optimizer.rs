@@ -330,7 +330,12 @@ fn push_down_projection(plan: &LogicalPlan, required: Option<&[String]>) -> Resu
         } => {
             let mut below = Vec::new();
             keys.iter().for_each(|k| add_columns(&mut below, k));
-            aggs.iter().for_each(|a| add_columns(&mut below, &a.input));
+            for a in aggs {
+                add_columns(&mut below, &a.input);
+                if let Some(y) = &a.second {
+                    add_columns(&mut below, y);
+                }
+            }
             rebuild(plan, push_down_projection(input, Some(&below))?)
         }
     }

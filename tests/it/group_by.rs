@@ -421,3 +421,78 @@ fn explain_analyze_reports_rows_time_memory_and_spill_per_stage() {
     );
     assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
 }
+
+fn pearson(pairs: &[(f64, f64)]) -> Option<f64> {
+    if pairs.len() < 2 {
+        return None;
+    }
+    let n = pairs.len() as f64;
+    let mx = pairs.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pairs.iter().map(|p| p.1).sum::<f64>() / n;
+    let cxy: f64 = pairs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let vx: f64 = pairs.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let vy: f64 = pairs.iter().map(|p| (p.1 - my).powi(2)).sum();
+    let d = (vx * vy).sqrt();
+    (d > 0.0).then(|| cxy / d)
+}
+
+fn close_loose(x: Option<f64>, y: Option<f64>) -> bool {
+    match (x, y) {
+        (Some(x), Some(y)) => (x - y).abs() <= 1e-6,
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn corr_matches_a_two_pass_reference(
+        rows in rows(4),
+        nparts in 1_usize..=16,
+        threads in 1_usize..=3,
+    ) {
+        let df = frame(&rows, nparts, threads);
+        let out = df
+            .group_by([col("k")])
+            .agg([col("a").corr(col("b")).alias("r")])
+            .unwrap()
+            .collect()
+            .unwrap();
+        let mut want: BTreeMap<Option<i64>, Vec<(f64, f64)>> = BTreeMap::new();
+        for r in &rows {
+            let e = want.entry(r.k).or_default();
+            if let (Some(a), Some(b)) = (r.a, r.b) {
+                e.push((a as f64, b));
+            }
+        }
+        let mut seen = 0;
+        for b in &out {
+            let k = b.column(0).as_primitive::<Int64Type>();
+            let r = b.column(1).as_primitive::<Float64Type>();
+            for i in 0..b.num_rows() {
+                seen += 1;
+                let key = k.is_valid(i).then(|| k.value(i));
+                prop_assert!(close_loose(r.is_valid(i).then(|| r.value(i)), pearson(&want[&key])));
+            }
+        }
+        prop_assert_eq!(seen, want.len());
+        let all: Vec<(f64, f64)> = want.values().flatten().copied().collect();
+        let global = df
+            .agg([col("a").corr(col("b"))])
+            .unwrap()
+            .collect_batch()
+            .unwrap();
+        let g = global.column(0).as_primitive::<Float64Type>();
+        prop_assert!(close_loose(g.is_valid(0).then(|| g.value(0)), pearson(&all)));
+    }
+}
+
+#[test]
+fn corr_needs_two_numeric_inputs() {
+    let df = frame(&[], 1, 1);
+    let err = df.agg([col("s").corr(col("a"))]).unwrap_err();
+    assert!(err.to_string().contains("corr needs numbers"), "{err}");
+    assert_eq!(col("a").corr(col("b")).to_string(), "corr(a, b)");
+}
