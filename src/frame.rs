@@ -193,6 +193,18 @@ impl DataFrame {
         Ok(self.then(plan))
     }
 
+    /// One row per element of list column `column` (e.g. a `top_k` aggregate), the other
+    /// columns repeated; an empty or null list gives one row with a null element.
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`], or [`Error::Type`] when the column is not a list.
+    pub fn explode(&self, column: &str) -> Result<DataFrame> {
+        Ok(self.then(LogicalPlan::explode(
+            Arc::clone(&self.plan),
+            column.to_string(),
+        )?))
+    }
+
     /// Sorts all rows by `keys` (`col("x")`, `col("x").desc()`, `.nulls_first()`),
     /// stably: rows with equal keys keep their input order. The sort is external: runs
     /// that do not fit the memory limit are spilled and merged from disk. Followed by

@@ -159,7 +159,8 @@ impl Accumulator {
             | AggFunc::Last
             | AggFunc::Median
             | AggFunc::Quantile(_)
-            | AggFunc::Corr => {
+            | AggFunc::Corr
+            | AggFunc::TopK(_) => {
                 let mut g = GroupAcc::new(func, input)?;
                 g.resize(1);
                 Accumulator::Group(g)

@@ -53,6 +53,13 @@ pub enum Op {
     },
     /// Stops after `n` rows.
     Limit(usize),
+    /// One row per element of list column `column` (by index).
+    Explode {
+        /// The list column's index.
+        column: usize,
+        /// The output schema.
+        schema: SchemaRef,
+    },
 }
 
 impl Op {
@@ -64,6 +71,7 @@ impl Op {
             Op::Project { .. } => "project",
             Op::MapPartitions { .. } => "map_partitions",
             Op::Limit(_) => "limit",
+            Op::Explode { .. } => "explode",
         }
     }
 }
@@ -78,6 +86,7 @@ impl fmt::Display for Op {
             }
             Op::MapPartitions { func, .. } => write!(f, "map_partitions {func:?}"),
             Op::Limit(n) => write!(f, "limit {n}"),
+            Op::Explode { schema, column } => write!(f, "explode {}", schema.field(*column).name()),
         }
     }
 }

@@ -94,6 +94,13 @@ pub enum GroupAcc {
         /// One per group: `None` until a row is seen; `Some(None)` for a null value.
         value: Vec<Option<Option<OwnedRow>>>,
     },
+    /// The `n` largest values so far, largest first.
+    Top {
+        /// How many.
+        n: usize,
+        /// One list per group.
+        values: Vec<Vec<f64>>,
+    },
     /// Count, means, sums of squared deviations and co-deviation of `(x, y)` pairs.
     Comoments {
         /// Per group: pairs, mean x, mean y, m2 x, m2 y, c xy.
@@ -173,6 +180,10 @@ impl GroupAcc {
                 value: Vec::new(),
             },
             AggFunc::Corr => GroupAcc::Comoments { m: Vec::new() },
+            AggFunc::TopK(n) => GroupAcc::Top {
+                n: n as usize,
+                values: Vec::new(),
+            },
             AggFunc::Std | AggFunc::Var => GroupAcc::Moments {
                 std: func == AggFunc::Std,
                 count: Vec::new(),
@@ -209,7 +220,7 @@ impl GroupAcc {
                 "values",
                 DataType::List(Arc::new(Field::new_list_field(input.clone(), true))),
             )],
-            AggFunc::Median | AggFunc::Quantile(_) => vec![f(
+            AggFunc::Median | AggFunc::Quantile(_) | AggFunc::TopK(_) => vec![f(
                 "values",
                 DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true))),
             )],
@@ -252,6 +263,7 @@ impl GroupAcc {
                 values.capacity() * size_of::<Vec<f64>>() + count * 8
             }
             GroupAcc::Comoments { m } => m.capacity() * 48,
+            GroupAcc::Top { n, values } => values.capacity() * (size_of::<Vec<f64>>() + n * 8),
             GroupAcc::Moments {
                 count, mean, m2, ..
             } => (count.capacity() + mean.capacity() + m2.capacity()) * 8,
@@ -274,6 +286,7 @@ impl GroupAcc {
             GroupAcc::Values { values, .. } => values.resize_with(n, Vec::new),
             GroupAcc::Pick { value, .. } => value.resize(n, None),
             GroupAcc::Comoments { m } => m.resize(n, [0.0; 6]),
+            GroupAcc::Top { values, .. } => values.resize_with(n, Vec::new),
             GroupAcc::ExtremeFloat { best, .. } => best.resize(n, None),
             GroupAcc::Moments {
                 count, mean, m2, ..
@@ -346,6 +359,14 @@ impl GroupAcc {
                             *bytes += r.as_ref().len() + 16;
                             sets[g as usize].insert(r.as_ref().into());
                         }
+                    }
+                }
+            }
+            GroupAcc::Top { n, values: v } => {
+                let a = values::<Float64Type>(array, AggFunc::TopK(*n as u32))?;
+                for (x, &g) in a.iter().zip(groups) {
+                    if let Some(x) = x {
+                        keep_top(&mut v[g as usize], x, *n);
                     }
                 }
             }
@@ -537,6 +558,15 @@ impl GroupAcc {
                     }
                 }
             }
+            (GroupAcc::Top { n, values: v }, [list]) => {
+                let list = list.as_list::<i32>();
+                for (i, &g) in groups.iter().enumerate() {
+                    let vals = list.value(i);
+                    for &x in vals.as_primitive::<Float64Type>().values().iter() {
+                        keep_top(&mut v[g as usize], x, *n);
+                    }
+                }
+            }
             (GroupAcc::Comoments { m }, cols) if cols.len() == 6 => {
                 let cols: Vec<&Float64Array> = cols
                     .iter()
@@ -661,7 +691,7 @@ impl GroupAcc {
                     )) as ArrayRef
                 })
                 .collect(),
-            GroupAcc::Values { values: v, .. } => {
+            GroupAcc::Values { values: v, .. } | GroupAcc::Top { values: v, .. } => {
                 let list = arrow::array::ListArray::from_iter_primitive::<Float64Type, _, _>(
                     ids.iter()
                         .map(|&g| Some(v[g as usize].iter().map(|x| Some(*x)))),
@@ -766,6 +796,16 @@ fn decode<'a>(
         }));
     }
     take(decoded[0].as_ref(), &UInt32Array::from(slot), None).map_err(arrow_err("aggregate values"))
+}
+
+/// Inserts `x` into `top` (largest first, total order) and keeps at most `n` values.
+fn keep_top(top: &mut Vec<f64>, x: f64, n: usize) {
+    if top.len() == n && top.last().is_some_and(|l| x.total_cmp(l).is_le()) {
+        return;
+    }
+    let at = top.partition_point(|v| v.total_cmp(&x).is_ge());
+    top.insert(at, x);
+    top.truncate(n);
 }
 
 /// Chan et al. for pairs: `[n, mean x, mean y, m2 x, m2 y, c xy]` of two disjoint sets.

@@ -176,6 +176,21 @@ fn lower_stream(plan: &LogicalPlan, config: &SessionConfig, g: &mut TaskGraph) -
             });
             s
         }
+        LogicalPlan::Explode {
+            input,
+            column,
+            schema,
+        } => {
+            let mut s = lower_stream(input, config, g)?;
+            let column = schema
+                .index_of(column)
+                .map_err(|_| spillway_planner::Error::Internal(format!("explode lost {column}")))?;
+            s.ops.push(Op::Explode {
+                column,
+                schema: Arc::clone(schema),
+            });
+            s
+        }
         LogicalPlan::Limit { input, n } => {
             let mut s = lower_stream(input, config, g)?;
             // Each partition stops reading after n rows; one task then takes the first n

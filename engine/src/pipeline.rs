@@ -288,6 +288,9 @@ fn apply_op<'a>(input: Batches<'a>, op: &'a Op) -> Batches<'a> {
                 }))
             }))
         }
+        Op::Explode { column, schema } => {
+            Box::new(input.map(move |b| explode(&b?, *column, schema)))
+        }
         Op::Limit(n) => {
             let mut left = *n;
             let mut input = input;
@@ -303,6 +306,43 @@ fn apply_op<'a>(input: Batches<'a>, op: &'a Op) -> Batches<'a> {
             }))
         }
     }
+}
+
+/// One row per element of list column `column`; an empty or null list gives one row with a
+/// null element.
+fn explode(batch: &RecordBatch, column: usize, schema: &SchemaRef) -> Result<RecordBatch> {
+    use arrow::array::{Array, AsArray, UInt32Array};
+    let list = batch.column(column).as_list::<i32>();
+    let offsets = list.value_offsets();
+    let (mut rows, mut elems): (Vec<u32>, Vec<Option<u32>>) = (Vec::new(), Vec::new());
+    for i in 0..list.len() {
+        let (a, b) = (offsets[i] as u32, offsets[i + 1] as u32);
+        if list.is_null(i) || a == b {
+            rows.push(i as u32);
+            elems.push(None);
+        } else {
+            for e in a..b {
+                rows.push(i as u32);
+                elems.push(Some(e));
+            }
+        }
+    }
+    let (rows, elems) = (UInt32Array::from(rows), UInt32Array::from(elems));
+    let ctx = |e| Error::compute("explode", e);
+    let columns = batch
+        .columns()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if i == column {
+                arrow::compute::take(list.values().as_ref(), &elems, None).map_err(ctx)
+            } else {
+                arrow::compute::take(c.as_ref(), &rows, None).map_err(ctx)
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    RecordBatch::try_new(Arc::clone(schema), columns)
+        .map_err(|e| Error::Internal(format!("explode built a bad batch: {e}")))
 }
 
 fn partial(stream: Batches<'_>, spec: &AggSpec) -> Result<Vec<Accumulator>> {

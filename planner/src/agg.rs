@@ -42,6 +42,9 @@ pub enum AggFunc {
     /// Exact quantile of the non-null values with linear interpolation (pandas' default),
     /// `Float64`; the quantile is given in millionths (`Quantile(900_000)` is 0.9).
     Quantile(u32),
+    /// The `n` largest non-null values, largest first, as a list of `Float64` (the h2o
+    /// "top 2 per group"; [`explode`](crate::logical::LogicalPlan::explode) makes them rows).
+    TopK(u32),
     /// Pearson correlation of the input with [`AggExpr::second`] over the rows where both
     /// are non-null, `Float64`; null under two such rows or when either is constant.
     Corr,
@@ -64,6 +67,7 @@ impl AggFunc {
             AggFunc::Median => "median",
             AggFunc::Quantile(_) => "quantile",
             AggFunc::Corr => "corr",
+            AggFunc::TopK(_) => "top_k",
         }
     }
 
@@ -77,6 +81,9 @@ impl AggFunc {
         match self {
             // Checked on both inputs by `AggExpr::to_field`; the engine passes them paired.
             AggFunc::Corr => Ok(Float64),
+            AggFunc::TopK(_) if numeric => Ok(List(std::sync::Arc::new(Field::new_list_field(
+                Float64, true,
+            )))),
             AggFunc::Sum if input.is_unsigned_integer() => Ok(UInt64),
             AggFunc::Sum if input.is_signed_integer() || matches!(input, Null) => Ok(Int64),
             AggFunc::Sum if input.is_floating() => Ok(Float64),
@@ -192,7 +199,7 @@ impl AggExpr {
         // Count never gives a null; the others do over no values (sum gives 0).
         let nullable = !matches!(
             self.func,
-            AggFunc::Count | AggFunc::Sum | AggFunc::CountDistinct
+            AggFunc::Count | AggFunc::Sum | AggFunc::CountDistinct | AggFunc::TopK(_)
         );
         Ok(Field::new(&self.name, out, nullable))
     }

@@ -284,6 +284,11 @@ impl Expr {
     pub fn corr(self, other: Expr) -> AggExpr {
         AggExpr::corr(self, other)
     }
+    /// The `n` largest non-null values, largest first, as a list (see
+    /// [`LogicalPlan::explode`](crate::logical::LogicalPlan::explode)).
+    pub fn top_k(self, n: u32) -> AggExpr {
+        self.agg(AggFunc::TopK(n))
+    }
     /// Number of distinct non-null values.
     pub fn n_unique(self) -> AggExpr {
         self.agg(AggFunc::CountDistinct)

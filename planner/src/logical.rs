@@ -8,7 +8,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use crate::agg::AggExpr;
 use crate::expr::Expr;
@@ -74,6 +74,16 @@ pub enum LogicalPlan {
         /// Which rows are kept.
         how: JoinType,
         /// The output schema.
+        schema: SchemaRef,
+    },
+    /// One row per element of a list column, the other columns repeated (an empty or null
+    /// list gives one row with a null element, as in pandas and Polars).
+    Explode {
+        /// The input.
+        input: Arc<LogicalPlan>,
+        /// The list column.
+        column: String,
+        /// The output schema: the list column replaced by its element type.
         schema: SchemaRef,
     },
     /// Sorts all rows by the keys (stable: equal keys keep their input order), keeping the
@@ -316,6 +326,41 @@ impl LogicalPlan {
         })
     }
 
+    /// `input` with list column `column` exploded into one row per element.
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`], or [`Error::Type`] when the column is not a list.
+    pub fn explode(input: Arc<LogicalPlan>, column: String) -> Result<Self> {
+        let in_schema = input.schema();
+        let i = in_schema
+            .index_of(&column)
+            .map_err(|_| Error::ColumnNotFound {
+                name: column.clone(),
+                available: in_schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect(),
+            })?;
+        let DataType::List(item) = in_schema.field(i).data_type() else {
+            return Err(Error::type_error(
+                format!("explode({column})"),
+                format!("{} is not a list", in_schema.field(i).data_type()),
+            ));
+        };
+        let mut fields: Vec<Field> = in_schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields[i] = Field::new(&column, item.data_type().clone(), true);
+        Ok(LogicalPlan::Explode {
+            input,
+            column,
+            schema: Arc::new(Schema::new(fields)),
+        })
+    }
+
     /// The node's inputs: none for a scan, two for a join, one otherwise.
     pub fn children(&self) -> Vec<&Arc<LogicalPlan>> {
         match self {
@@ -385,6 +430,7 @@ impl LogicalPlan {
         match self {
             LogicalPlan::Scan { schema, .. }
             | LogicalPlan::Join { schema, .. }
+            | LogicalPlan::Explode { schema, .. }
             | LogicalPlan::Project { schema, .. }
             | LogicalPlan::Aggregate { schema, .. } => Arc::clone(schema),
             LogicalPlan::Filter { input, .. }
@@ -403,6 +449,7 @@ impl LogicalPlan {
             | LogicalPlan::MapPartitions { input, .. }
             | LogicalPlan::Limit { input, .. }
             | LogicalPlan::Sort { input, .. }
+            | LogicalPlan::Explode { input, .. }
             | LogicalPlan::Aggregate { input, .. } => Some(input),
         }
     }
@@ -439,6 +486,7 @@ impl LogicalPlan {
                 describe_schema(func.schema())
             ),
             LogicalPlan::Limit { n, .. } => format!("Limit {n}"),
+            LogicalPlan::Explode { column, .. } => format!("Explode {column}"),
             LogicalPlan::Join {
                 left_on,
                 right_on,

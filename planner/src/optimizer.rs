@@ -89,6 +89,7 @@ fn rebuild(plan: &LogicalPlan, input: LogicalPlan) -> Result<LogicalPlan> {
         LogicalPlan::MapPartitions { func, .. } => LogicalPlan::map_partitions(input, func.clone()),
         LogicalPlan::Limit { n, .. } => LogicalPlan::limit(input, *n),
         LogicalPlan::Sort { keys, fetch, .. } => LogicalPlan::sort(input, keys.clone(), *fetch)?,
+        LogicalPlan::Explode { column, .. } => LogicalPlan::explode(input, column.clone())?,
         LogicalPlan::Aggregate { keys, aggs, .. } => {
             LogicalPlan::group_by(input, keys.clone(), aggs.clone())?
         }
@@ -314,6 +315,16 @@ fn push_down_projection(plan: &LogicalPlan, required: Option<&[String]>) -> Resu
             rebuild(plan, push_down_projection(input, below.as_deref())?)
         }
         LogicalPlan::Limit { input, .. } => rebuild(plan, push_down_projection(input, required)?),
+        LogicalPlan::Explode { input, column, .. } => {
+            let below = required.map(|r| {
+                let mut below = r.to_vec();
+                if !below.contains(column) {
+                    below.push(column.clone());
+                }
+                below
+            });
+            rebuild(plan, push_down_projection(input, below.as_deref())?)
+        }
         LogicalPlan::Sort { input, keys, .. } => {
             let below = required.map(|r| {
                 let mut below = r.to_vec();

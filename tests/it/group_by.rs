@@ -496,3 +496,81 @@ fn corr_needs_two_numeric_inputs() {
     assert!(err.to_string().contains("corr needs numbers"), "{err}");
     assert_eq!(col("a").corr(col("b")).to_string(), "corr(a, b)");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// h2o q8: the two largest values of each group, as rows.
+    #[test]
+    fn top_k_per_group_exploded_matches_a_reference(
+        rows in prop_oneof![rows(4), rows(1_000)],
+        nparts in 1_usize..=16,
+        threads in 1_usize..=3,
+        limit in prop_oneof![Just(8_192_usize), Just(1 << 30)],
+    ) {
+        let spill = tempfile::tempdir().unwrap();
+        let s = session(threads, limit, Some(spill.path()));
+        let out = frame_in(&s, &rows, nparts)
+            .filter(col("b").is_not_null())
+            .unwrap()
+            .group_by([col("k")])
+            .agg([col("b").top_k(2).alias("top")])
+            .unwrap()
+            .explode("top")
+            .unwrap()
+            .collect()
+            .unwrap();
+        let mut got: Vec<(Option<i64>, u64)> = Vec::new();
+        for b in &out {
+            let k = b.column(0).as_primitive::<Int64Type>();
+            let t = b.column(1).as_primitive::<Float64Type>();
+            for i in 0..b.num_rows() {
+                got.push((k.is_valid(i).then(|| k.value(i)), t.value(i).to_bits()));
+            }
+        }
+        got.sort();
+        let mut by_key: BTreeMap<Option<i64>, Vec<f64>> = BTreeMap::new();
+        for r in &rows {
+            if let Some(b) = r.b {
+                by_key.entry(r.k).or_default().push(b);
+            }
+        }
+        let mut want: Vec<(Option<i64>, u64)> = Vec::new();
+        for (k, mut v) in by_key {
+            v.sort_by(|a, b| b.total_cmp(a));
+            want.extend(v.into_iter().take(2).map(|x| (k, x.to_bits())));
+        }
+        want.sort();
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
+    }
+}
+
+#[test]
+fn explode_gives_a_null_row_for_an_empty_list_and_rejects_non_lists() {
+    let df = frame(
+        &[Row {
+            k: Some(1),
+            s: None,
+            a: None,
+            b: None,
+        }],
+        1,
+        1,
+    );
+    let out = df
+        .group_by([col("k")])
+        .agg([col("b").top_k(3).alias("top")])
+        .unwrap()
+        .explode("top")
+        .unwrap()
+        .collect_batch()
+        .unwrap();
+    assert_eq!(out.num_rows(), 1);
+    assert!(out.column(1).is_null(0));
+    assert!(matches!(df.explode("k").unwrap_err(), Error::Type { .. }));
+    assert!(matches!(
+        df.explode("nope").unwrap_err(),
+        Error::ColumnNotFound { .. }
+    ));
+}
