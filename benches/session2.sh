@@ -14,7 +14,7 @@ SHARED=${SHARED_BENCH:-$(cd "$ROOT/.." && pwd)/shared/bench}
 PY="$BENCH_DATA/venv/bin/python"
 H2O="$BENCH_DATA/groupby/G1_1e7_1e2_0_0"
 OUT="$ROOT/benches/results/session2-$(date +%Y%m%d-%H%M).jsonl"
-QUERIES=${QUERIES:-q1 q2 q3 q4 q5 q6 q7 q10}
+QUERIES=${QUERIES:-q1 q2 q3 q4 q5 q6 q7 q8 q9 q10}
 mkdir -p "$ROOT/benches/results"
 cargo build --release --example h2o_groupby --example parallel_map
 BIN="$ROOT/target/release/examples"
