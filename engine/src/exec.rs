@@ -33,8 +33,8 @@ use crate::memory::MemoryPool;
 use crate::pipeline::{Data, TaskContext, TaskTally, run_task};
 use crate::spill::SpillDir;
 
-/// A progress callback: `(tasks done, tasks in the graph)`.
-pub type ProgressFn = Arc<dyn Fn(usize, usize) + Send + Sync>;
+/// A progress callback: `(tasks done, tasks in the graph, bytes spilled so far)`.
+pub type ProgressFn = Arc<dyn Fn(usize, usize, u64) + Send + Sync>;
 
 /// How to run a graph.
 #[derive(Clone)]
@@ -346,7 +346,7 @@ fn schedule(
     let total = graph.tasks.len();
     let report = |done: usize| {
         if let Some(p) = &options.progress {
-            p(done, total);
+            p(done, total, run.spill.stats().bytes.load(Ordering::Relaxed));
         }
     };
     if options.synchronous {
@@ -471,7 +471,7 @@ mod tests {
             let opts = ExecOptions {
                 synchronous,
                 max_in_flight,
-                progress: Some(Arc::new(move |done, total| {
+                progress: Some(Arc::new(move |done, total, _spilled| {
                     s.lock().unwrap().push((done, total))
                 })),
                 ..ExecOptions::default()

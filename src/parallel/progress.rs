@@ -11,9 +11,8 @@
 //!   every [`LINE_INTERVAL`] and one at the end, so a log shows progress without a flood of
 //!   escape codes.
 //!
-//! Spilled bytes: the bar's template ends in `{msg}`, which is reserved for them. The
-//! out-of-core work will report spills through the engine's progress callback and set the
-//! message here; until then nothing is shown rather than a made-up number.
+//! Spilled bytes: the engine's progress callback passes the bytes the computation has
+//! spilled so far, and a terminal bar shows them in its `{msg}` (plain lines do not).
 
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -94,6 +93,16 @@ impl Bar {
         }
     }
 
+    /// Shows the bytes spilled so far (on a terminal bar; plain lines leave them out).
+    pub(crate) fn spilled(&self, bytes: u64) {
+        if let (Kind::Term(bar), true) = (&self.kind, bytes > 0) {
+            bar.set_message(format!(
+                "spilled {:.1} MiB",
+                bytes as f64 / (1 << 20) as f64
+            ));
+        }
+    }
+
     /// The engine's progress callback drawing on this bar; `None` when hidden, so the
     /// engine does not even call it.
     pub(crate) fn callback(&self) -> Option<ProgressFn> {
@@ -101,7 +110,10 @@ impl Bar {
             Kind::Hidden => None,
             _ => {
                 let bar = self.clone();
-                Some(Arc::new(move |done, _total| bar.set(done)))
+                Some(Arc::new(move |done, _total, spilled| {
+                    bar.set(done);
+                    bar.spilled(spilled);
+                }))
             }
         }
     }
@@ -191,7 +203,7 @@ mod tests {
         // `Always` draws a bar on a terminal and plain lines elsewhere; both count.
         let bar = Bar::new(Progress::Always, "test", Some(3));
         let callback = bar.callback().expect("a shown bar has a callback");
-        callback(2, 3);
+        callback(2, 3, 1 << 20);
         bar.inc(1);
         match &bar.kind {
             Kind::Term(b) => assert_eq!(b.position(), 3),
