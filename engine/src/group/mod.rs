@@ -8,18 +8,24 @@
 //!
 //! `min` and `max` keep the row-format bytes of the best value, so one implementation
 //! serves every orderable type (floats in total order: NaN above +∞).
+//!
+//! The key table ([`GroupTable`]) is in [`table`].
+
+mod stats;
+mod table;
+
+use stats::{TotalOrd, keep_top, merge_comoments, quantile};
+pub use table::GroupTable;
 
 use std::collections::HashSet;
 use std::sync::Arc;
-
-use hashbrown::HashTable;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, UInt32Array, UInt64Array,
 };
 use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, SchemaRef, UInt64Type};
-use arrow::row::{OwnedRow, RowConverter, Rows, SortField};
+use arrow::row::{OwnedRow, RowConverter, SortField};
 use spillway_planner::agg::AggFunc;
 use spillway_planner::{Error, Result};
 
@@ -798,248 +804,15 @@ fn decode<'a>(
     take(decoded[0].as_ref(), &UInt32Array::from(slot), None).map_err(arrow_err("aggregate values"))
 }
 
-/// Inserts `x` into `top` (largest first, total order) and keeps at most `n` values.
-fn keep_top(top: &mut Vec<f64>, x: f64, n: usize) {
-    if top.len() == n && top.last().is_some_and(|l| x.total_cmp(l).is_le()) {
-        return;
-    }
-    let at = top.partition_point(|v| v.total_cmp(&x).is_ge());
-    top.insert(at, x);
-    top.truncate(n);
-}
-
-/// Chan et al. for pairs: `[n, mean x, mean y, m2 x, m2 y, c xy]` of two disjoint sets.
-fn merge_comoments(a: [f64; 6], b: [f64; 6]) -> [f64; 6] {
-    let (na, nb) = (a[0], b[0]);
-    if na == 0.0 {
-        return b;
-    }
-    if nb == 0.0 {
-        return a;
-    }
-    let n = na + nb;
-    let (dx, dy) = (b[1] - a[1], b[2] - a[2]);
-    let w = na * nb / n;
-    [
-        n,
-        a[1] + dx * nb / n,
-        a[2] + dy * nb / n,
-        a[3] + b[3] + dx * dx * w,
-        a[4] + b[4] + dy * dy * w,
-        a[5] + b[5] + dx * dy * w,
-    ]
-}
-
-/// The `q` quantile (linear interpolation) or, for `None`, the median of `xs`.
-fn quantile(xs: &mut [f64], q: Option<f64>) -> Option<f64> {
-    if xs.is_empty() {
-        return None;
-    }
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    Some(match q {
-        None if n % 2 == 1 => xs[n / 2],
-        None => (xs[n / 2 - 1] + xs[n / 2]) / 2.0,
-        Some(q) => {
-            let pos = q * (n - 1) as f64;
-            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-            xs[lo] + (xs[hi] - xs[lo]) * (pos - lo as f64)
-        }
-    })
-}
-
-/// Key rows → dense group ids, with the keys kept to be output.
-///
-/// The table stores only group ids; a probe compares the candidate's key bytes with the
-/// stored row, so a new group costs one row append and no allocation of its own. Hashes
-/// use fixed seeds, so every task puts a key in the same bucket.
-#[derive(Debug)]
-pub struct GroupTable {
-    converter: RowConverter,
-    ids: HashTable<u32>,
-    hashes: Vec<u64>,
-    keys: Rows,
-    state: ahash::RandomState,
-}
-
-impl GroupTable {
-    /// An empty table for keys of `key_types`.
-    ///
-    /// # Errors
-    /// [`Error::Type`] for a key type the row format cannot encode.
-    pub fn new(key_types: &[DataType]) -> Result<Self> {
-        let converter = RowConverter::new(key_types.iter().cloned().map(SortField::new).collect())
-            .map_err(|e| Error::type_error("group_by key", e.to_string()))?;
-        let keys = converter.empty_rows(0, 0);
-        Ok(GroupTable {
-            converter,
-            ids: HashTable::new(),
-            hashes: Vec::new(),
-            keys,
-            state: ahash::RandomState::with_seeds(
-                0x5bd1_e995,
-                0x2545_f491,
-                0x9e37_79b9,
-                0x7f4a_7c15,
-            ),
-        })
-    }
-
-    /// Groups so far.
-    pub fn len(&self) -> usize {
-        self.keys.num_rows()
-    }
-
-    /// Whether there are no groups.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Bytes held by the keys, their hashes and the table (approximate).
-    pub fn memory_size(&self) -> usize {
-        self.keys.size() + self.hashes.capacity() * 8 + self.ids.capacity() * 5
-    }
-
-    /// The group id of each row of `keys`, adding new groups.
-    ///
-    /// # Errors
-    /// [`Error::Compute`] when the keys cannot be encoded.
-    pub fn intern(&mut self, keys: &[ArrayRef]) -> Result<Vec<u32>> {
-        let rows = self
-            .converter
-            .convert_columns(keys)
-            .map_err(arrow_err("group_by keys"))?;
-        let mut out = Vec::with_capacity(rows.num_rows());
-        let GroupTable {
-            ids,
-            hashes,
-            keys: stored,
-            state,
-            ..
-        } = self;
-        for row in rows.iter() {
-            let bytes = row.as_ref();
-            let hash = state.hash_one(bytes);
-            let found = ids
-                .find(hash, |&id| stored.row(id as usize).as_ref() == bytes)
-                .copied();
-            let id = match found {
-                Some(id) => id,
-                None => {
-                    let id = stored.num_rows() as u32;
-                    stored.push(row);
-                    hashes.push(hash);
-                    ids.insert_unique(hash, id, |&g| hashes[g as usize]);
-                    id
-                }
-            };
-            out.push(id);
-        }
-        Ok(out)
-    }
-
-    /// The bucket (of `n`) of each group, from its key's hash: the same in every task.
-    pub fn buckets(&self, n: usize) -> Vec<usize> {
-        // The high bits: the table uses the low ones.
-        self.hashes
-            .iter()
-            .map(|h| ((h >> 32) % n as u64) as usize)
-            .collect()
-    }
-
-    /// The partition (of `n`) of each row of `keys`, by a hash seeded with `seed`: the
-    /// split of one bucket into sub-buckets, independent of the bucket hash.
-    ///
-    /// # Errors
-    /// [`Error::Compute`] when the keys cannot be encoded.
-    pub fn partition(
-        key_types: &[DataType],
-        keys: &[ArrayRef],
-        seed: u64,
-        n: usize,
-    ) -> Result<Vec<usize>> {
-        let converter = RowConverter::new(key_types.iter().cloned().map(SortField::new).collect())
-            .map_err(|e| Error::type_error("group_by key", e.to_string()))?;
-        let rows = converter
-            .convert_columns(keys)
-            .map_err(arrow_err("group_by keys"))?;
-        let state = ahash::RandomState::with_seeds(seed, !seed, seed.rotate_left(17), 0x51ab);
-        Ok(rows
-            .iter()
-            .map(|r| (state.hash_one(r.as_ref()) % n as u64) as usize)
-            .collect())
-    }
-
-    /// The key columns of the groups `ids`, in that order.
-    ///
-    /// # Errors
-    /// [`Error::Compute`] when the keys cannot be decoded.
-    pub fn key_columns(&self, ids: &[u32]) -> Result<Vec<ArrayRef>> {
-        self.converter
-            .convert_rows(ids.iter().map(|&i| self.keys.row(i as usize)))
-            .map_err(arrow_err("group_by keys"))
-    }
-}
-
 /// Builds a batch of `schema` from columns, naming the operator on error.
 pub(crate) fn batch(schema: &SchemaRef, columns: Vec<ArrayRef>, what: &str) -> Result<RecordBatch> {
     RecordBatch::try_new(Arc::clone(schema), columns)
         .map_err(|e| Error::Internal(format!("{what} built a bad batch: {e}")))
 }
 
-/// `max` and `min` in IEEE total order, so NaN sorts above +∞ as in the row format.
-trait TotalOrd {
-    fn max_by_total(self, other: Self) -> Self;
-    fn min_by_total(self, other: Self) -> Self;
-}
-
-impl TotalOrd for f64 {
-    fn max_by_total(self, other: f64) -> f64 {
-        if other.total_cmp(&self).is_gt() {
-            other
-        } else {
-            self
-        }
-    }
-    fn min_by_total(self, other: f64) -> f64 {
-        if other.total_cmp(&self).is_lt() {
-            other
-        } else {
-            self
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::StringViewArray;
-
-    #[test]
-    fn keys_intern_to_dense_ids_and_decode_back() {
-        let mut t = GroupTable::new(&[DataType::Utf8View, DataType::Int64]).unwrap();
-        let s: ArrayRef = Arc::new(StringViewArray::from(vec![
-            Some("a"),
-            None,
-            Some("a"),
-            None,
-        ]));
-        let n: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 1, 2]));
-        assert_eq!(t.intern(&[s, n]).unwrap(), vec![0, 1, 0, 1]);
-        let keys = t.key_columns(&[1, 0]).unwrap();
-        assert!(keys[0].is_null(0));
-        assert_eq!(keys[1].as_primitive::<Int64Type>().values(), &[2, 1]);
-        let b = t.buckets(7);
-        let mut again = GroupTable::new(&[DataType::Utf8View, DataType::Int64]).unwrap();
-        let s: ArrayRef = Arc::new(StringViewArray::from(vec![None, Some("a")]));
-        let n: ArrayRef = Arc::new(Int64Array::from(vec![2, 1]));
-        again.intern(&[s, n]).unwrap();
-        assert_eq!(
-            b,
-            vec![again.buckets(7)[1], again.buckets(7)[0]],
-            "the same in every table"
-        );
-    }
 
     #[test]
     fn partial_states_merge_to_the_answer() {
