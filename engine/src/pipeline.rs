@@ -345,13 +345,17 @@ fn explode(batch: &RecordBatch, column: usize, schema: &SchemaRef) -> Result<Rec
         .map_err(|e| Error::Internal(format!("explode built a bad batch: {e}")))
 }
 
-fn partial(stream: Batches<'_>, spec: &AggSpec) -> Result<Vec<Accumulator>> {
-    let mut states = spec
-        .aggs
+/// Empty states, one per aggregate of `spec`.
+fn accumulators(spec: &AggSpec) -> Result<Vec<Accumulator>> {
+    spec.aggs
         .iter()
         .zip(&spec.input_types)
         .map(|(a, t)| Accumulator::new(a.func, t))
-        .collect::<Result<Vec<_>>>()?;
+        .collect()
+}
+
+fn partial(stream: Batches<'_>, spec: &AggSpec) -> Result<Vec<Accumulator>> {
+    let mut states = accumulators(spec)?;
     for batch in stream {
         let batch = batch?;
         for (state, agg) in states.iter_mut().zip(&spec.aggs) {
@@ -363,12 +367,7 @@ fn partial(stream: Batches<'_>, spec: &AggSpec) -> Result<Vec<Accumulator>> {
 }
 
 fn merge_states(deps: &[Arc<Data>], spec: &AggSpec) -> Result<Vec<Accumulator>> {
-    let mut states = spec
-        .aggs
-        .iter()
-        .zip(&spec.input_types)
-        .map(|(a, t)| Accumulator::new(a.func, t))
-        .collect::<Result<Vec<_>>>()?;
+    let mut states = accumulators(spec)?;
     for d in deps {
         let Data::States(part) = d.as_ref() else {
             return Err(Error::Internal("a combine task was given batches".into()));
