@@ -30,7 +30,7 @@ use spillway_planner::{Error, Result};
 
 use crate::graph::{TaskGraph, TaskId};
 use crate::memory::MemoryPool;
-use crate::pipeline::{Data, TaskContext, TaskTally, run_task};
+use crate::pipeline::{Activity, Data, TaskContext, TaskTally, run_task};
 use crate::spill::SpillDir;
 
 /// A progress callback: `(tasks done, tasks in the graph, bytes spilled so far)`.
@@ -227,8 +227,12 @@ fn run_caught(graph: &TaskGraph, id: TaskId, deps: &[Arc<Data>], run: &Run) -> R
         partition: graph.tasks[id].partition,
         output_schema: &graph.written_schema,
         tally: &tally,
+        activity: &run.activity,
     };
-    match catch_unwind(AssertUnwindSafe(|| run_task(kind, deps, &ctx))) {
+    let ran = run
+        .activity
+        .run(|| catch_unwind(AssertUnwindSafe(|| run_task(kind, deps, &ctx))));
+    match ran {
         Ok(Ok(data)) => {
             let metrics = TaskMetrics {
                 stage: graph.tasks[id].stage,
@@ -293,6 +297,7 @@ struct Run {
     memory: Arc<MemoryPool>,
     spill: Arc<SpillDir>,
     batch_rows: usize,
+    activity: Activity,
 }
 
 /// As [`execute`], with what the run cost. The run's spill folder is removed before this
@@ -314,6 +319,7 @@ pub fn execute_with_stats(
             .unwrap_or_else(|| MemoryPool::new(usize::MAX)),
         spill: SpillDir::new(options.spill_dir.clone().unwrap_or_else(std::env::temp_dir)),
         batch_rows: options.batch_rows.max(1),
+        activity: Activity::default(),
     });
     let out = schedule(&graph, pool, &options, &run);
     let spill = run.spill.stats();

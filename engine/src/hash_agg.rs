@@ -185,6 +185,9 @@ fn merge(
         }
         let need = held(&table, &accs);
         if mem.try_resize(need).is_err() && table.len() > 1 {
+            if depth >= MAX_DEPTH && ctx.resize_waiting(&mut mem, need).is_ok() {
+                continue;
+            }
             if depth >= MAX_DEPTH {
                 return Err(Error::ResourcesExhausted {
                     consumer: format!("{} hash table", ctx.name),

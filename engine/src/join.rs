@@ -217,12 +217,18 @@ fn join(
         // The first batch is always taken, so that a split makes progress.
         if mem.try_grow(size).is_err() && !build.is_empty() {
             if depth >= MAX_DEPTH {
+                // Split as far as it goes: what is left is the memory others hold now.
+                let need = mem.size() + size;
+                if ctx.resize_waiting(&mut mem, need).is_ok() {
+                    build.push(b);
+                    continue;
+                }
                 return Err(Error::ResourcesExhausted {
                     consumer: format!(
                         "{} join build side (still too big after {MAX_DEPTH} hash splits: one key's rows alone exceed the limit)",
                         ctx.name
                     ),
-                    requested: mem.size() + size,
+                    requested: need,
                     available: ctx.memory.available(),
                     limit: ctx.memory.limit(),
                 });

@@ -7,7 +7,7 @@
 //! graph stops its other tasks within one batch.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::hash_agg::{self, Buckets};
 use crate::join;
@@ -70,6 +70,46 @@ pub struct TaskContext<'a> {
     pub output_schema: &'a SchemaRef,
     /// What the task holds and spills, for `explain_analyze`.
     pub tally: &'a TaskTally,
+    /// The run's tasks running now, and those of them waiting for memory.
+    pub activity: &'a Activity,
+}
+
+/// How many of a run's tasks are running, and how many of those wait for memory: a task
+/// waits for memory only while another task is running that is not waiting itself, so
+/// waiting tasks never wait on each other.
+#[derive(Debug, Default)]
+pub struct Activity {
+    running: AtomicUsize,
+    waiting: AtomicUsize,
+}
+
+impl Activity {
+    /// Runs `f` counted as running.
+    pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _running = Counted::new(&self.running);
+        f()
+    }
+
+    /// Whether a task other than the waiting ones is running.
+    fn others_at_work(&self) -> bool {
+        self.running.load(Ordering::SeqCst) > self.waiting.load(Ordering::SeqCst)
+    }
+}
+
+/// One in a counter while alive (also through a panic).
+struct Counted<'a>(&'a AtomicUsize);
+
+impl<'a> Counted<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Counted(counter)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Memory and spill counted for one task.
@@ -108,6 +148,40 @@ impl TaskContext<'_> {
         self.spill
             .write_tallied(schema, batches, Some(&self.tally.spill))
     }
+
+    /// Resizes `mem` to `bytes`, waiting for other tasks to give memory back when the
+    /// pool is short: for an operator that has split its input as far as it can, whose
+    /// last resort is the memory that other running tasks hold now. Gives up, with the
+    /// last [`Error::ResourcesExhausted`], when `bytes` exceed the whole limit, when no
+    /// other task is at work (those that wait do not give back), or after
+    /// [`TaskContext::PATIENCE`].
+    ///
+    /// # Errors
+    /// As above, and [`Error::Cancelled`] when another task fails meanwhile.
+    pub fn resize_waiting(&self, mem: &mut Reservation, bytes: usize) -> Result<()> {
+        let deadline = std::time::Instant::now() + Self::PATIENCE;
+        let _waiting = Counted::new(&self.activity.waiting);
+        loop {
+            let err = match mem.try_resize(bytes) {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            if bytes > self.memory.limit()
+                || !self.activity.others_at_work()
+                || std::time::Instant::now() >= deadline
+            {
+                return Err(err);
+            }
+            self.check()?;
+            self.memory.wait_for(
+                bytes.saturating_sub(mem.size()),
+                std::time::Duration::from_millis(50),
+            );
+        }
+    }
+
+    /// How long [`TaskContext::resize_waiting`] waits for memory before giving up.
+    pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 
     /// [`Error::Cancelled`] when another task has failed.
     pub fn check(&self) -> Result<()> {
@@ -377,4 +451,81 @@ fn merge_states(deps: &[Arc<Data>], spec: &AggSpec) -> Result<Vec<Accumulator>> 
         }
     }
     Ok(states)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryPool;
+    use crate::spill::SpillDir;
+    use arrow::datatypes::Schema;
+
+    fn with_ctx<T>(
+        pool: &Arc<MemoryPool>,
+        activity: &Activity,
+        f: impl FnOnce(&TaskContext<'_>) -> T,
+    ) -> T {
+        let cancel = AtomicBool::new(false);
+        let spill = SpillDir::new(std::env::temp_dir());
+        let schema: SchemaRef = Arc::new(Schema::empty());
+        let tally = TaskTally::default();
+        let ctx = TaskContext {
+            name: "t[0]".into(),
+            cancel: &cancel,
+            memory: pool,
+            spill: &spill,
+            batch_rows: 1024,
+            partition: 0,
+            output_schema: &schema,
+            tally: &tally,
+            activity,
+        };
+        f(&ctx)
+    }
+
+    #[test]
+    fn a_task_waits_for_memory_only_while_another_task_works() {
+        let pool = MemoryPool::new(100);
+        let activity = Activity::default();
+        let mut other = pool.reserve("other");
+        other.try_grow(80).unwrap();
+        // Alone: nobody will give memory back, so the answer is at once an error.
+        let started = std::time::Instant::now();
+        let err = activity.run(|| {
+            with_ctx(&pool, &activity, |ctx| {
+                let mut mem = ctx.reserve("table");
+                ctx.resize_waiting(&mut mem, 50)
+            })
+        });
+        assert!(
+            matches!(err, Err(Error::ResourcesExhausted { .. })),
+            "{err:?}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // With another task at work that lets go, the wait ends in the memory.
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            s.spawn(|| {
+                activity.run(move || {
+                    tx.send(()).unwrap();
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    drop(other);
+                })
+            });
+            rx.recv().unwrap();
+            let got = activity.run(|| {
+                with_ctx(&pool, &activity, |ctx| {
+                    let mut mem = ctx.reserve("table");
+                    ctx.resize_waiting(&mut mem, 50).map(|()| mem.size())
+                })
+            });
+            assert_eq!(got.unwrap(), 50);
+        });
+        // Beyond the whole limit there is nothing to wait for.
+        let err = with_ctx(&pool, &activity, |ctx| {
+            let mut mem = ctx.reserve("table");
+            ctx.resize_waiting(&mut mem, 101)
+        });
+        assert!(err.is_err());
+    }
 }
