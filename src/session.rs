@@ -106,6 +106,14 @@ impl SessionBuilder {
         self
     }
 
+    /// The largest estimated right side a join broadcasts instead of shuffling both
+    /// sides (default 64 MiB, and never more than an eighth of the memory limit; 0 turns
+    /// broadcast joins off).
+    pub fn broadcast_limit(mut self, bytes: usize) -> Self {
+        self.config.broadcast_limit = bytes;
+        self
+    }
+
     /// How many partial results one combine task merges.
     pub fn fan_in(mut self, fan_in: usize) -> Self {
         self.config.fan_in = fan_in;

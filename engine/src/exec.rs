@@ -189,7 +189,7 @@ impl<'g> State<'g> {
                 .ok_or_else(|| Error::Internal(format!("{} never ran", self.graph.task_name(o))))?;
             match data.as_ref() {
                 Data::Batches(b) => out.extend(b.iter().filter(|b| b.num_rows() > 0).cloned()),
-                Data::States(_) | Data::Buckets(_) | Data::Runs(_) => {
+                Data::States(_) | Data::Buckets(_) | Data::Runs(_) | Data::Table(_) => {
                     return Err(Error::Internal("the graph ends in partial states".into()));
                 }
             }

@@ -53,6 +53,14 @@ pub enum Op {
     },
     /// Stops after `n` rows.
     Limit(usize),
+    /// Streams each batch through a broadcast join's hash table (built by task `table`,
+    /// one of the pipeline task's dependencies after its input tasks).
+    Probe {
+        /// The join.
+        spec: Arc<JoinSpec>,
+        /// The task that builds the table.
+        table: TaskId,
+    },
     /// One row per element of list column `column` (by index).
     Explode {
         /// The list column's index.
@@ -72,6 +80,7 @@ impl Op {
             Op::MapPartitions { .. } => "map_partitions",
             Op::Limit(_) => "limit",
             Op::Explode { .. } => "explode",
+            Op::Probe { .. } => "broadcast-join",
         }
     }
 }
@@ -87,6 +96,7 @@ impl fmt::Display for Op {
             Op::MapPartitions { func, .. } => write!(f, "map_partitions {func:?}"),
             Op::Limit(n) => write!(f, "limit {n}"),
             Op::Explode { schema, column } => write!(f, "explode {}", schema.field(*column).name()),
+            Op::Probe { spec, .. } => write!(f, "broadcast {}", spec.describe()),
         }
     }
 }
@@ -182,6 +192,9 @@ pub enum TaskKind {
         /// Where the joined rows go: `None` to hold them as the task's output.
         sink: Option<Arc<dyn DataSink>>,
     },
+    /// Builds a broadcast join's hash table from the batches of every dependency (the
+    /// join's right side), for the left side's pipelines to probe.
+    BroadcastBuild(Arc<JoinSpec>),
     /// Merges the sorted runs of every dependency, in order.
     SortMerge {
         /// The sort.

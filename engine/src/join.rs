@@ -1,5 +1,13 @@
-//! Partitioned (grace) hash join, within the memory budget.
+//! Hash joins, within the memory budget: broadcast when the right side is small,
+//! partitioned (grace) otherwise.
 //!
+//! A **broadcast** join (inner, left, semi or anti, right side estimated within the
+//! session's `broadcast_limit`) reads the right side in parallel, builds one table in one
+//! task ([`broadcast_build`], its memory reserved while it is held) and fuses the probe
+//! into every left partition's pipeline: the left side is never shuffled, keeps its
+//! partitioning and row order, and several broadcast joins chain in one pipeline.
+//!
+//! A **partitioned** join:
 //! Both sides are hash-partitioned on their keys into the same number of buckets
 //! ([`shuffle`], through the [`Buckets`] exchange, spilled when it does not fit). One task
 //! per bucket then builds a hash table from the right side's bucket and streams the left
@@ -29,6 +37,7 @@ use spillway_planner::{Error, Result};
 use crate::eval::evaluate;
 use crate::exchange::Buckets;
 use crate::group::GroupTable;
+use crate::memory::Reservation;
 use crate::pipeline::{Batches, Data, TaskContext};
 use crate::spill::{SpillFile, SpillWriter};
 
@@ -367,7 +376,89 @@ impl BuildTable {
     }
 }
 
-/// Streams one left batch through the table and emits its output rows.
+/// A broadcast join's hash table: the whole right side, built once and shared by every
+/// task that probes it; its memory is reserved for as long as it is held.
+pub struct BroadcastTable {
+    table: BuildTable,
+    memory: Reservation,
+}
+
+impl std::fmt::Debug for BroadcastTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BroadcastTable")
+            .field("rows", &self.rows())
+            .field("bytes", &self.memory.size())
+            .finish()
+    }
+}
+
+impl BroadcastTable {
+    /// Rows in the table.
+    pub fn rows(&self) -> usize {
+        self.table.batch.num_rows()
+    }
+}
+
+/// Builds a broadcast join's table from the right side's batches (the dependencies).
+///
+/// # Errors
+/// [`Error::ResourcesExhausted`] when the right side turns out too big for the memory
+/// left (its size was estimated when planning).
+pub(crate) fn broadcast_build(
+    deps: &[Arc<Data>],
+    spec: &JoinSpec,
+    ctx: &TaskContext<'_>,
+) -> Result<BroadcastTable> {
+    let mut batches = Vec::new();
+    for d in deps {
+        let Data::Batches(b) = d.as_ref() else {
+            return Err(Error::Internal(
+                "a broadcast join was given other data".into(),
+            ));
+        };
+        batches.extend(b.iter().cloned());
+    }
+    let mut memory = ctx.reserve("broadcast join table");
+    let data: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
+    let build = concat_batches(&spec.right.schema, &batches)
+        .map_err(|e| Error::compute("broadcast join build side", e))?;
+    drop(batches);
+    let table = BuildTable::new(build, spec)?;
+    let need = table.batch.get_array_memory_size() + table.memory_size();
+    ctx.resize_waiting(&mut memory, need).map_err(|e| match e {
+        Error::ResourcesExhausted {
+            requested,
+            available,
+            limit,
+            ..
+        } => Error::ResourcesExhausted {
+            consumer: format!(
+                "{} broadcast join table ({data} bytes of right side; lower the session's broadcast_limit to shuffle both sides instead)",
+                ctx.name
+            ),
+            requested,
+            available,
+            limit,
+        },
+        e => e,
+    })?;
+    Ok(BroadcastTable { table, memory })
+}
+
+/// Streams one left batch through a broadcast join's table and emits its output rows
+/// (the join keeps no unmatched right rows: it is inner, left, semi or anti).
+pub(crate) fn broadcast_probe(
+    left: &RecordBatch,
+    table: &BroadcastTable,
+    spec: &JoinSpec,
+    ctx: &TaskContext<'_>,
+    emit: &mut dyn FnMut(RecordBatch) -> Result<()>,
+) -> Result<()> {
+    probe(left, &table.table, &mut [], spec, ctx, emit)
+}
+
+/// Streams one left batch through the table and emits its output rows; marks the build
+/// rows it matches in `matched` (when that is not empty).
 fn probe(
     left: &RecordBatch,
     table: &BuildTable,
@@ -403,7 +494,9 @@ fn probe(
                 while j != NONE {
                     li.push(i as u32);
                     ri.push(Some(j));
-                    matched[j as usize] = true;
+                    if let Some(m) = matched.get_mut(j as usize) {
+                        *m = true;
+                    }
                     j = table.next[j as usize];
                 }
                 if head == NONE && matches!(spec.how, JoinType::Left | JoinType::Full) {

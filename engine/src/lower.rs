@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use spillway_planner::Result;
 use spillway_planner::config::SessionConfig;
-use spillway_planner::logical::LogicalPlan;
+use spillway_planner::logical::{JoinType, LogicalPlan};
 use spillway_planner::source::ScanRequest;
 
 use arrow::datatypes::{Field, Schema, SchemaRef};
@@ -240,8 +240,13 @@ fn lower_stream(plan: &LogicalPlan, config: &SessionConfig, g: &mut TaskGraph) -
                 .iter()
                 .map(|&i| ls.field(i).data_type().clone())
                 .collect();
-            let lstream = lower_stream(left, config, g)?;
+            let mut lstream = lower_stream(left, config, g)?;
             let rstream = lower_stream(right, config, g)?;
+            let broadcast = matches!(
+                how,
+                JoinType::Inner | JoinType::Left | JoinType::Semi | JoinType::Anti
+            ) && estimated_bytes(&rstream)
+                .is_some_and(|b| b <= config.broadcast_bytes());
             let buckets = lstream
                 .inputs
                 .len()
@@ -266,6 +271,18 @@ fn lower_stream(plan: &LogicalPlan, config: &SessionConfig, g: &mut TaskGraph) -
                 right_key_columns,
                 schema: Arc::clone(schema),
             });
+            if broadcast {
+                // The right side, read in parallel, then built into one table that every
+                // left partition streams through: the left side is never shuffled.
+                let rows = materialize(rstream, Sink::Batches, g);
+                let table = g.push_stage(
+                    "broadcast-build".into(),
+                    format!("build the hash table of {}", spec.describe()),
+                    [(rows, TaskKind::BroadcastBuild(Arc::clone(&spec)))],
+                )[0];
+                lstream.ops.push(Op::Probe { spec, table });
+                return Ok(lstream);
+            }
             let lp = materialize(lstream, Sink::Shuffle(Arc::clone(&spec.left)), g);
             let rp = materialize(rstream, Sink::Shuffle(Arc::clone(&spec.right)), g);
             let deps: Vec<TaskId> = lp.iter().chain(&rp).copied().collect();
@@ -443,10 +460,15 @@ fn materialize(stream: Stream, sink: Sink, g: &mut TaskGraph) -> Vec<TaskId> {
         .inputs
         .into_iter()
         .map(|input| {
-            let deps = match &input {
+            let mut deps = match &input {
                 Input::Scan(_) => Vec::new(),
                 Input::Tasks(ids) => ids.clone(),
             };
+            // The tables the pipeline probes, after its inputs, in the order of the ops.
+            deps.extend(ops.iter().filter_map(|op| match op {
+                Op::Probe { table, .. } => Some(*table),
+                _ => None,
+            }));
             let kind = TaskKind::Pipeline {
                 input,
                 ops: Arc::clone(&ops),
@@ -456,6 +478,26 @@ fn materialize(stream: Stream, sink: Sink, g: &mut TaskGraph) -> Vec<TaskId> {
         })
         .collect();
     g.push_stage(name, detail, tasks)
+}
+
+/// The decoded bytes a stream reads, when every input is a source partition that knows
+/// it: an upper bound of what the stream's rows take (filters only shrink it).
+fn estimated_bytes(stream: &Stream) -> Option<usize> {
+    if stream.ops.iter().any(|op| {
+        matches!(
+            op,
+            Op::MapPartitions { .. } | Op::Explode { .. } | Op::Probe { .. }
+        )
+    }) {
+        return None;
+    }
+    stream
+        .inputs
+        .iter()
+        .try_fold(0usize, |sum, input| match input {
+            Input::Scan(p) => Some(sum + p.estimated_bytes()?),
+            Input::Tasks(_) => None,
+        })
 }
 
 /// `scan <source> columns [..] filters [..]`.

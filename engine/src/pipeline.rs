@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::hash_agg::{self, Buckets};
-use crate::join;
+use crate::join::{self, BroadcastTable, JoinSpec};
 use crate::memory::{MemoryPool, Reservation, Tally};
 use crate::sort::{self, Runs};
 use crate::spill::{SpillDir, SpillFile, SpillStats, SpillWriter};
@@ -37,6 +37,8 @@ pub enum Data {
     Buckets(Buckets),
     /// Sorted runs, in memory or spilled.
     Runs(Runs),
+    /// A broadcast join's hash table.
+    Table(Arc<BroadcastTable>),
 }
 
 impl Data {
@@ -47,6 +49,7 @@ impl Data {
             Data::States(_) => 1,
             Data::Buckets(b) => b.rows(),
             Data::Runs(r) => r.rows(),
+            Data::Table(t) => t.rows(),
         }
     }
 }
@@ -203,14 +206,32 @@ pub(crate) type Batches<'a> = Box<dyn Iterator<Item = Result<RecordBatch>> + Sen
 pub fn run_task(kind: &TaskKind, deps: &[Arc<Data>], ctx: &TaskContext<'_>) -> Result<Data> {
     match kind {
         TaskKind::Pipeline { input, ops, sink } => {
+            // The input tasks come first among the dependencies, the tables probed after.
+            let (inputs, mut tables) = match input {
+                Input::Scan(_) => (&deps[..0], deps),
+                Input::Tasks(ids) => deps.split_at(ids.len().min(deps.len())),
+            };
             let source: Batches<'_> = match input {
                 Input::Scan(partition) => partition.open()?,
-                Input::Tasks(_) => Box::new(dep_batches(deps)?.into_iter().map(Ok)),
+                Input::Tasks(_) => Box::new(dep_batches(inputs)?.into_iter().map(Ok)),
             };
             let checked = source.map(|b| ctx.check().and(b));
             let mut stream: Batches<'_> = Box::new(checked);
             for op in ops.iter() {
-                stream = apply_op(stream, op);
+                stream = match op {
+                    Op::Probe { spec, .. } => {
+                        let Some((Data::Table(table), rest)) =
+                            tables.split_first().map(|(t, rest)| (t.as_ref(), rest))
+                        else {
+                            return Err(Error::Internal(
+                                "a broadcast join's probe lost its table".into(),
+                            ));
+                        };
+                        tables = rest;
+                        probe_op(stream, table, spec, ctx)
+                    }
+                    op => apply_op(stream, op),
+                };
             }
             match sink {
                 Sink::Batches => Ok(Data::Batches(
@@ -244,6 +265,9 @@ pub fn run_task(kind: &TaskKind, deps: &[Arc<Data>], ctx: &TaskContext<'_>) -> R
             join::join_bucket(deps, *left_count, spec, *bucket, ctx, &mut |b| out.emit(b))?;
             out.finish()
         }
+        TaskKind::BroadcastBuild(spec) => Ok(Data::Table(Arc::new(join::broadcast_build(
+            deps, spec, ctx,
+        )?))),
         TaskKind::SortMerge { spec, sink } => {
             let mut out = Output::new(sink.as_ref(), ctx)?;
             sort::merge(deps, spec, ctx, &mut |b| out.emit(b))?;
@@ -323,7 +347,7 @@ fn dep_batches(deps: &[Arc<Data>]) -> Result<Vec<RecordBatch>> {
     for d in deps {
         match d.as_ref() {
             Data::Batches(b) => out.extend(b.iter().cloned()),
-            Data::States(_) | Data::Buckets(_) | Data::Runs(_) => {
+            Data::States(_) | Data::Buckets(_) | Data::Runs(_) | Data::Table(_) => {
                 return Err(Error::Internal(
                     "a pipeline was given aggregate states".into(),
                 ));
@@ -331,6 +355,29 @@ fn dep_batches(deps: &[Arc<Data>]) -> Result<Vec<RecordBatch>> {
         }
     }
     Ok(out)
+}
+
+/// Streams each batch through a broadcast join's table; a batch's output rows come out
+/// together, in the left batch's row order.
+fn probe_op<'a, 'c: 'a>(
+    input: Batches<'a>,
+    table: &'a Arc<BroadcastTable>,
+    spec: &'a Arc<JoinSpec>,
+    ctx: &'a TaskContext<'c>,
+) -> Batches<'a> {
+    Box::new(input.flat_map(move |b| {
+        let mut out = Vec::new();
+        let done = b.and_then(|b| {
+            join::broadcast_probe(&b, table, spec, ctx, &mut |o| {
+                out.push(Ok(o));
+                Ok(())
+            })
+        });
+        if let Err(e) = done {
+            out.push(Err(e));
+        }
+        out
+    }))
 }
 
 fn apply_op<'a>(input: Batches<'a>, op: &'a Op) -> Batches<'a> {
@@ -365,6 +412,9 @@ fn apply_op<'a>(input: Batches<'a>, op: &'a Op) -> Batches<'a> {
         Op::Explode { column, schema } => {
             Box::new(input.map(move |b| explode(&b?, *column, schema)))
         }
+        Op::Probe { .. } => Box::new(std::iter::once(Err(Error::Internal(
+            "a broadcast join's probe ran without its table".into(),
+        )))),
         Op::Limit(n) => {
             let mut left = *n;
             let mut input = input;

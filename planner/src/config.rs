@@ -77,6 +77,11 @@ pub struct SessionConfig {
     pub fan_in: usize,
     /// When to draw progress bars (default: only when standard error is a terminal).
     pub progress: Progress,
+    /// A join whose right side is estimated at most this many bytes (and at most an
+    /// eighth of `memory_limit`) is a broadcast join: the right side is built into one
+    /// hash table that every left partition streams through, with no shuffle of the left
+    /// side. Default 64 MiB; 0 turns broadcast joins off.
+    pub broadcast_limit: usize,
 }
 
 impl Default for SessionConfig {
@@ -90,6 +95,7 @@ impl Default for SessionConfig {
             target_partition_bytes: 128 << 20,
             fan_in: 8,
             progress: Progress::Auto,
+            broadcast_limit: 64 << 20,
         }
     }
 }
@@ -168,6 +174,12 @@ impl SessionConfig {
         }
         c.validate()?;
         Ok(c)
+    }
+
+    /// The largest estimated right side a join broadcasts: `broadcast_limit`, at most an
+    /// eighth of `memory_limit`.
+    pub fn broadcast_bytes(&self) -> usize {
+        self.broadcast_limit.min(self.memory_limit / 8)
     }
 
     /// Checks that every value is in range.

@@ -137,9 +137,17 @@ proptest! {
         rparts in 1_usize..=8,
         threads in 1_usize..=3,
         limit in prop_oneof![Just(48 << 10_usize), Just(1 << 30)],
+        broadcast in any::<bool>(),
     ) {
         let spill = tempfile::tempdir().unwrap();
-        let s = session(threads, limit, spill.path());
+        let s = Session::builder()
+            .threads(threads)
+            .batch_rows(16)
+            .memory_limit(limit)
+            .spill_dir(spill.path())
+            .broadcast_limit(if broadcast { usize::MAX } else { 0 })
+            .build()
+            .unwrap();
         let left = frame(&s, &l, "a", lparts);
         let right = frame(&s, &r, "b", rparts);
         for how in HOWS {
@@ -234,5 +242,205 @@ fn join_schemas_rename_clashes_and_check_keys() {
     ));
     let text = j.explain().unwrap();
     assert!(text.contains("Join inner on [k = k]"), "{text}");
-    assert!(text.contains("hash-join"), "{text}");
+    assert!(text.contains("broadcast-build"), "{text}");
+    assert!(!text.contains("shuffle"), "{text}");
+}
+
+/// A session whose joins broadcast a right side up to `broadcast` bytes.
+fn broadcasting(
+    threads: usize,
+    limit: usize,
+    broadcast: usize,
+    spill: &std::path::Path,
+) -> Session {
+    Session::builder()
+        .threads(threads)
+        .batch_rows(64)
+        .memory_limit(limit)
+        .broadcast_limit(broadcast)
+        .spill_dir(spill)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_small_right_side_is_broadcast_and_a_big_one_shuffled() {
+    let spill = tempfile::tempdir().unwrap();
+    let s = broadcasting(2, 1 << 30, 64 << 10, spill.path());
+    let big = s
+        .from_vec("k", (0..50_000_i64).collect(), 8)
+        .unwrap()
+        .into_frame();
+    let small = s
+        .from_vec("k", (0..100_i64).map(|k| k * 7).collect(), 3)
+        .unwrap()
+        .into_frame()
+        .with_column((col("k") + lit(1)).alias("v"))
+        .unwrap();
+    for how in [
+        JoinType::Inner,
+        JoinType::Left,
+        JoinType::Semi,
+        JoinType::Anti,
+    ] {
+        let j = big.join(&small, ["k"], ["k"], how).unwrap();
+        let text = j.explain().unwrap();
+        assert!(text.contains("broadcast-build: 1 task"), "{how}: {text}");
+        assert!(text.contains("scan-broadcast-join"), "{how}: {text}");
+        assert!(!text.contains("shuffle"), "{how}: {text}");
+        let rows = j.count_rows().unwrap();
+        let expected = match how {
+            JoinType::Inner | JoinType::Semi => 100,
+            JoinType::Left => 50_000,
+            _ => 50_000 - 100,
+        };
+        assert_eq!(rows, expected, "{how}");
+    }
+    // Rows keep the left side's partition order.
+    let out = big
+        .join(&small, ["k"], ["k"], JoinType::Inner)
+        .unwrap()
+        .collect()
+        .unwrap();
+    let keys: Vec<i64> = out
+        .iter()
+        .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+        .collect();
+    assert_eq!(keys, (0..100).map(|k| k * 7).collect::<Vec<i64>>());
+    // A right or full join needs the right side's unmatched rows: never broadcast; nor
+    // is a right side bigger than the limit.
+    for j in [
+        big.join(&small, ["k"], ["k"], JoinType::Right).unwrap(),
+        small.join(&big, ["k"], ["k"], JoinType::Inner).unwrap(),
+    ] {
+        let text = j.explain().unwrap();
+        assert!(text.contains("hash-join"), "{text}");
+        assert!(!text.contains("broadcast"), "{text}");
+    }
+    assert_eq!(s.memory().used(), 0);
+}
+
+#[test]
+fn broadcast_joins_chain_in_one_pipeline_and_match_shuffled_joins() {
+    let spill = tempfile::tempdir().unwrap();
+    let run = |broadcast: usize| {
+        let s = broadcasting(2, 1 << 30, broadcast, spill.path());
+        let facts = s
+            .from_vec("k", (0..20_000_i64).map(|i| i % 1000).collect(), 6)
+            .unwrap()
+            .into_frame()
+            .with_column((col("k") % lit(10)).alias("d"))
+            .unwrap();
+        let dim1 = s
+            .from_vec("k", (0..1000_i64).filter(|k| k % 3 != 0).collect(), 2)
+            .unwrap()
+            .into_frame()
+            .with_column((col("k") * lit(2)).alias("k2"))
+            .unwrap();
+        let dim2 = s
+            .from_vec("d", (0..10_i64).collect(), 1)
+            .unwrap()
+            .into_frame()
+            .with_column((col("d") * lit(100)).alias("hundreds"))
+            .unwrap();
+        let q = facts
+            .join(&dim1, ["k"], ["k"], JoinType::Inner)
+            .unwrap()
+            .join(&dim2, ["d"], ["d"], JoinType::Left)
+            .unwrap()
+            .agg([
+                col("k2").sum(),
+                col("hundreds").sum(),
+                col("k").count().alias("n"),
+            ])
+            .unwrap();
+        let text = q.explain().unwrap();
+        let (out, stats) = q.collect_with_stats().unwrap();
+        let row: Vec<i64> = (0..3)
+            .map(|c| {
+                let a = out[0].column(c);
+                if let Some(a) = a.as_primitive_opt::<Int64Type>() {
+                    a.value(0)
+                } else {
+                    a.as_primitive::<spillway::arrow::datatypes::UInt64Type>()
+                        .value(0) as i64
+                }
+            })
+            .collect();
+        (row, text, stats.spilled_bytes)
+    };
+    let (broadcast, text, _) = run(1 << 20);
+    assert!(
+        text.contains("scan-project-broadcast-join-broadcast-join-partial"),
+        "{text}"
+    );
+    let (shuffled, text, _) = run(0);
+    assert!(!text.contains("broadcast"), "{text}");
+    assert_eq!(broadcast, shuffled);
+    let kept: Vec<i64> = (0..20_000_i64)
+        .map(|i| i % 1000)
+        .filter(|k| k % 3 != 0)
+        .collect();
+    assert_eq!(broadcast[0], kept.iter().map(|k| k * 2).sum::<i64>());
+    assert_eq!(
+        broadcast[1],
+        kept.iter().map(|k| (k % 10) * 100).sum::<i64>()
+    );
+    assert_eq!(broadcast[2], kept.len() as i64);
+}
+
+#[test]
+fn broadcast_join_errors_and_panics_name_the_task_and_leave_nothing_behind() {
+    let spill = tempfile::tempdir().unwrap();
+    let s = broadcasting(2, 1 << 30, 1 << 20, spill.path());
+    let big = s
+        .from_vec("k", (0..10_000_i64).collect(), 4)
+        .unwrap()
+        .into_frame();
+    let small = s
+        .from_vec("k", (0..10_i64).collect(), 1)
+        .unwrap()
+        .into_frame();
+    let err = big
+        .join(&small, ["k"], ["k"], JoinType::Inner)
+        .unwrap()
+        .with_column(
+            col("k")
+                .apply(|k: i64| -> i64 {
+                    assert!(k < 5, "no key above 4");
+                    k
+                })
+                .alias("checked"),
+        )
+        .unwrap()
+        .collect()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("broadcast-join"), "{text}");
+    assert!(text.contains("no key above 4"), "{text}");
+    // Empty sides.
+    let none = s.from_vec("k", Vec::<i64>::new(), 1).unwrap().into_frame();
+    assert_eq!(
+        big.join(&none, ["k"], ["k"], JoinType::Inner)
+            .unwrap()
+            .count_rows()
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        big.join(&none, ["k"], ["k"], JoinType::Anti)
+            .unwrap()
+            .count_rows()
+            .unwrap(),
+        10_000
+    );
+    assert_eq!(
+        none.join(&small, ["k"], ["k"], JoinType::Left)
+            .unwrap()
+            .count_rows()
+            .unwrap(),
+        0
+    );
+    assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
+    assert_eq!(s.memory().used(), 0);
 }
