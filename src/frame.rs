@@ -12,7 +12,7 @@ use spillway_engine::lower::{lower, lower_to_sink};
 use spillway_io::ParquetSink;
 use spillway_planner::agg::AggExpr;
 use spillway_planner::expr::{Expr, col};
-use spillway_planner::logical::{JoinType, LogicalPlan};
+use spillway_planner::logical::{JoinType, LogicalPlan, Partitioning};
 use spillway_planner::optimizer::optimize;
 use spillway_planner::sort::SortKey;
 use spillway_planner::udf::PartitionFn;
@@ -193,6 +193,35 @@ impl DataFrame {
         Ok(self.then(plan))
     }
 
+    /// The same rows in the same order, in `n` partitions (Dask's
+    /// `repartition(npartitions=n)`): with fewer partitions neighbours are joined, with
+    /// more each partition is cut into pieces of equal row counts. Use it to spread work
+    /// that follows over more tasks, or to write `n` files. The rows in between are held
+    /// within the memory limit (spilled when they do not fit).
+    ///
+    /// # Errors
+    /// [`Error::Plan`] when `n` is 0.
+    pub fn repartition(&self, n: usize) -> Result<DataFrame> {
+        Ok(self.then(LogicalPlan::repartition(
+            Arc::clone(&self.plan),
+            Partitioning::Count(n),
+        )?))
+    }
+
+    /// The same rows in the same order, in partitions of about `bytes` decoded bytes each
+    /// (Dask's `repartition(partition_size=...)`). The count of partitions comes from the
+    /// sources' size estimates when the plan runs (filters are taken to keep every row);
+    /// where a source cannot tell, the partitioning is kept.
+    ///
+    /// # Errors
+    /// [`Error::Plan`] when `bytes` is 0.
+    pub fn repartition_by_size(&self, bytes: usize) -> Result<DataFrame> {
+        Ok(self.then(LogicalPlan::repartition(
+            Arc::clone(&self.plan),
+            Partitioning::Bytes(bytes),
+        )?))
+    }
+
     /// One row per element of list column `column` (e.g. a `top_k` aggregate), the other
     /// columns repeated; an empty or null list gives one row with a null element.
     ///
@@ -279,6 +308,15 @@ impl DataFrame {
     pub fn task_graph(&self) -> Result<TaskGraph> {
         let optimized = optimize(&self.plan)?;
         lower(&optimized, self.session.config())
+    }
+
+    /// How many partitions the result has (Dask's `npartitions`): the tasks whose
+    /// outputs make it. Reads sources' metadata, not their data.
+    ///
+    /// # Errors
+    /// As [`DataFrame::task_graph`].
+    pub fn npartitions(&self) -> Result<usize> {
+        Ok(self.task_graph()?.outputs.len())
     }
 
     /// The logical plan as built, the optimized plan and the task graph, as text.

@@ -41,6 +41,65 @@ impl Bucket {
     }
 }
 
+impl Bucket {
+    /// Rows held, in memory and spilled.
+    pub fn rows(&self) -> usize {
+        self.files.iter().map(SpillFile::rows).sum::<usize>()
+            + self
+                .batches
+                .iter()
+                .map(RecordBatch::num_rows)
+                .sum::<usize>()
+    }
+
+    /// The bucket's rows `[start, end)` in push order; spill files wholly outside the range
+    /// are not opened.
+    ///
+    /// # Errors
+    /// A spill file that cannot be opened.
+    pub fn read_rows(&self, start: usize, end: usize) -> Result<Batches<'_>> {
+        let mut readers: Vec<Batches<'_>> = Vec::new();
+        let mut at = 0;
+        for f in &self.files {
+            let (first, last) = (at, at + f.rows());
+            at = last;
+            if last > start && first < end {
+                readers.push(Box::new(slice_rows(f.read()?, first, start, end)));
+            }
+        }
+        let in_memory = self.batches.iter().cloned().map(Ok);
+        readers.push(Box::new(slice_rows(in_memory, at, start, end)));
+        Ok(Box::new(readers.into_iter().flatten()))
+    }
+}
+
+/// The rows `[start, end)` of a stream whose first row is row `first`.
+fn slice_rows<'a>(
+    batches: impl Iterator<Item = Result<RecordBatch>> + Send + 'a,
+    first: usize,
+    start: usize,
+    end: usize,
+) -> impl Iterator<Item = Result<RecordBatch>> + Send + 'a {
+    let (mut at, mut batches) = (first, batches);
+    std::iter::from_fn(move || {
+        loop {
+            if at >= end {
+                return None;
+            }
+            let b = match batches.next()? {
+                Ok(b) => b,
+                Err(e) => return Some(Err(e)),
+            };
+            let (lo, hi) = (at, at + b.num_rows());
+            at = hi;
+            let (from, to) = (lo.max(start), hi.min(end));
+            if from < to {
+                return Some(Ok(b.slice(from - lo, to - from)));
+            }
+        }
+    })
+}
+
 impl Buckets {
     /// `n` empty buckets, their memory held by the task named in `ctx`.
     pub fn new(n: usize, ctx: &TaskContext<'_>) -> Self {

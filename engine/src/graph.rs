@@ -30,6 +30,31 @@ pub enum Input {
     Scan(Arc<dyn ScanPartition>),
     /// The batches of earlier tasks, concatenated in this order.
     Tasks(Vec<TaskId>),
+    /// Pieces of the rows earlier tasks hold in order ([`Sink::Hold`]), concatenated in
+    /// this order: piece `i` of `n` is the task's rows `[rows·i/n, rows·(i+1)/n)`.
+    Pieces(Vec<Piece>),
+}
+
+/// A contiguous share of the rows a [`Sink::Hold`] task holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Piece {
+    /// The task.
+    pub task: TaskId,
+    /// Which share.
+    pub index: usize,
+    /// Of how many equal shares.
+    pub of: usize,
+}
+
+impl Input {
+    /// The tasks it reads, in order.
+    pub fn tasks(&self) -> Vec<TaskId> {
+        match self {
+            Input::Scan(_) => Vec::new(),
+            Input::Tasks(ids) => ids.clone(),
+            Input::Pieces(p) => p.iter().map(|p| p.task).collect(),
+        }
+    }
 }
 
 /// One streaming operator inside a pipeline task.
@@ -159,6 +184,8 @@ pub enum Sink {
     SortRuns(Arc<SortSpec>),
     /// Hash-partitions them on keys into buckets, one per join task.
     Shuffle(Arc<ShuffleSpec>),
+    /// Holds them in order (spilled when they do not fit), to be read in pieces.
+    Hold(SchemaRef),
     /// Writes them to the sink as the task's output partition; the task's output is one
     /// row, the count of rows written.
     Write(Arc<dyn DataSink>),
@@ -329,6 +356,7 @@ impl TaskGraph {
                 name.push("write");
                 detail.push(format!("write {}", sink.name()));
             }
+            Sink::Hold(_) => name.push("hold"),
             Sink::Batches => {}
         }
         (name.join("-"), detail.join(" → "))

@@ -12,13 +12,13 @@ use std::sync::Arc;
 
 use spillway_planner::Result;
 use spillway_planner::config::SessionConfig;
-use spillway_planner::logical::{JoinType, LogicalPlan};
+use spillway_planner::logical::{JoinType, LogicalPlan, Partitioning};
 use spillway_planner::source::ScanRequest;
 
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use spillway_planner::sink::DataSink;
 
-use crate::graph::{AggSpec, GroupSpec, Input, Op, Sink, TaskGraph, TaskId, TaskKind};
+use crate::graph::{AggSpec, GroupSpec, Input, Op, Piece, Sink, TaskGraph, TaskId, TaskKind};
 use crate::group::GroupAcc;
 use crate::join::{JoinSpec, ShuffleSpec};
 use crate::sort::SortSpec;
@@ -175,6 +175,27 @@ fn lower_stream(plan: &LogicalPlan, config: &SessionConfig, g: &mut TaskGraph) -
                 input_schema: input.schema(),
             });
             s
+        }
+        LogicalPlan::Repartition { input, to } => {
+            let estimate = match to {
+                Partitioning::Bytes(_) => estimate_bytes(input, config)?,
+                Partitioning::Count(_) => None,
+            };
+            let s = lower_stream(input, config, g)?;
+            let before = s.inputs.len();
+            let after = match *to {
+                Partitioning::Count(n) => n,
+                Partitioning::Bytes(b) => estimate.map_or(before, |e| e.div_ceil(b)).max(1),
+            };
+            let held = materialize(s, Sink::Hold(input.schema()), g);
+            Stream {
+                inputs: cut(&held, after).into_iter().map(Input::Pieces).collect(),
+                origin: "repartition".into(),
+                origin_detail: format!(
+                    "repartition into {to}: {before} → {after} partitions, rows in order"
+                ),
+                ops: Vec::new(),
+            }
         }
         LogicalPlan::Explode {
             input,
@@ -460,10 +481,7 @@ fn materialize(stream: Stream, sink: Sink, g: &mut TaskGraph) -> Vec<TaskId> {
         .inputs
         .into_iter()
         .map(|input| {
-            let mut deps = match &input {
-                Input::Scan(_) => Vec::new(),
-                Input::Tasks(ids) => ids.clone(),
-            };
+            let mut deps = input.tasks();
             // The tables the pipeline probes, after its inputs, in the order of the ops.
             deps.extend(ops.iter().filter_map(|op| match op {
                 Op::Probe { table, .. } => Some(*table),
@@ -496,8 +514,83 @@ fn estimated_bytes(stream: &Stream) -> Option<usize> {
         .iter()
         .try_fold(0usize, |sum, input| match input {
             Input::Scan(p) => Some(sum + p.estimated_bytes()?),
-            Input::Tasks(_) => None,
+            Input::Tasks(_) | Input::Pieces(_) => None,
         })
+}
+
+/// The pieces of `held` (tasks holding rows in order) that make `n` partitions, in order:
+/// neighbouring tasks joined when there are more tasks than partitions, each task cut into
+/// pieces of equal row counts otherwise (as Dask's `repartition(npartitions=n)`).
+fn cut(held: &[TaskId], n: usize) -> Vec<Vec<Piece>> {
+    let m = held.len();
+    if m == 0 {
+        return vec![Vec::new(); n];
+    }
+    if n <= m {
+        return (0..n)
+            .map(|j| {
+                held[m * j / n..m * (j + 1) / n]
+                    .iter()
+                    .map(|&task| Piece {
+                        task,
+                        index: 0,
+                        of: 1,
+                    })
+                    .collect()
+            })
+            .collect();
+    }
+    held.iter()
+        .enumerate()
+        .flat_map(|(i, &task)| {
+            let of = n * (i + 1) / m - n * i / m;
+            (0..of).map(move |index| vec![Piece { task, index, of }])
+        })
+        .collect()
+}
+
+/// The decoded bytes of `plan`'s rows as far as its sources can tell without reading
+/// data: filters and projections are taken to keep every byte (an upper bound for a
+/// filter), a group-by its input's size, a join both sides'. `None` when a source does not
+/// know.
+///
+/// # Errors
+/// A source's metadata that cannot be read.
+fn estimate_bytes(plan: &LogicalPlan, config: &SessionConfig) -> Result<Option<usize>> {
+    Ok(match plan {
+        LogicalPlan::Scan {
+            source,
+            projection,
+            filters,
+            ..
+        } => {
+            let request = ScanRequest {
+                projection: projection.as_deref(),
+                filters,
+                batch_rows: config.batch_rows,
+                target_partition_bytes: config.target_partition_bytes,
+                min_partitions: config.threads,
+            };
+            source
+                .plan_scan(&request)?
+                .iter()
+                .try_fold(0usize, |sum, p| Some(sum + p.estimated_bytes()?))
+        }
+        LogicalPlan::Join { left, right, .. } => {
+            match (
+                estimate_bytes(left, config)?,
+                estimate_bytes(right, config)?,
+            ) {
+                (Some(l), Some(r)) => Some(l + r),
+                _ => None,
+            }
+        }
+        LogicalPlan::Aggregate { keys, .. } if keys.is_empty() => Some(0),
+        other => match other.input() {
+            Some(input) => estimate_bytes(input, config)?,
+            None => None,
+        },
+    })
 }
 
 /// `scan <source> columns [..] filters [..]`.

@@ -21,7 +21,7 @@ use spillway_planner::{Error, Result};
 
 use crate::aggregate::Accumulator;
 use crate::eval::{evaluate, evaluate_predicate};
-use crate::graph::{AggSpec, Input, Op, Sink, TaskKind};
+use crate::graph::{AggSpec, Input, Op, Piece, Sink, TaskKind};
 use crate::lower::rows_written_schema;
 use arrow::datatypes::SchemaRef;
 use spillway_planner::sink::{DataSink, PartitionWriter};
@@ -207,13 +207,11 @@ pub fn run_task(kind: &TaskKind, deps: &[Arc<Data>], ctx: &TaskContext<'_>) -> R
     match kind {
         TaskKind::Pipeline { input, ops, sink } => {
             // The input tasks come first among the dependencies, the tables probed after.
-            let (inputs, mut tables) = match input {
-                Input::Scan(_) => (&deps[..0], deps),
-                Input::Tasks(ids) => deps.split_at(ids.len().min(deps.len())),
-            };
+            let (inputs, mut tables) = deps.split_at(input.tasks().len().min(deps.len()));
             let source: Batches<'_> = match input {
                 Input::Scan(partition) => partition.open()?,
                 Input::Tasks(_) => Box::new(dep_batches(inputs)?.into_iter().map(Ok)),
+                Input::Pieces(pieces) => pieces_of(inputs, pieces)?,
             };
             let checked = source.map(|b| ctx.check().and(b));
             let mut stream: Batches<'_> = Box::new(checked);
@@ -245,6 +243,13 @@ pub fn run_task(kind: &TaskKind, deps: &[Arc<Data>], ctx: &TaskContext<'_>) -> R
                 }
                 Sink::SortRuns(spec) => Ok(Data::Runs(sort::runs(stream, spec, ctx)?)),
                 Sink::Shuffle(spec) => Ok(Data::Buckets(join::shuffle(stream, spec, ctx)?)),
+                Sink::Hold(schema) => {
+                    let mut held = Buckets::new(1, ctx);
+                    for b in stream {
+                        held.push(0, b?, schema, ctx)?;
+                    }
+                    Ok(Data::Buckets(held))
+                }
                 Sink::Write(sink) => {
                     let mut out = Output::new(Some(sink), ctx)?;
                     for b in stream {
@@ -340,6 +345,21 @@ impl Output {
             }
         }
     }
+}
+
+/// The rows of each piece, in order, from the held rows of the tasks they cut.
+fn pieces_of<'a>(deps: &'a [Arc<Data>], pieces: &[Piece]) -> Result<Batches<'a>> {
+    let mut readers: Vec<Batches<'a>> = Vec::with_capacity(pieces.len());
+    for (d, p) in deps.iter().zip(pieces) {
+        let Data::Buckets(b) = d.as_ref() else {
+            return Err(Error::Internal("a repartition was given other data".into()));
+        };
+        let Some(held) = b.get(0) else { continue };
+        let rows = held.rows();
+        let (start, end) = (rows * p.index / p.of, rows * (p.index + 1) / p.of);
+        readers.push(held.read_rows(start, end)?);
+    }
+    Ok(Box::new(readers.into_iter().flatten()))
 }
 
 fn dep_batches(deps: &[Arc<Data>]) -> Result<Vec<RecordBatch>> {

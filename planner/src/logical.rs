@@ -76,6 +76,14 @@ pub enum LogicalPlan {
         /// The output schema.
         schema: SchemaRef,
     },
+    /// The same rows in the same order, cut into other partitions (Dask's `repartition`):
+    /// neighbouring partitions joined, or each cut into pieces of equal row counts.
+    Repartition {
+        /// The input.
+        input: Arc<LogicalPlan>,
+        /// How many partitions, or how big.
+        to: Partitioning,
+    },
     /// One row per element of a list column, the other columns repeated (an empty or null
     /// list gives one row with a null element, as in pandas and Polars).
     Explode {
@@ -108,6 +116,25 @@ pub enum LogicalPlan {
         /// The output schema.
         schema: SchemaRef,
     },
+}
+
+/// The partitions a [`LogicalPlan::Repartition`] cuts its rows into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Partitioning {
+    /// This many partitions (at least 1).
+    Count(usize),
+    /// Partitions of about this many decoded bytes, counted from the input's size
+    /// estimate when the plan is lowered (at least 1 byte).
+    Bytes(usize),
+}
+
+impl fmt::Display for Partitioning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Partitioning::Count(n) => write!(f, "{n} partitions"),
+            Partitioning::Bytes(b) => write!(f, "partitions of about {b} bytes"),
+        }
+    }
 }
 
 /// Which rows a join keeps.
@@ -369,6 +396,22 @@ impl LogicalPlan {
         }
     }
 
+    /// `input`'s rows cut into other partitions.
+    ///
+    /// # Errors
+    /// [`Error::Plan`] for 0 partitions or 0 bytes.
+    pub fn repartition(input: Arc<LogicalPlan>, to: Partitioning) -> Result<Self> {
+        match to {
+            Partitioning::Count(0) => Err(Error::Plan(
+                "repartition needs at least one partition".into(),
+            )),
+            Partitioning::Bytes(0) => Err(Error::Plan(
+                "repartition needs partitions of at least one byte".into(),
+            )),
+            to => Ok(LogicalPlan::Repartition { input, to }),
+        }
+    }
+
     /// `input` sorted by `keys`, the first `fetch` rows when given.
     ///
     /// # Errors
@@ -435,6 +478,7 @@ impl LogicalPlan {
             | LogicalPlan::Aggregate { schema, .. } => Arc::clone(schema),
             LogicalPlan::Filter { input, .. }
             | LogicalPlan::Limit { input, .. }
+            | LogicalPlan::Repartition { input, .. }
             | LogicalPlan::Sort { input, .. } => input.schema(),
             LogicalPlan::MapPartitions { func, .. } => Arc::clone(func.schema()),
         }
@@ -448,6 +492,7 @@ impl LogicalPlan {
             | LogicalPlan::Filter { input, .. }
             | LogicalPlan::MapPartitions { input, .. }
             | LogicalPlan::Limit { input, .. }
+            | LogicalPlan::Repartition { input, .. }
             | LogicalPlan::Sort { input, .. }
             | LogicalPlan::Explode { input, .. }
             | LogicalPlan::Aggregate { input, .. } => Some(input),
@@ -486,6 +531,7 @@ impl LogicalPlan {
                 describe_schema(func.schema())
             ),
             LogicalPlan::Limit { n, .. } => format!("Limit {n}"),
+            LogicalPlan::Repartition { to, .. } => format!("Repartition into {to}"),
             LogicalPlan::Explode { column, .. } => format!("Explode {column}"),
             LogicalPlan::Join {
                 left_on,

@@ -88,6 +88,7 @@ fn rebuild(plan: &LogicalPlan, input: LogicalPlan) -> Result<LogicalPlan> {
         LogicalPlan::Filter { predicate, .. } => LogicalPlan::filter(input, predicate.clone())?,
         LogicalPlan::MapPartitions { func, .. } => LogicalPlan::map_partitions(input, func.clone()),
         LogicalPlan::Limit { n, .. } => LogicalPlan::limit(input, *n),
+        LogicalPlan::Repartition { to, .. } => LogicalPlan::repartition(input, *to)?,
         LogicalPlan::Sort { keys, fetch, .. } => LogicalPlan::sort(input, keys.clone(), *fetch)?,
         LogicalPlan::Explode { column, .. } => LogicalPlan::explode(input, column.clone())?,
         LogicalPlan::Aggregate { keys, aggs, .. } => {
@@ -190,6 +191,11 @@ fn push_conjuncts(input: LogicalPlan, conjuncts: Vec<Expr>) -> Result<LogicalPla
             };
             wrap(scan, keep)
         }
+        // Row-wise filters commute with cutting rows into partitions.
+        LogicalPlan::Repartition { input, to } => LogicalPlan::repartition(
+            Arc::new(push_conjuncts(Arc::unwrap_or_clone(input), conjuncts)?),
+            to,
+        ),
         other => wrap(other, conjuncts),
     }
 }
@@ -314,7 +320,9 @@ fn push_down_projection(plan: &LogicalPlan, required: Option<&[String]>) -> Resu
             });
             rebuild(plan, push_down_projection(input, below.as_deref())?)
         }
-        LogicalPlan::Limit { input, .. } => rebuild(plan, push_down_projection(input, required)?),
+        LogicalPlan::Limit { input, .. } | LogicalPlan::Repartition { input, .. } => {
+            rebuild(plan, push_down_projection(input, required)?)
+        }
         LogicalPlan::Explode { input, column, .. } => {
             let below = required.map(|r| {
                 let mut below = r.to_vec();

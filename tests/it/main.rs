@@ -7,4 +7,5 @@ mod join;
 mod parallel;
 mod parquet_files;
 mod props;
+mod repartition;
 mod sort;
