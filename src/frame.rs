@@ -292,6 +292,42 @@ impl DataFrame {
         self.group_by(keys).agg([])
     }
 
+    /// One row per distinct combination of the `subset` columns, the first in partition
+    /// order (pandas' `drop_duplicates(subset, keep="first")`, Polars' `unique(subset)`);
+    /// the columns keep their order, the rows come in no defined order. An empty subset
+    /// means every column, as [`DataFrame::distinct`].
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`] for a column not in the frame; [`Error::Type`] for a
+    /// column type that cannot be a key.
+    pub fn drop_duplicates<S: Into<String>>(
+        &self,
+        subset: impl IntoIterator<Item = S>,
+    ) -> Result<DataFrame> {
+        let subset: Vec<String> = subset.into_iter().map(Into::into).collect();
+        if subset.is_empty() {
+            return self.distinct();
+        }
+        let schema = self.schema();
+        for name in &subset {
+            if schema.field_with_name(name).is_err() {
+                return Err(Error::ColumnNotFound {
+                    name: name.clone(),
+                    available: schema.fields().iter().map(|f| f.name().clone()).collect(),
+                });
+            }
+        }
+        let rest = schema
+            .fields()
+            .iter()
+            .filter(|f| !subset.contains(f.name()))
+            .map(|f| col(f.name().as_str()).first().alias(f.name().as_str()));
+        let kept = self
+            .group_by(subset.iter().map(|n| col(n.as_str())))
+            .agg(rest)?;
+        kept.select(schema.fields().iter().map(|f| col(f.name().as_str())))
+    }
+
     /// One column, as a [`Series`].
     ///
     /// # Errors

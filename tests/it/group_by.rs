@@ -574,3 +574,59 @@ fn explode_gives_a_null_row_for_an_empty_list_and_rejects_non_lists() {
         Error::ColumnNotFound { .. }
     ));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn drop_duplicates_keeps_each_subsets_first_row(
+        rows in rows(40),
+        nparts in 1_usize..=8,
+        threads in 1_usize..=3,
+        tiny in any::<bool>(),
+    ) {
+        let spill = tempfile::tempdir().unwrap();
+        let s = session(threads, if tiny { 24 << 10 } else { 1 << 30 }, Some(spill.path()));
+        let out = frame_in(&s, &rows, nparts)
+            .drop_duplicates(["k", "s"])
+            .unwrap()
+            .collect()
+            .unwrap();
+        let mut reference: BTreeMap<Key, (Option<i64>, Option<u64>)> = BTreeMap::new();
+        for r in &rows {
+            reference
+                .entry((r.k, r.s.clone()))
+                .or_insert((r.a, r.b.map(f64::to_bits)));
+        }
+        let mut got = BTreeMap::new();
+        for b in &out {
+            prop_assert_eq!(b.schema().field(2).name().clone(), "a".to_string());
+            let a = b.column(2).as_primitive::<Int64Type>();
+            let f = b.column(3).as_primitive::<Float64Type>();
+            for (i, key) in keys_of(b).into_iter().enumerate() {
+                let row = (a.is_valid(i).then(|| a.value(i)), f.is_valid(i).then(|| f.value(i).to_bits()));
+                prop_assert!(got.insert(key, row).is_none(), "a key twice");
+            }
+        }
+        prop_assert_eq!(got, reference);
+        prop_assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
+    }
+}
+
+#[test]
+fn drop_duplicates_names_a_missing_column_and_an_empty_subset_is_distinct() {
+    let s = session(2, 1 << 30, None);
+    let f = s.from_vec("x", vec![1_i64, 1, 2], 2).unwrap().into_frame();
+    assert!(matches!(
+        f.drop_duplicates(["nope"]),
+        Err(Error::ColumnNotFound { name, .. }) if name == "nope"
+    ));
+    assert_eq!(
+        f.drop_duplicates(Vec::<String>::new())
+            .unwrap()
+            .count_rows()
+            .unwrap(),
+        2
+    );
+    assert_eq!(f.drop_duplicates(["x"]).unwrap().count_rows().unwrap(), 2);
+}
