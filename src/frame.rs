@@ -133,6 +133,41 @@ impl DataFrame {
         self.then(LogicalPlan::map_partitions(Arc::clone(&self.plan), func))
     }
 
+    /// Runs `f` over each partition as a Polars `DataFrame` (cargo feature `polars`): the
+    /// pandas-style per-partition code of Dask's `map_partitions`, in Polars. `f` must
+    /// return frames whose columns are `schema` (checked on every partition; a mismatch
+    /// is an error naming the partition). Batches cross to Polars and back through the
+    /// Arrow C data interface, without copying buffers.
+    #[cfg(feature = "polars")]
+    pub fn map_polars<F, E>(&self, schema: SchemaRef, f: F) -> DataFrame
+    where
+        F: Fn(
+                polars_core::prelude::DataFrame,
+            ) -> std::result::Result<polars_core::prelude::DataFrame, E>
+            + Send
+            + Sync
+            + 'static,
+        E: std::fmt::Display,
+    {
+        let func = PartitionFn::named(
+            &spillway_planner::udf::short_type_name::<F>(),
+            schema,
+            crate::polars::partition_closure(f),
+        );
+        self.then(LogicalPlan::map_partitions(Arc::clone(&self.plan), func))
+    }
+
+    /// Computes the frame into one Polars `DataFrame` (cargo feature `polars`), each
+    /// partition's batches becoming chunks of its columns without copying buffers.
+    ///
+    /// # Errors
+    /// As [`DataFrame::collect`], or [`Error::Plan`] for a type Polars cannot hold.
+    #[cfg(feature = "polars")]
+    pub fn to_polars(&self) -> Result<polars_core::prelude::DataFrame> {
+        let batches = self.collect()?;
+        crate::polars::batches_to_polars(&self.schema(), &batches)
+    }
+
     /// The first `n` rows, in partition order.
     pub fn limit(&self, n: usize) -> DataFrame {
         self.then(LogicalPlan::limit(Arc::clone(&self.plan), n))

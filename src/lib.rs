@@ -41,6 +41,8 @@
 
 mod frame;
 mod parallel;
+#[cfg(feature = "polars")]
+pub mod polars;
 mod series;
 mod session;
 
@@ -54,6 +56,9 @@ pub use spillway_engine::memory::MemoryPool;
 pub use spillway_io::{MemorySource, ParquetSource};
 
 pub use arrow;
+/// Polars' core crate, whose `DataFrame` is `polars::prelude::DataFrame` (feature `polars`).
+#[cfg(feature = "polars")]
+pub use polars_core;
 pub use spillway_planner::{
     Error, Result, agg, config, error, expr, logical, optimizer, scalar, sink, sort, source, udf,
 };

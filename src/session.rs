@@ -222,6 +222,24 @@ impl Session {
         Ok(self.read_source(Arc::new(source)))
     }
 
+    /// A lazy frame over a Polars `DataFrame` (cargo feature `polars`), cut into
+    /// `npartitions` partitions of (nearly) equal row counts: Dask's
+    /// `from_pandas(df, npartitions)`. The columns' buffers are shared with Polars through
+    /// the Arrow C data interface, not copied.
+    ///
+    /// # Errors
+    /// [`Error::Plan`] when `npartitions` is 0, the frame has no columns, or a column's
+    /// type cannot cross the interface.
+    #[cfg(feature = "polars")]
+    pub fn from_polars(
+        &self,
+        frame: &polars_core::prelude::DataFrame,
+        npartitions: usize,
+    ) -> Result<DataFrame> {
+        let (schema, batches) = crate::polars::batches_from_polars(frame)?;
+        self.from_batches(schema, batches, npartitions)
+    }
+
     /// A lazy one-column frame over an Arrow array, cut into `npartitions` partitions.
     ///
     /// # Errors

@@ -303,6 +303,19 @@ impl PartitionFn {
         }
     }
 
+    /// As [`PartitionFn::new`], called `name` in errors and plans: for an adapter around
+    /// a user's closure, named after the user's closure.
+    pub fn named<F, E>(name: &str, schema: SchemaRef, f: F) -> Self
+    where
+        F: Fn(RecordBatch) -> Result<RecordBatch, E> + Send + Sync + 'static,
+        E: fmt::Display,
+    {
+        PartitionFn {
+            name: name.into(),
+            ..PartitionFn::new(schema, f)
+        }
+    }
+
     /// The closure's name.
     pub fn name(&self) -> &str {
         &self.name

@@ -6,6 +6,8 @@ mod group_by;
 mod join;
 mod parallel;
 mod parquet_files;
+#[cfg(feature = "polars")]
+mod polars_interop;
 mod props;
 mod repartition;
 mod sort;
