@@ -53,7 +53,7 @@ pub use session::{Session, SessionBuilder};
 pub use spillway_engine::exec::ExecStats;
 pub use spillway_engine::graph::TaskGraph;
 pub use spillway_engine::memory::MemoryPool;
-pub use spillway_io::{MemorySource, ParquetSource};
+pub use spillway_io::{BadRow, BadRows, CsvOptions, CsvSource, MemorySource, ParquetSource};
 
 pub use arrow;
 /// Polars' core crate, whose `DataFrame` is `polars::prelude::DataFrame` (feature `polars`).
@@ -76,6 +76,7 @@ pub mod prelude {
     pub use spillway_planner::udf::{Element, ElementFn, PartitionFn};
     pub use spillway_planner::{Error, Result};
 
+    pub use crate::{BadRows, CsvOptions};
     pub use crate::{
         DataFrame, Delayed, MapResults, ParallelMap, Reduction, Series, Session, TaskFuture,
     };

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use spillway_engine::memory::MemoryPool;
-use spillway_io::{MemorySource, ParquetSource};
+use spillway_io::{CsvOptions, CsvSource, MemorySource, ParquetSource};
 use spillway_planner::config::{Progress, SessionConfig};
 use spillway_planner::logical::LogicalPlan;
 use spillway_planner::source::DataSource;
@@ -205,6 +205,64 @@ impl Session {
     /// cannot be read; [`Error::SchemaDiffers`] when the files' schemas differ.
     pub fn read_parquet(&self, pattern: impl AsRef<str>) -> Result<DataFrame> {
         Ok(self.read_source(Arc::new(ParquetSource::try_new(pattern)?)))
+    }
+
+    /// A lazy frame over CSV files with the default [`CsvOptions`] (a header, `,`, `"`,
+    /// empty fields as null): a file, a folder (its `*.csv` and `*.tsv` files) or a glob.
+    /// The schema is inferred now from the first rows of the first file; partitions are
+    /// byte ranges of the files cut at record boundaries, read in parallel.
+    ///
+    /// ```no_run
+    /// use spillway::prelude::*;
+    ///
+    /// let session = Session::new()?;
+    /// let trips = session.read_csv("data/trips-*.csv")?;
+    /// println!("{}", trips.count_rows()?);
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Session::read_csv_with`].
+    pub fn read_csv(&self, pattern: impl AsRef<str>) -> Result<DataFrame> {
+        self.read_csv_with(pattern, CsvOptions::default())
+    }
+
+    /// A lazy frame over CSV files read with `options`: the dialect, header, null markers,
+    /// type overrides, and whether bad rows are skipped. A bad row (wrong number of fields,
+    /// a value that does not parse as its column's type, a quote open at the end of the
+    /// file) fails the query with [`Error::Malformed`] naming the file and line, unless the
+    /// options skip bad rows: they are then listed in [`CsvOptions::bad_rows`], a handle to
+    /// read once the query has run.
+    ///
+    /// ```
+    /// use spillway::prelude::*;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("prices.csv");
+    /// # std::fs::write(&path, "item;price\napple;1.5\npear;n/a\nplum;2\n").unwrap();
+    /// # let path = path.to_str().unwrap();
+    ///
+    /// let session = Session::builder().threads(2).build()?;
+    /// let options = CsvOptions::new().delimiter(b';').skip_bad_rows(true);
+    /// let rejected = options.bad_rows();
+    /// let prices = session
+    ///     .read_csv_with(path, options.dtype("price", DataType::Float64))?;
+    /// let total: f64 = prices.column("price")?.sum().compute()?;
+    /// assert_eq!(total, 3.5);
+    /// assert_eq!(rejected.lines(path), vec![3]); // "pear;n/a"
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Now: [`Error::NoFiles`] when nothing matches; [`Error::Io`] for a file that cannot be
+    /// opened; [`Error::Format`] for an empty first file or a sample that cannot be parsed;
+    /// [`Error::SchemaDiffers`] when the files' headers differ; [`Error::Config`] for
+    /// contradictory options. When the query runs: [`Error::Malformed`].
+    pub fn read_csv_with(
+        &self,
+        pattern: impl AsRef<str>,
+        options: CsvOptions,
+    ) -> Result<DataFrame> {
+        Ok(self.read_source(Arc::new(CsvSource::try_new(pattern, options)?)))
     }
 
     /// A lazy frame over in-memory batches, cut into `npartitions` partitions of

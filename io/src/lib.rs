@@ -5,8 +5,8 @@
 //!
 //! ```text
 //!  MemorySource ──┐                        ┌─► partition 0 ─► batches (≤ batch_rows rows)
-//!                 ├─► plan_scan(request) ──┼─► partition 1 ─► batches
-//!  ParquetSource ─┘   (metadata only)      └─► ...            (read inside one task each)
+//!  ParquetSource ─┼─► plan_scan(request) ──┼─► partition 1 ─► batches
+//!  CsvSource ─────┘   (metadata only)      └─► ...            (read inside one task each)
 //! ```
 //!
 //! A source knows its schema and how it splits into partitions without reading data. The
@@ -19,6 +19,9 @@
 //! - [`parquet`]: [`ParquetSource`], one file, a folder or a glob; footers are read once,
 //!   partitions are runs of row groups of one file, and row groups whose statistics rule
 //!   out the pushed-down filters are skipped.
+//! - [`csv`]: [`CsvSource`], one file, a folder or a glob; the schema is inferred from a
+//!   sample, partitions are byte ranges cut at record boundaries (quoted newlines included)
+//!   found by one pre-pass over each file, and bad rows name their file and line.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -41,8 +44,10 @@
 //! # Ok::<(), spillway_planner::Error>(())
 //! ```
 
+pub mod csv;
 pub mod memory;
 pub mod parquet;
 
+pub use csv::{BadRow, BadRows, CsvOptions, CsvSource};
 pub use memory::MemorySource;
 pub use parquet::{ParquetSink, ParquetSource};

@@ -85,6 +85,17 @@ pub enum Error {
         /// What the decoder said.
         message: String,
     },
+    /// A row of a text file (CSV) that cannot be read: a wrong number of fields, a value
+    /// that does not parse as its column's type, a quote left open at the end of the file.
+    #[error("malformed row in {} at line {line}: {message}", path.display())]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// The line the row starts on, counted from 1 from the start of the file.
+        line: u64,
+        /// What is wrong with the row.
+        message: String,
+    },
     /// Files of one dataset whose schemas differ.
     #[error("schema of {} differs from {}: {message}", path.display(), first.display())]
     SchemaDiffers {

@@ -1,5 +1,6 @@
 //! The one integration-test binary: specs through the public API, one module per theme.
 
+mod csv_files;
 mod expressions;
 mod frame;
 mod group_by;

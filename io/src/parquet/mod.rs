@@ -95,7 +95,7 @@ impl ParquetSource {
     ///   first file's (nullability may differ: the dataset's column is then nullable).
     pub fn try_new(pattern: impl AsRef<str>) -> Result<Self> {
         let pattern = pattern.as_ref();
-        let paths = list_files(pattern)?;
+        let paths = list_files(pattern, &[".parquet"])?;
         if paths.is_empty() {
             return Err(Error::NoFiles {
                 pattern: pattern.to_string(),
@@ -298,14 +298,15 @@ impl ParquetFile {
     }
 }
 
-/// The files `pattern` names (see [`ParquetSource::try_new`]), sorted, without duplicates.
-fn list_files(pattern: &str) -> Result<Vec<PathBuf>> {
+/// The files `pattern` names (see [`ParquetSource::try_new`]), sorted, without duplicates; a
+/// folder contributes its files whose names end with one of `extensions`.
+pub(crate) fn list_files(pattern: &str, extensions: &[&str]) -> Result<Vec<PathBuf>> {
     let path = Path::new(pattern);
     let mut files = Vec::new();
     if path.is_file() {
         files.push(path.to_path_buf());
     } else if path.is_dir() {
-        walk(path, &mut files)?;
+        walk(path, extensions, &mut files)?;
     } else {
         let matches = glob::glob(pattern)
             .map_err(|e| Error::Plan(format!("invalid glob pattern '{pattern}': {e}")))?;
@@ -315,7 +316,7 @@ fn list_files(pattern: &str) -> Result<Vec<PathBuf>> {
                 source: e.into(),
             })?;
             if found.is_dir() {
-                walk(&found, &mut files)?;
+                walk(&found, extensions, &mut files)?;
             } else if found.is_file() {
                 files.push(found);
             }
@@ -326,8 +327,9 @@ fn list_files(pattern: &str) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Appends every `*.parquet` file under `dir`, skipping names that start with `.` or `_`.
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+/// Appends every file under `dir` whose name ends with one of `extensions`, skipping names
+/// that start with `.` or `_`.
+fn walk(dir: &Path, extensions: &[&str], out: &mut Vec<PathBuf>) -> Result<()> {
     let io = |source| Error::Io {
         path: dir.to_path_buf(),
         source,
@@ -341,8 +343,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
             continue;
         }
         if path.is_dir() {
-            walk(&path, out)?;
-        } else if path.is_file() && name.ends_with(".parquet") {
+            walk(&path, extensions, out)?;
+        } else if path.is_file() && extensions.iter().any(|e| name.ends_with(e)) {
             out.push(path);
         }
     }
@@ -350,7 +352,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// The deepest folder holding every path (empty when they share none).
-fn common_folder(paths: &[PathBuf]) -> PathBuf {
+pub(crate) fn common_folder(paths: &[PathBuf]) -> PathBuf {
     let mut base = paths
         .first()
         .and_then(|p| p.parent())
