@@ -6,7 +6,10 @@
 //!   flushed: its partial states are hashed into the buckets and the table starts again
 //!   (a partial aggregate may emit a key more than once; the final merges them). Bucket
 //!   batches are held under a second reservation; when that cannot grow, every bucket's
-//!   batches are spilled to compressed IPC files.
+//!   batches are spilled to compressed IPC files. A table that holds more groups than 80% of
+//!   the rows it folded (judged after 100 000 rows) is flushed after every batch from
+//!   then on: with nearly unique keys, a big partial table costs cache misses
+//!   and saves nothing.
 //! - **Final** (one task per bucket): the bucket's partial states from every producer,
 //!   in memory or read back from disk, merge into a table. When the table cannot grow,
 //!   it and the rest of the input are re-partitioned with another hash seed into
@@ -33,6 +36,14 @@ pub const FANOUT: usize = 8;
 pub const MAX_DEPTH: u32 = 8;
 
 pub use crate::exchange::{Bucket, Buckets};
+
+/// Rows a partial table folds before it is judged.
+const PROBE_ROWS: usize = 100_000;
+/// A partial table holding more groups than this share of the rows it folded does not
+/// reduce its input enough to pay for a big hash table: from then on it holds one batch
+/// at a time (small and cache-resident), and the final aggregation does the merging, as
+/// DataFusion's and DuckDB's partial aggregations give up when they do not reduce.
+const PASS_THROUGH_RATIO: f64 = 0.8;
 
 fn accumulators(spec: &GroupSpec) -> Result<Vec<GroupAcc>> {
     spec.aggs
@@ -79,8 +90,12 @@ pub(crate) fn partial(
     let mut accs = accumulators(spec)?;
     let mut table_mem = ctx.reserve("hash table");
     let mut out = Buckets::new(spec.buckets, ctx);
+    // Rows folded into the table since it was last emptied, and whether the table has
+    // proved not to reduce them (then it is flushed after every batch).
+    let (mut rows_in, mut pass_through) = (0usize, false);
     for b in stream {
         let b = b?;
+        rows_in += b.num_rows();
         let keys = spec
             .keys
             .iter()
@@ -91,9 +106,13 @@ pub(crate) fn partial(
             let values = crate::eval::evaluate_agg_input(agg, &b)?;
             acc.update(values.as_ref(), &ids, table.len())?;
         }
-        if table_mem.try_resize(held(&table, &accs)).is_err() {
+        if !pass_through && rows_in >= PROBE_ROWS {
+            pass_through = table.len() as f64 > PASS_THROUGH_RATIO * rows_in as f64;
+        }
+        if pass_through || table_mem.try_resize(held(&table, &accs)).is_err() {
             flush(&mut table, &mut accs, &mut out, spec, ctx)?;
             table_mem.free();
+            rows_in = 0;
         }
     }
     flush(&mut table, &mut accs, &mut out, spec, ctx)?;
