@@ -630,3 +630,51 @@ fn drop_duplicates_names_a_missing_column_and_an_empty_subset_is_distinct() {
     );
     assert_eq!(f.drop_duplicates(["x"]).unwrap().count_rows().unwrap(), 2);
 }
+
+#[test]
+fn nearly_unique_keys_pass_through_the_partial_aggregation_with_the_same_answer() {
+    // 300 000 rows over 250 000 keys: each partition's table stops reducing after its
+    // first 100 000 rows and holds one batch at a time; the final merges every key.
+    let n = 300_000_i64;
+    let keys: Vec<i64> = (0..n).map(|i| (i * 7_919) % 250_000).collect();
+    let mut times: std::collections::HashMap<i64, u64> = std::collections::HashMap::new();
+    for &k in &keys {
+        *times.entry(k).or_default() += 1;
+    }
+    for (limit, parts) in [(1_usize << 30, 2_usize), (4 << 20, 3)] {
+        let spill = tempfile::tempdir().unwrap();
+        let s = session(2, limit, Some(spill.path()));
+        let frame = s
+            .from_vec("k", keys.clone(), parts)
+            .unwrap()
+            .into_frame()
+            .with_column((col("k") * lit(2)).alias("v"))
+            .unwrap();
+        let out = frame
+            .group_by([col("k")])
+            .agg([
+                col("v").sum(),
+                col("v").count().alias("n"),
+                col("v").first().alias("f"),
+            ])
+            .unwrap()
+            .collect()
+            .unwrap();
+        let mut seen = 0;
+        for b in &out {
+            let k = b.column(0).as_primitive::<Int64Type>();
+            let sum = b.column(1).as_primitive::<Int64Type>();
+            let count = b.column(2).as_primitive::<UInt64Type>();
+            let first = b.column(3).as_primitive::<Int64Type>();
+            for i in 0..b.num_rows() {
+                let times = times[&k.value(i)];
+                assert_eq!(count.value(i), times, "key {}", k.value(i));
+                assert_eq!(sum.value(i), 2 * k.value(i) * times as i64);
+                assert_eq!(first.value(i), 2 * k.value(i));
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, 250_000);
+        assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
+    }
+}
