@@ -54,8 +54,11 @@ pub use spillway_engine::memory::MemoryPool;
 pub use spillway_io::{MemorySource, ParquetSource};
 
 pub use arrow;
+/// A `Date32` literal for a calendar date: `lit(date(1998, 9, 2)?)`.
+pub use spillway_planner::scalar::date;
 pub use spillway_planner::{
-    Error, Result, agg, config, error, expr, logical, optimizer, scalar, sink, sort, source, udf,
+    Error, Result, agg, coerce, config, error, expr, logical, optimizer, scalar, sink, sort,
+    source, udf,
 };
 
 /// The names most programs need.
@@ -66,7 +69,7 @@ pub mod prelude {
     pub use spillway_planner::config::{Progress, SessionConfig};
     pub use spillway_planner::expr::{Expr, col, lit, not, null};
     pub use spillway_planner::logical::JoinType;
-    pub use spillway_planner::scalar::ScalarValue;
+    pub use spillway_planner::scalar::{ScalarValue, date};
     pub use spillway_planner::sort::SortKey;
     pub use spillway_planner::udf::{Element, ElementFn, PartitionFn};
     pub use spillway_planner::{Error, Result};
