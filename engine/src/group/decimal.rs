@@ -44,11 +44,67 @@ pub(crate) fn add(a: i128, b: i128, context: &str) -> Result<i128> {
 
 /// The sum of the non-null values of `values`.
 pub(crate) fn sum(values: &Decimal128Array, context: &str) -> Result<i128> {
-    let mut total = 0i128;
-    for v in values.iter().flatten() {
-        total = add(total, v, context)?;
+    let (mut total, mut overflowed) = (0i128, false);
+    let mut add = |x: i128| {
+        let (t, o) = total.overflowing_add(x);
+        total = t;
+        overflowed |= o;
+    };
+    match values.nulls() {
+        None => values.values().iter().for_each(|&x| add(x)),
+        Some(valid) => values
+            .values()
+            .iter()
+            .zip(valid.iter())
+            .for_each(|(&x, ok)| {
+                if ok {
+                    add(x);
+                }
+            }),
+    }
+    if overflowed {
+        return Err(overflow(context));
     }
     Ok(total)
+}
+
+/// Adds row `i` of `values` into `sums[groups[i]]`, skipping nulls, and counts it into
+/// `counts[groups[i]]` when counts are kept. Overflow is checked once per batch.
+pub(crate) fn add_grouped(
+    sums: &mut [i128],
+    mut counts: Option<&mut [u64]>,
+    values: &Decimal128Array,
+    groups: &[u32],
+    context: &str,
+) -> Result<()> {
+    let mut overflowed = false;
+    let mut add = |g: u32, x: i128| {
+        let g = g as usize;
+        let (sum, o) = sums[g].overflowing_add(x);
+        sums[g] = sum;
+        overflowed |= o;
+        if let Some(c) = counts.as_deref_mut() {
+            c[g] += 1;
+        }
+    };
+    match values.nulls() {
+        None => {
+            for (&x, &g) in values.values().iter().zip(groups) {
+                add(g, x);
+            }
+        }
+        Some(valid) => {
+            for ((&x, &g), ok) in values.values().iter().zip(groups).zip(valid.iter()) {
+                if ok {
+                    add(g, x);
+                }
+            }
+        }
+    }
+    if overflowed {
+        return Err(overflow(context));
+    }
+    Ok(())
 }
 
 /// Sums as a `Decimal128(38, scale)` column; an error for a sum past 38 digits.

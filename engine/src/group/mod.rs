@@ -382,11 +382,7 @@ impl GroupAcc {
             }
             GroupAcc::SumDecimal { scale, sums } => {
                 let a = decimal::decimal_values(array, *scale, "sum")?;
-                for (x, &g) in a.iter().zip(groups) {
-                    if let Some(x) = x {
-                        sums[g as usize] = decimal::add(sums[g as usize], x, "sum")?;
-                    }
-                }
+                decimal::add_grouped(sums, None, &a, groups, "sum")?;
             }
             GroupAcc::MeanDecimal {
                 scale,
@@ -394,12 +390,7 @@ impl GroupAcc {
                 counts,
             } => {
                 let a = decimal::decimal_values(array, *scale, "mean")?;
-                for (x, &g) in a.iter().zip(groups) {
-                    if let Some(x) = x {
-                        sums[g as usize] = decimal::add(sums[g as usize], x, "mean")?;
-                        counts[g as usize] += 1;
-                    }
-                }
+                decimal::add_grouped(sums, Some(counts), &a, groups, "mean")?;
             }
             GroupAcc::Mean(s, c) => {
                 let a = values::<Float64Type>(array, AggFunc::Mean)?;
