@@ -3,7 +3,7 @@
 # (shared/bench/measure.py --cap-mib), Spillway beside DuckDB, Polars streaming, DataFusion
 # and Dask given the same engine memory setting, one process per query and engine.
 #
-#   bash benches/tpch_cap.sh                                   # SF10, 2 GiB cap, 1536 MiB engines
+#   RUNS=3 bash benches/tpch_cap.sh                            # SF10, 2 GiB cap, 1536 MiB engines
 #   CAP_MIB=0 ENGINE_MIB=0 bash benches/tpch_cap.sh            # the same without any cap
 #   DATA=$BENCH_DATA/tpch/sf1 QUERIES=q1 ENGINES="" bash benches/tpch_cap.sh   # Spillway alone
 #
@@ -20,6 +20,7 @@ CAP_MIB=${CAP_MIB:-2048}      # 0: no cap (accounting only)
 ENGINE_MIB=${ENGINE_MIB:-1536} # 0: each engine's default
 THREADS=${THREADS:-2}
 TIMEOUT=${TIMEOUT:-900}
+RUNS=${RUNS:-1}                # rounds over all queries and engines (take medians)
 QUERIES=${QUERIES:-q1 q6 q3}
 ENGINES=${ENGINES-duckdb polars-stream datafusion dask}   # peers; empty for Spillway alone
 SPILLWAY=${SPILLWAY:-1}
@@ -35,6 +36,7 @@ m() {
   "$PY" "$SHARED/measure.py" --label "$label" --out "$OUT" --cap-mib "$CAP_MIB" --timeout "$TIMEOUT" \
     --spill-dir "$spill" -- "$@" | grep -E '^\{' | cut -c1-240 || true
 }
+for run in $(seq "$RUNS"); do
 for q in $QUERIES; do
   if [ "$SPILLWAY" = 1 ]; then
     m "tpch-cap$CAP_MIB/spillway/$q" "$BENCH_DATA/spill/tpch-spillway" "$BIN" --data "$DATA" --queries "$q" \
@@ -45,5 +47,6 @@ for q in $QUERIES; do
     m "tpch-cap$CAP_MIB/$e/$q" "$BENCH_DATA/spill/tpch-$e" "$PY" "$SHARED/q_tpch.py" --engine "$e" --q "$q" \
       --data "$DATA" --threads "$THREADS" "${PEER_MEM[@]}" --spill-dir "$BENCH_DATA/spill/tpch-$e"
   done
+done
 done
 echo "results: $OUT"
