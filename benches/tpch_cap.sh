@@ -24,6 +24,9 @@ RUNS=${RUNS:-1}                # rounds over all queries and engines (take media
 QUERIES=${QUERIES:-q1 q6 q3}
 ENGINES=${ENGINES-duckdb polars-stream datafusion dask}   # peers; empty for Spillway alone
 SPILLWAY=${SPILLWAY:-1}
+# SW_ENV="K=V ...": also run Spillway with these environment variables (label spillway+env),
+# e.g. glibc malloc tunables: GLIBC_TUNABLES=glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=1073741824
+SW_ENV=${SW_ENV:-}
 OUT="$ROOT/benches/results/tpch-cap$CAP_MIB-$(date +%Y%m%d-%H%M).jsonl"
 mkdir -p "$ROOT/benches/results" "$BENCH_DATA/spill" "$BENCH_DATA/out"
 cargo build --release --example tpch
@@ -31,10 +34,11 @@ BIN="$ROOT/target/release/examples/tpch"
 SW_MEM=(); PEER_MEM=()
 if [ "$ENGINE_MIB" != 0 ]; then SW_MEM=(--memory-limit "${ENGINE_MIB}MiB"); PEER_MEM=(--mem-mb "$ENGINE_MIB"); fi
 m() {
-  local label=$1 spill=$2; shift 2
+  local label=$1 spill=$2 envs=() kv; shift 2
+  for kv in ${ENV_FOR_RUN:-}; do envs+=(--env "$kv"); done
   mkdir -p "$spill"
   "$PY" "$SHARED/measure.py" --label "$label" --out "$OUT" --cap-mib "$CAP_MIB" --timeout "$TIMEOUT" \
-    --spill-dir "$spill" -- "$@" | grep -E '^\{' | cut -c1-240 || true
+    --spill-dir "$spill" "${envs[@]}" -- "$@" | grep -E '^\{' | cut -c1-240 || true
 }
 for run in $(seq "$RUNS"); do
 for q in $QUERIES; do
@@ -42,6 +46,11 @@ for q in $QUERIES; do
     m "tpch-cap$CAP_MIB/spillway/$q" "$BENCH_DATA/spill/tpch-spillway" "$BIN" --data "$DATA" --queries "$q" \
       --threads "$THREADS" "${SW_MEM[@]}" --spill-dir "$BENCH_DATA/spill/tpch-spillway" \
       --out-dir "$BENCH_DATA/out/tpch-spillway"
+    if [ -n "$SW_ENV" ]; then
+      ENV_FOR_RUN="$SW_ENV" m "tpch-cap$CAP_MIB/spillway+env/$q" "$BENCH_DATA/spill/tpch-spillway" "$BIN" \
+        --data "$DATA" --queries "$q" --threads "$THREADS" "${SW_MEM[@]}" \
+        --spill-dir "$BENCH_DATA/spill/tpch-spillway" --out-dir "$BENCH_DATA/out/tpch-spillway"
+    fi
   fi
   for e in $ENGINES; do
     m "tpch-cap$CAP_MIB/$e/$q" "$BENCH_DATA/spill/tpch-$e" "$PY" "$SHARED/q_tpch.py" --engine "$e" --q "$q" \

@@ -2,7 +2,8 @@
 //!
 //!     tpchgen-cli parquet -s 10 -o DIR
 //!     cargo run --release --example tpch -- --data DIR --queries q1,q3,q6 \
-//!         [--threads 2] [--memory-limit 1536MiB] [--out-dir DIR] [--spill-dir DIR] [--analyze]
+//!         [--threads 2] [--memory-limit 1536MiB] [--out-dir DIR] [--spill-dir DIR] \
+//!         [--partition-bytes 128MiB] [--analyze]
 //!
 //! `DIR` holds `lineitem.parquet`, `orders.parquet` and `customer.parquet` (or folders of
 //! that name holding Parquet files). Money columns are `Decimal128(15, 2)` and dates
@@ -41,6 +42,9 @@ struct Args {
     /// Where spill files go (default: the system temp folder).
     #[arg(long)]
     spill_dir: Option<std::path::PathBuf>,
+    /// Bytes of (projected) Parquet data per partition, e.g. 32MiB (default: the session's).
+    #[arg(long)]
+    partition_bytes: Option<String>,
     /// Print each query's plan and per-stage rows, time, memory and spill
     /// (`explain_analyze`) instead of timing it.
     #[arg(long)]
@@ -163,6 +167,9 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     }
     if let Some(d) = &args.spill_dir {
         builder = builder.spill_dir(d);
+    }
+    if let Some(p) = &args.partition_bytes {
+        builder = builder.target_partition_bytes(spillway::config::parse_bytes(p)?);
     }
     if let Some(m) = &args.memory_limit {
         builder = builder.memory_limit(spillway::config::parse_bytes(m)?);
