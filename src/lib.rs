@@ -59,8 +59,11 @@ pub use arrow;
 /// Polars' core crate, whose `DataFrame` is `polars::prelude::DataFrame` (feature `polars`).
 #[cfg(feature = "polars")]
 pub use polars_core;
+/// A `Date32` literal for a calendar date: `lit(date(1998, 9, 2)?)`.
+pub use spillway_planner::scalar::date;
 pub use spillway_planner::{
-    Error, Result, agg, config, error, expr, logical, optimizer, scalar, sink, sort, source, udf,
+    Error, Result, agg, coerce, config, error, expr, logical, optimizer, scalar, sink, sort,
+    source, udf,
 };
 
 /// The names most programs need.
@@ -71,7 +74,7 @@ pub mod prelude {
     pub use spillway_planner::config::{Progress, SessionConfig};
     pub use spillway_planner::expr::{Expr, col, lit, not, null};
     pub use spillway_planner::logical::JoinType;
-    pub use spillway_planner::scalar::ScalarValue;
+    pub use spillway_planner::scalar::{ScalarValue, date};
     pub use spillway_planner::sort::SortKey;
     pub use spillway_planner::udf::{Element, ElementFn, PartitionFn};
     pub use spillway_planner::{Error, Result};

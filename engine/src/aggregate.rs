@@ -19,7 +19,7 @@ use spillway_planner::agg::AggFunc;
 use spillway_planner::scalar::ScalarValue;
 use spillway_planner::{Error, Result};
 
-use crate::group::GroupAcc;
+use crate::group::{GroupAcc, decimal, decimal_scale};
 
 /// The partial state of one aggregate.
 #[derive(Debug)]
@@ -33,6 +33,22 @@ pub enum Accumulator {
     SumUInt(u64),
     /// Sum of floats.
     SumFloat(f64),
+    /// Exact sum of decimals, unscaled at `scale`.
+    SumDecimal {
+        /// The input's scale.
+        scale: i8,
+        /// The sum.
+        sum: i128,
+    },
+    /// Exact sum and count of decimals.
+    MeanDecimal {
+        /// The input's scale.
+        scale: i8,
+        /// The sum.
+        sum: i128,
+        /// Number of values.
+        count: u64,
+    },
     /// Sum and count of non-null values.
     Mean {
         /// Sum of the values.
@@ -168,9 +184,17 @@ impl Accumulator {
             AggFunc::Sum => match out {
                 DataType::UInt64 => Accumulator::SumUInt(0),
                 DataType::Float64 => Accumulator::SumFloat(0.0),
+                DataType::Decimal128(_, scale) => Accumulator::SumDecimal { scale, sum: 0 },
                 _ => Accumulator::SumInt(0),
             },
-            AggFunc::Mean => Accumulator::Mean { sum: 0.0, count: 0 },
+            AggFunc::Mean => match decimal_scale(input) {
+                Some(scale) => Accumulator::MeanDecimal {
+                    scale,
+                    sum: 0,
+                    count: 0,
+                },
+                None => Accumulator::Mean { sum: 0.0, count: 0 },
+            },
             AggFunc::Min | AggFunc::Max => Accumulator::Extreme {
                 max: func == AggFunc::Max,
                 value: None,
@@ -195,6 +219,15 @@ impl Accumulator {
             Accumulator::SumInt(s) => *s = s.wrapping_add(sum_as::<Int64Type>(array)?),
             Accumulator::SumUInt(s) => *s = s.wrapping_add(sum_as::<UInt64Type>(array)?),
             Accumulator::SumFloat(s) => *s += sum_as::<Float64Type>(array)?,
+            Accumulator::SumDecimal { scale, sum } => {
+                let values = decimal::decimal_values(array, *scale, "sum")?;
+                *sum = decimal::add(*sum, decimal::sum(&values, "sum")?, "sum")?;
+            }
+            Accumulator::MeanDecimal { scale, sum, count } => {
+                let values = decimal::decimal_values(array, *scale, "mean")?;
+                *sum = decimal::add(*sum, decimal::sum(&values, "mean")?, "mean")?;
+                *count += (array.len() - array.null_count()) as u64;
+            }
             Accumulator::Mean { sum, count } => {
                 *sum += sum_as::<Float64Type>(array)?;
                 *count += (array.len() - array.null_count()) as u64;
@@ -235,6 +268,18 @@ impl Accumulator {
             (Accumulator::SumInt(a), Accumulator::SumInt(b)) => *a = a.wrapping_add(*b),
             (Accumulator::SumUInt(a), Accumulator::SumUInt(b)) => *a = a.wrapping_add(*b),
             (Accumulator::SumFloat(a), Accumulator::SumFloat(b)) => *a += b,
+            (Accumulator::SumDecimal { sum, .. }, Accumulator::SumDecimal { sum: b, .. }) => {
+                *sum = decimal::add(*sum, *b, "sum")?;
+            }
+            (
+                Accumulator::MeanDecimal { sum, count, .. },
+                Accumulator::MeanDecimal {
+                    sum: s, count: c, ..
+                },
+            ) => {
+                *sum = decimal::add(*sum, *s, "mean")?;
+                *count += c;
+            }
             (Accumulator::Mean { sum, count }, Accumulator::Mean { sum: s, count: c }) => {
                 *sum += s;
                 *count += c;
@@ -274,6 +319,13 @@ impl Accumulator {
             Accumulator::SumInt(s) => ScalarValue::from(*s),
             Accumulator::SumUInt(s) => ScalarValue::from(*s),
             Accumulator::SumFloat(s) => ScalarValue::from(*s),
+            Accumulator::SumDecimal { scale, sum } => {
+                ScalarValue::try_from_array(decimal::sums_column([*sum], *scale, "sum")?)?
+            }
+            Accumulator::MeanDecimal { count: 0, .. } => ScalarValue::null(output),
+            Accumulator::MeanDecimal { scale, sum, count } => {
+                ScalarValue::from(decimal::mean(*sum, *count, *scale))
+            }
             Accumulator::Mean { count: 0, .. } => ScalarValue::null(output),
             Accumulator::Mean { sum, count } => ScalarValue::from(sum / *count as f64),
             Accumulator::Extreme { value: None, .. } => ScalarValue::null(output),
@@ -373,5 +425,47 @@ mod tests {
             run(AggFunc::Min, &parts).to_value::<String>().unwrap(),
             "apple"
         );
+    }
+
+    #[test]
+    fn decimals_sum_exactly_and_keep_their_type() {
+        let arr: ArrayRef = Arc::new(
+            arrow::array::Decimal128Array::from(vec![Some(5), None, Some(-7), Some(1010), None])
+                .with_precision_and_scale(15, 2)
+                .unwrap(),
+        );
+        let parts = [arr.slice(0, 2), arr.slice(2, 0), arr.slice(2, 3)];
+        let sum = run(AggFunc::Sum, &parts);
+        assert_eq!(sum, ScalarValue::decimal128(1008, 38, 2).unwrap());
+        assert_eq!(run(AggFunc::Mean, &parts).to_value::<f64>().unwrap(), 3.36);
+        assert_eq!(
+            run(AggFunc::Min, &parts),
+            ScalarValue::decimal128(-7, 15, 2).unwrap()
+        );
+        assert_eq!(
+            run(AggFunc::Max, &parts),
+            ScalarValue::decimal128(1010, 15, 2).unwrap()
+        );
+        assert_eq!(run(AggFunc::Count, &parts).to_value::<u64>().unwrap(), 3);
+        let empty = arr.slice(1, 1);
+        assert_eq!(
+            run(AggFunc::Sum, std::slice::from_ref(&empty)),
+            ScalarValue::decimal128(0, 38, 2).unwrap()
+        );
+        assert!(run(AggFunc::Mean, std::slice::from_ref(&empty)).is_null());
+        assert!(run(AggFunc::Max, &[empty]).is_null());
+        // A sum past 38 digits is an error, not a wrapped value.
+        // (past i128 while adding, or past 38 digits at the end).
+        for digit in [6, 9] {
+            let big: ArrayRef = Arc::new(
+                arrow::array::Decimal128Array::from(vec![10i128.pow(37) * digit; 2])
+                    .with_precision_and_scale(38, 0)
+                    .unwrap(),
+            );
+            let mut acc = Accumulator::new(AggFunc::Sum, big.data_type()).unwrap();
+            let out = AggFunc::Sum.output_type(big.data_type()).unwrap();
+            let got = acc.update(big.as_ref()).and_then(|()| acc.finish(&out));
+            assert!(matches!(got, Err(Error::Compute { .. })), "{got:?}");
+        }
     }
 }

@@ -12,6 +12,7 @@ use arrow::compute::{CastOptions, cast_with_options, is_not_null, is_null};
 use arrow::datatypes::{DataType, Schema};
 use spillway_planner::agg::{AggExpr, pair_fields};
 use spillway_planner::expr::{BinaryOp, Expr, binary_types};
+use spillway_planner::scalar::ScalarValue;
 use spillway_planner::{Error, Result};
 
 /// A column or a scalar: literals stay scalars so kernels broadcast them without copying.
@@ -40,7 +41,11 @@ impl Value {
         };
         Ok(match self {
             Value::Array(a) => Value::Array(go(&a)?),
-            Value::Scalar(a) => Value::Scalar(go(&a)?),
+            // A literal casts as the planner casts it (a float into a decimal exactly).
+            Value::Scalar(a) => {
+                let v = ScalarValue::try_from_array(a)?.cast_to(to)?;
+                Value::Scalar(Arc::clone(v.as_array()))
+            }
         })
     }
 
@@ -126,10 +131,10 @@ fn eval(expr: &Expr, batch: &RecordBatch) -> Result<Value> {
         Expr::Binary { left, op, right } => {
             let lt = left.data_type(schema)?;
             let rt = right.data_type(schema)?;
-            let (operand, _) =
+            let types =
                 binary_types(left, &lt, *op, right, &rt).map_err(|m| Error::type_error(expr, m))?;
-            let l = eval(left, batch)?.cast(&operand, expr)?;
-            let r = eval(right, batch)?.cast(&operand, expr)?;
+            let l = eval(left, batch)?.cast(&types.left, expr)?;
+            let r = eval(right, batch)?.cast(&types.right, expr)?;
             if matches!(op, BinaryOp::And | BinaryOp::Or) {
                 let n = batch.num_rows();
                 let (la, ra) = (l.into_array(n)?, r.into_array(n)?);
@@ -204,9 +209,9 @@ fn as_bool(a: &ArrayRef, expr: &Expr) -> Result<BooleanArray> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{Float64Array, Int32Array, StringViewArray};
-    use arrow::datatypes::Field;
-    use spillway_planner::expr::{col, lit};
+    use arrow::array::{AsArray, Decimal128Array, Float64Array, Int32Array, StringViewArray};
+    use arrow::datatypes::{Decimal128Type, Field, Float64Type};
+    use spillway_planner::expr::{col, lit, null};
 
     fn batch() -> RecordBatch {
         RecordBatch::try_new(
@@ -248,5 +253,144 @@ mod tests {
         assert_eq!(out.null_count(), 1);
         let e = evaluate(&(col("a") % lit(0)), &b).unwrap_err();
         assert!(e.to_string().contains("(a % 0)"), "{e}");
+    }
+
+    fn decimal_batch() -> RecordBatch {
+        let d = |v: Vec<Option<i128>>, p, s| -> ArrayRef {
+            Arc::new(
+                Decimal128Array::from(v)
+                    .with_precision_and_scale(p, s)
+                    .unwrap(),
+            )
+        };
+        RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("price", DataType::Decimal128(15, 2), true),
+                Field::new("rate", DataType::Decimal128(12, 4), true),
+                Field::new("n", DataType::Int64, true),
+                Field::new("x", DataType::Float64, true),
+                Field::new("day", DataType::Date32, true),
+            ])),
+            vec![
+                d(vec![Some(12345), Some(-5), None, Some(7)], 15, 2),
+                d(vec![Some(500), Some(700), Some(1), None], 12, 4),
+                Arc::new(arrow::array::Int64Array::from(vec![
+                    Some(3),
+                    None,
+                    Some(-2),
+                    Some(0),
+                ])),
+                Arc::new(Float64Array::from(vec![
+                    Some(0.5),
+                    Some(1.0),
+                    None,
+                    Some(2.0),
+                ])),
+                Arc::new(arrow::array::Date32Array::from(vec![
+                    Some(9000),
+                    Some(9500),
+                    None,
+                    Some(10_000),
+                ])),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn decimal_results_have_the_planned_types() {
+        let b = decimal_batch();
+        let operands = [
+            col("price"),
+            col("rate"),
+            col("n"),
+            col("x"),
+            lit(1),
+            lit(0.05),
+            lit(-3i64),
+            null(&DataType::Null),
+        ];
+        let ops = [
+            BinaryOp::Add,
+            BinaryOp::Sub,
+            BinaryOp::Mul,
+            BinaryOp::Div,
+            BinaryOp::Rem,
+            BinaryOp::Lt,
+            BinaryOp::Eq,
+        ];
+        for l in &operands[..2] {
+            for r in &operands {
+                for op in ops {
+                    for (a, c) in [(l, r), (r, l)] {
+                        let e = Expr::Binary {
+                            left: Box::new(a.clone()),
+                            op,
+                            right: Box::new(c.clone()),
+                        };
+                        let planned = e.data_type(b.schema_ref()).unwrap();
+                        let got = evaluate(&e, &b);
+                        // Only a division by zero (n is 0 in the last row) may fail.
+                        let Ok(got) = got else {
+                            assert!(matches!(op, BinaryOp::Rem), "{e}: {got:?}");
+                            continue;
+                        };
+                        assert_eq!(got.data_type(), &planned, "{e}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn decimals_compute_exactly() {
+        let b = decimal_batch();
+        let dec = |e: Expr| {
+            let a = evaluate(&e, &b).unwrap();
+            let t = a.data_type().clone();
+            let v: Vec<Option<i128>> = a.as_primitive::<Decimal128Type>().iter().collect();
+            (t, v)
+        };
+        // 1 - rate: 1.0000 - 0.0500 = 0.9500.
+        assert_eq!(
+            dec(lit(1) - col("rate")),
+            (
+                DataType::Decimal128(13, 4),
+                vec![Some(9500), Some(9300), Some(9999), None]
+            )
+        );
+        // price * (1 - rate): 123.45 * 0.95 = 117.277500.
+        assert_eq!(
+            dec(col("price") * (lit(1) - col("rate"))).1,
+            vec![Some(117_277_500), Some(-46_500), None, None]
+        );
+        // A float literal compares as the decimal it reads as: 0.05 = 0.0500 exactly.
+        let p = evaluate_predicate(&col("rate").between(lit(0.05), lit(0.07)), &b).unwrap();
+        assert_eq!(
+            p.iter().collect::<Vec<_>>(),
+            vec![Some(true), Some(true), Some(false), None]
+        );
+        let p = evaluate_predicate(&col("price").lt(lit(123.451)), &b).unwrap();
+        assert_eq!(
+            p.iter().collect::<Vec<_>>(),
+            vec![Some(true), Some(true), None, Some(true)]
+        );
+        // Division and float columns go through Float64.
+        let q = evaluate(&(col("price") / lit(2)), &b).unwrap();
+        assert_eq!(q.as_primitive::<Float64Type>().value(0), 61.725);
+        // Dates compare with date literals and with date strings.
+        let day = ScalarValue::date32(9500);
+        let p = evaluate_predicate(&col("day").lt_eq(lit(day)), &b).unwrap();
+        assert_eq!(
+            p.iter().collect::<Vec<_>>(),
+            vec![Some(true), Some(true), None, Some(false)]
+        );
+        let p = evaluate_predicate(&col("day").gt(lit("1996-01-04")), &b).unwrap();
+        assert_eq!(
+            p.iter().collect::<Vec<_>>(),
+            vec![Some(false), Some(true), None, Some(true)]
+        );
+        let neg = evaluate(&-col("price"), &b).unwrap();
+        assert_eq!(neg.as_primitive::<Decimal128Type>().value(0), -12345);
     }
 }

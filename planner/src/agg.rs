@@ -17,8 +17,11 @@ use crate::{Error, Result};
 pub enum AggFunc {
     /// Sum of non-null values: `Int64` for signed integers (wrapping on overflow, as Arrow
     /// and Polars), `UInt64` for unsigned, `Float64` for floats; 0 over no values.
+    /// Decimals sum exactly to `Decimal128(38, s)` for an input of scale `s` (as DuckDB and
+    /// DataFusion), and a sum past 38 digits is an error, not a wrapped value.
     Sum,
-    /// Mean of non-null values as `Float64`; null over no values.
+    /// Mean of non-null values as `Float64`; null over no values. A decimal's mean is its
+    /// exact sum divided by the count, rounded once to `Float64` (DuckDB's `avg` type).
     Mean,
     /// Smallest non-null value, of the input's type (floats in IEEE total order).
     Min,
@@ -87,6 +90,12 @@ impl AggFunc {
             AggFunc::Sum if input.is_unsigned_integer() => Ok(UInt64),
             AggFunc::Sum if input.is_signed_integer() || matches!(input, Null) => Ok(Int64),
             AggFunc::Sum if input.is_floating() => Ok(Float64),
+            AggFunc::Sum => match input {
+                Decimal32(_, s) | Decimal64(_, s) | Decimal128(_, s) | Decimal256(_, s) => {
+                    Ok(Decimal128(arrow::datatypes::DECIMAL128_MAX_PRECISION, *s))
+                }
+                _ => Err(format!("sum is not defined for {input}")),
+            },
             AggFunc::Mean
             | AggFunc::Std
             | AggFunc::Var

@@ -3,8 +3,8 @@
 //! Built with [`col`], [`lit`], operators (`+ - * / %`, `!`, unary `-`) and methods
 //! (`eq`, `lt`, `and`, `is_null`, `cast`, `alias`, `apply`, ...). Types are resolved against a
 //! schema with [`Expr::to_field`] when a plan node is built, so a wrong column name or type
-//! fails before anything runs. [`binary_types`] holds the coercion rules, shared by the
-//! type checker and the engine so they cannot disagree.
+//! fails before anything runs. [`binary_types`] (in [`coerce`](crate::coerce)) holds the
+//! coercion rules, shared by the type checker and the engine so they cannot disagree.
 
 use std::fmt;
 use std::ops;
@@ -13,6 +13,7 @@ use arrow::compute::can_cast_types;
 use arrow::datatypes::{DataType, Field, Schema};
 
 use crate::agg::{AggExpr, AggFunc};
+pub use crate::coerce::{Coercion, binary_types, common_numeric, converts_losslessly};
 use crate::scalar::ScalarValue;
 use crate::udf::{ApplyArg, ApplyOut, ElementFn};
 use crate::{Error, Result};
@@ -196,6 +197,15 @@ impl Expr {
     /// `self >= other`.
     pub fn gt_eq(self, other: impl Into<Expr>) -> Expr {
         self.binary(BinaryOp::GtEq, other)
+    }
+    /// `low <= self AND self <= high`, SQL's `BETWEEN` (both ends included).
+    ///
+    /// ```
+    /// use spillway_planner::expr::{col, lit};
+    /// let mid_discount = col("l_discount").between(lit(0.05), lit(0.07));
+    /// ```
+    pub fn between(self, low: impl Into<Expr>, high: impl Into<Expr>) -> Expr {
+        self.clone().gt_eq(low).and(self.lt_eq(high))
     }
     /// `self AND other`, with SQL's three-valued logic.
     pub fn and(self, other: impl Into<Expr>) -> Expr {
@@ -429,10 +439,10 @@ impl Expr {
             Expr::Binary { left, op, right } => {
                 let (lt, ln) = left.resolve(schema)?;
                 let (rt, rn) = right.resolve(schema)?;
-                let (_, result) = binary_types(left, &lt, *op, right, &rt)
+                let types = binary_types(left, &lt, *op, right, &rt)
                     .map_err(|message| Error::type_error(self, message))?;
                 // Integer division by zero and overflow give errors, not nulls.
-                Ok((result, ln || rn))
+                Ok((types.output, ln || rn))
             }
             Expr::Not(e) => {
                 let (t, n) = e.resolve(schema)?;
@@ -446,7 +456,10 @@ impl Expr {
             }
             Expr::Negative(e) => {
                 let (t, n) = e.resolve(schema)?;
-                if !(t.is_signed_integer() || t.is_floating()) {
+                if !(t.is_signed_integer()
+                    || t.is_floating()
+                    || matches!(t, DataType::Decimal128(_, _)))
+                {
                     return Err(Error::type_error(self, format!("cannot negate {t}")));
                 }
                 Ok((t, n))
@@ -495,144 +508,6 @@ pub fn field_of<'a>(schema: &'a Schema, name: &str) -> Result<&'a Field> {
             name: name.to_string(),
             available: schema.fields().iter().map(|f| f.name().clone()).collect(),
         })
-}
-
-fn is_string(t: &DataType) -> bool {
-    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-}
-
-fn int_width(t: &DataType) -> u32 {
-    t.primitive_width().unwrap_or(8) as u32 * 8
-}
-
-/// Whether every value of `from` is a value of `to` (so a closure taking `to` may be fed a
-/// `from` column): the same type, a wider number of the same kind, an integer into a wide
-/// enough float, or one string type into another.
-pub fn converts_losslessly(from: &DataType, to: &DataType) -> bool {
-    use DataType::*;
-    if from == to || matches!(from, Null) || (is_string(from) && is_string(to)) {
-        return true;
-    }
-    if from.is_signed_integer() && to.is_signed_integer()
-        || from.is_unsigned_integer() && to.is_unsigned_integer()
-    {
-        return int_width(from) <= int_width(to);
-    }
-    if from.is_unsigned_integer() && to.is_signed_integer() {
-        return int_width(from) < int_width(to);
-    }
-    if from.is_integer() && to.is_floating() {
-        let mantissa = if matches!(to, Float64) { 53 } else { 24 };
-        return int_width(from) < mantissa;
-    }
-    matches!(
-        (from, to),
-        (Float16, Float32 | Float64) | (Float32, Float64)
-    )
-}
-
-/// The common type of two numbers: the narrowest type both convert to without loss, or
-/// Int64 / Float64 when there is none (a value that does not fit is then an error).
-pub fn common_numeric(a: &DataType, b: &DataType) -> Option<DataType> {
-    use DataType::*;
-    if !(a.is_numeric() && b.is_numeric()) {
-        return None;
-    }
-    if a == b {
-        return Some(a.clone());
-    }
-    if converts_losslessly(a, b) {
-        return Some(b.clone());
-    }
-    if converts_losslessly(b, a) {
-        return Some(a.clone());
-    }
-    if a.is_floating() || b.is_floating() {
-        return Some(Float64);
-    }
-    if a.is_integer() && b.is_integer() {
-        // Mixed signedness: the next signed type wide enough for both, at most Int64.
-        let w = int_width(a).max(int_width(b));
-        return Some(match w {
-            8 => Int16,
-            16 => Int32,
-            _ => Int64,
-        });
-    }
-    None
-}
-
-/// A literal takes the other operand's type when it converts to it without loss
-/// (`col("i32") + lit(1)` stays Int32, as in Polars); otherwise the normal rules apply.
-fn literal_adapts(lit: &Expr, lit_type: &DataType, other: &DataType) -> bool {
-    let Expr::Literal(v) = lit else {
-        return false;
-    };
-    if v.is_null() {
-        return true;
-    }
-    let same_kind = (lit_type.is_integer() && other.is_numeric())
-        || (lit_type.is_floating() && other.is_floating())
-        || (is_string(lit_type) && is_string(other));
-    same_kind
-        && v.cast_to(other)
-            .and_then(|c| c.cast_to(lit_type))
-            .is_ok_and(|back| back == *v)
-}
-
-/// For `left op right`: the type both operands are cast to, and the result type.
-/// This is the one place the coercion rules live; the engine evaluates with it too.
-///
-/// # Errors
-/// A message saying why the types do not go together.
-pub fn binary_types(
-    left: &Expr,
-    lt: &DataType,
-    op: BinaryOp,
-    right: &Expr,
-    rt: &DataType,
-) -> Result<(DataType, DataType), String> {
-    use DataType::*;
-    let operand = if lt == rt {
-        lt.clone()
-    } else if matches!(lt, Null) {
-        rt.clone()
-    } else if matches!(rt, Null) || literal_adapts(right, rt, lt) {
-        lt.clone()
-    } else if literal_adapts(left, lt, rt) {
-        rt.clone()
-    } else if is_string(lt) && is_string(rt) {
-        Utf8View
-    } else if let Some(t) = common_numeric(lt, rt) {
-        t
-    } else {
-        return Err(format!("{op} cannot combine {lt} and {rt}"));
-    };
-    let result = match op {
-        BinaryOp::And | BinaryOp::Or => {
-            if !matches!(operand, Boolean | Null) {
-                return Err(format!("{op} needs Booleans, got {lt} and {rt}"));
-            }
-            Boolean
-        }
-        o if o.is_comparison() => Boolean,
-        BinaryOp::Div if !operand.is_numeric() && !matches!(operand, Null) => {
-            return Err(format!("{op} needs numbers, got {lt} and {rt}"));
-        }
-        BinaryOp::Div if !operand.is_floating() => Float64,
-        _ => {
-            if !(operand.is_numeric() || matches!(operand, Null)) {
-                return Err(format!("{op} needs numbers, got {lt} and {rt}"));
-            }
-            operand.clone()
-        }
-    };
-    let operand = if op == BinaryOp::Div {
-        result.clone()
-    } else {
-        operand
-    };
-    Ok((operand, result))
 }
 
 impl fmt::Display for Expr {

@@ -9,9 +9,11 @@
 //!
 //! - [`expr`]: expressions (`col`, `lit`, arithmetic, comparisons, `and/or/not`, `is_null`,
 //!   `cast`, `alias`, `apply`), type-checked against a schema when a plan node is built.
+//! - [`coerce`]: how operands of different types combine (numbers, decimals, dates).
 //! - [`agg`]: aggregate expressions (`sum mean min max count std var`).
 //! - [`udf`]: user closures, typed by their Rust signatures (no `meta` as in Dask).
-//! - [`scalar`]: single values (literals, reduction results) and their Rust conversions.
+//! - [`scalar`]: single values (literals, dates, decimals, reduction results) and their
+//!   Rust conversions.
 //! - [`logical`]: the logical plan, a closed enum whose nodes are checked when built.
 //! - [`optimizer`]: predicate and projection pushdown, in a documented order.
 //! - [`source`]: the [`DataSource`](source::DataSource) contract the formats implement.
@@ -31,6 +33,7 @@
 //! ```
 
 pub mod agg;
+pub mod coerce;
 pub mod config;
 pub mod error;
 pub mod expr;

@@ -3,12 +3,19 @@
 //! A [`ScalarValue`] is a one-element Arrow array, so every Arrow type is a scalar type
 //! without a parallel enum to keep in sync, and Arrow's kernels (cast, compare, min, max)
 //! work on scalars as they do on columns.
+//!
+//! Dates and decimals have constructors of their own ([`date`], [`ScalarValue::date32`],
+//! [`ScalarValue::decimal128`]), as no Rust type stands for them; a float literal compared
+//! with a decimal column becomes the decimal its shortest text is
+//! ([`ScalarValue::exact_decimal_type`]), so `0.05` means exactly five hundredths.
 
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Scalar, new_null_array};
-use arrow::datatypes::DataType;
+use arrow::array::{
+    Array, ArrayRef, AsArray, Date32Array, Decimal128Array, Scalar, StringArray, new_null_array,
+};
+use arrow::datatypes::{DECIMAL128_MAX_PRECISION, DataType, Float16Type, Float32Type, Float64Type};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use crate::udf::Element;
@@ -45,6 +52,89 @@ impl ScalarValue {
         ScalarValue(T::build(std::iter::once(Some(value))))
     }
 
+    /// A `Date32`: `days` since 1970-01-01.
+    ///
+    /// ```
+    /// use spillway_planner::scalar::ScalarValue;
+    /// assert_eq!(ScalarValue::date32(0).to_string(), "1970-01-01");
+    /// ```
+    pub fn date32(days: i32) -> Self {
+        ScalarValue(Arc::new(Date32Array::from(vec![days])))
+    }
+
+    /// A `Decimal128(precision, scale)` whose value is `unscaled × 10^-scale`:
+    /// `decimal128(5, 3, 2)` is 0.05.
+    ///
+    /// ```
+    /// use spillway_planner::scalar::ScalarValue;
+    /// let five_hundredths = ScalarValue::decimal128(5, 3, 2)?;
+    /// assert_eq!(five_hundredths.to_string(), "0.05");
+    /// # Ok::<(), spillway_planner::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Plan`] when the precision is not 1 to 38, the scale is over the precision,
+    /// or the value has more digits than the precision.
+    pub fn decimal128(unscaled: i128, precision: u8, scale: i8) -> Result<Self> {
+        let array = Decimal128Array::from(vec![unscaled])
+            .with_precision_and_scale(precision, scale)
+            .and_then(|a| a.validate_decimal_precision(precision).map(|()| a))
+            .map_err(|e| {
+                Error::Plan(format!(
+                    "{unscaled} is not a Decimal128({precision}, {scale}) value: {e}"
+                ))
+            })?;
+        Ok(ScalarValue(Arc::new(array)))
+    }
+
+    /// The narrowest `Decimal128` that holds this number exactly: an integer's digits at
+    /// scale 0, a float's shortest decimal text (`0.05` → `Decimal128(2, 2)`), a decimal's
+    /// own type. `None` for a null, a non-number, NaN, an infinity, or more than 38 digits.
+    pub fn exact_decimal_type(&self) -> Option<DataType> {
+        if self.is_null() {
+            return None;
+        }
+        match self.data_type() {
+            DataType::Decimal32(p, s) | DataType::Decimal64(p, s) | DataType::Decimal128(p, s) => {
+                Some(DataType::Decimal128(*p, *s))
+            }
+            DataType::Decimal256(p, s) if *p <= DECIMAL128_MAX_PRECISION => {
+                Some(DataType::Decimal128(*p, *s))
+            }
+            t if t.is_integer() || t.is_floating() => {
+                let text = self.decimal_text()?;
+                let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+                let int_digits = int.trim_start_matches(['-', '0']).len();
+                let scale = frac.len();
+                let precision = (int_digits + scale).max(1);
+                (precision <= usize::from(DECIMAL128_MAX_PRECISION))
+                    .then_some(DataType::Decimal128(precision as u8, scale as i8))
+            }
+            _ => None,
+        }
+    }
+
+    /// A number's shortest exact decimal text (Rust prints floats without exponents, in the
+    /// fewest digits that read back as the same value); `None` for NaN and infinities.
+    fn decimal_text(&self) -> Option<String> {
+        let a = self.as_array();
+        Some(match self.data_type() {
+            DataType::Float64 => {
+                let v = a.as_primitive::<Float64Type>().value(0);
+                v.is_finite().then(|| v.to_string())?
+            }
+            DataType::Float32 => {
+                let v = a.as_primitive::<Float32Type>().value(0);
+                v.is_finite().then(|| v.to_string())?
+            }
+            DataType::Float16 => {
+                let v = a.as_primitive::<Float16Type>().value(0).to_f32();
+                v.is_finite().then(|| v.to_string())?
+            }
+            _ => self.to_string(),
+        })
+    }
+
     /// The Arrow type of the value.
     pub fn data_type(&self) -> &DataType {
         self.0.data_type()
@@ -74,6 +164,19 @@ impl ScalarValue {
             safe: false,
             ..Default::default()
         };
+        // A float into a decimal wide enough for its shortest text: parse that text, so
+        // 0.05 becomes exactly 5 hundredths whatever the binary float's rounding.
+        if let (Some(DataType::Decimal128(_, s)), DataType::Decimal128(_, to_s)) =
+            (self.exact_decimal_type(), to)
+            && self.data_type().is_floating()
+            && s <= *to_s
+            && let Some(text) = self.decimal_text()
+        {
+            let text: ArrayRef = Arc::new(StringArray::from(vec![text]));
+            return arrow::compute::cast_with_options(&text, to, &opts)
+                .map(ScalarValue)
+                .map_err(|e| Error::compute(format!("cast of {self} to {to}"), e));
+        }
         arrow::compute::cast_with_options(&self.0, to, &opts)
             .map(ScalarValue)
             .map_err(|e| Error::compute(format!("cast of {self} to {to}"), e))
@@ -125,6 +228,53 @@ impl PartialEq for ScalarValue {
     fn eq(&self, other: &Self) -> bool {
         self.0.to_data() == other.0.to_data()
     }
+}
+
+/// A `Date32` literal for a calendar date (proleptic Gregorian), to compare with date
+/// columns: `col("l_shipdate").lt_eq(lit(date(1998, 9, 2)?))`.
+///
+/// ```
+/// use spillway_planner::scalar::date;
+/// assert_eq!(date(1998, 9, 2)?.to_string(), "1998-09-02");
+/// assert!(date(1998, 2, 29).is_err());
+/// # Ok::<(), spillway_planner::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Plan`] when there is no such day (month 13, February 30, ...) or it is too far
+/// from 1970 for a `Date32`.
+pub fn date(year: i32, month: u32, day: u32) -> Result<ScalarValue> {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => 0,
+    };
+    if day == 0 || day > month_days {
+        return Err(Error::Plan(format!(
+            "{year:04}-{month:02}-{day:02} is not a date"
+        )));
+    }
+    i32::try_from(days_from_civil(year, month, day))
+        .map(ScalarValue::date32)
+        .map_err(|_| {
+            Error::Plan(format!(
+                "{year:04}-{month:02}-{day:02} is out of Date32's range"
+            ))
+        })
+}
+
+/// Days from 1970-01-01 to a valid date (H. Hinnant's `days_from_civil`).
+fn days_from_civil(year: i32, month: u32, day: u32) -> i64 {
+    let y = i64::from(year) - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// Rust types a [`ScalarValue`] converts to, for `compute()` on a reduction.
@@ -199,5 +349,68 @@ mod tests {
             ScalarValue::null(&DataType::Int64).to_value::<i64>(),
             Err(Error::Conversion { .. })
         ));
+    }
+
+    #[test]
+    fn dates_agree_with_arrows_parser() {
+        let parse = |s: &str| {
+            let a: ArrayRef = Arc::new(StringArray::from(vec![s]));
+            arrow::compute::cast(&a, &DataType::Date32).unwrap()
+        };
+        for (y, m, d) in [
+            (1970, 1, 1),
+            (1969, 12, 31),
+            (1992, 2, 29),
+            (1998, 9, 2),
+            (2000, 2, 29),
+            (2024, 12, 31),
+            (1, 1, 1),
+            (9999, 12, 31),
+        ] {
+            let ours = date(y, m, d).unwrap();
+            let theirs = parse(&format!("{y:04}-{m:02}-{d:02}"));
+            assert_eq!(ours.as_array(), &theirs, "{y}-{m}-{d}");
+        }
+        for (y, m, d) in [
+            (1900, 2, 29),
+            (2023, 2, 29),
+            (2024, 4, 31),
+            (2024, 13, 1),
+            (2024, 0, 1),
+            (2024, 1, 0),
+        ] {
+            assert!(matches!(date(y, m, d), Err(Error::Plan(_))), "{y}-{m}-{d}");
+        }
+        assert!(date(i32::MAX, 1, 1).is_err());
+    }
+
+    #[test]
+    fn numbers_know_their_exact_decimal() {
+        let d = |p, s| Some(DataType::Decimal128(p, s));
+        assert_eq!(ScalarValue::from(0.05).exact_decimal_type(), d(2, 2));
+        assert_eq!(ScalarValue::from(-12.5f32).exact_decimal_type(), d(3, 1));
+        assert_eq!(ScalarValue::from(24).exact_decimal_type(), d(2, 0));
+        assert_eq!(ScalarValue::from(0i64).exact_decimal_type(), d(1, 0));
+        assert_eq!(ScalarValue::from(i64::MIN).exact_decimal_type(), d(19, 0));
+        assert_eq!(ScalarValue::from(1e40).exact_decimal_type(), None);
+        assert_eq!(ScalarValue::from(f64::NAN).exact_decimal_type(), None);
+        assert_eq!(
+            ScalarValue::null(&DataType::Float64).exact_decimal_type(),
+            None
+        );
+        // The float's shortest text, not its binary expansion, becomes the decimal.
+        let v = ScalarValue::from(0.07)
+            .cast_to(&DataType::Decimal128(15, 4))
+            .unwrap();
+        assert_eq!(v, ScalarValue::decimal128(700, 15, 4).unwrap());
+        let v = ScalarValue::from(0.1 + 0.2)
+            .cast_to(&DataType::Decimal128(20, 17))
+            .unwrap();
+        assert_eq!(
+            v,
+            ScalarValue::decimal128(30_000_000_000_000_004, 20, 17).unwrap()
+        );
+        assert!(ScalarValue::decimal128(1000, 3, 0).is_err());
+        assert!(ScalarValue::decimal128(1, 39, 0).is_err());
     }
 }

@@ -9,8 +9,11 @@
 //! `min` and `max` keep the row-format bytes of the best value, so one implementation
 //! serves every orderable type (floats in total order: NaN above +∞).
 //!
+//! Decimals sum and average exactly, as unscaled `i128` ([`decimal`]).
+//!
 //! The key table ([`GroupTable`]) is in [`table`].
 
+pub(crate) mod decimal;
 mod stats;
 mod table;
 
@@ -44,8 +47,24 @@ pub enum GroupAcc {
     SumUInt(Vec<u64>),
     /// Sum of floats.
     SumFloat(Vec<f64>),
+    /// Exact sum of decimals, unscaled at the input's scale.
+    SumDecimal {
+        /// The input's scale.
+        scale: i8,
+        /// One per group.
+        sums: Vec<i128>,
+    },
     /// Sum and count of the non-null values.
     Mean(Vec<f64>, Vec<u64>),
+    /// Exact sum and count of the non-null decimal values.
+    MeanDecimal {
+        /// The input's scale.
+        scale: i8,
+        /// One per group.
+        sums: Vec<i128>,
+        /// One per group.
+        counts: Vec<u64>,
+    },
     /// Number of non-null values.
     Count(Vec<u64>),
     /// The best integer so far (signed integers, and unsigned ones up to 32 bits).
@@ -146,9 +165,20 @@ impl GroupAcc {
             AggFunc::Sum => match out {
                 DataType::UInt64 => GroupAcc::SumUInt(Vec::new()),
                 DataType::Float64 => GroupAcc::SumFloat(Vec::new()),
+                DataType::Decimal128(_, scale) => GroupAcc::SumDecimal {
+                    scale,
+                    sums: Vec::new(),
+                },
                 _ => GroupAcc::SumInt(Vec::new()),
             },
-            AggFunc::Mean => GroupAcc::Mean(Vec::new(), Vec::new()),
+            AggFunc::Mean => match decimal_scale(input) {
+                Some(scale) => GroupAcc::MeanDecimal {
+                    scale,
+                    sums: Vec::new(),
+                    counts: Vec::new(),
+                },
+                None => GroupAcc::Mean(Vec::new(), Vec::new()),
+            },
             AggFunc::Count => GroupAcc::Count(Vec::new()),
             AggFunc::Min | AggFunc::Max if Self::int_extreme(input) => GroupAcc::ExtremeInt {
                 max: func == AggFunc::Max,
@@ -213,7 +243,13 @@ impl GroupAcc {
         let f = |suffix: &str, t: DataType| Field::new(format!("{name}#{suffix}"), t, true);
         match func {
             AggFunc::Sum => vec![f("sum", func.output_type(input).unwrap_or(DataType::Int64))],
-            AggFunc::Mean => vec![f("sum", DataType::Float64), f("count", DataType::UInt64)],
+            AggFunc::Mean => match decimal_scale(input) {
+                Some(s) => vec![
+                    f("sum", DataType::Decimal128(38, s)),
+                    f("count", DataType::UInt64),
+                ],
+                None => vec![f("sum", DataType::Float64), f("count", DataType::UInt64)],
+            },
             AggFunc::Count => vec![f("count", DataType::UInt64)],
             AggFunc::Min | AggFunc::Max if Self::int_extreme(input) => {
                 vec![f("value", DataType::Int64)]
@@ -253,6 +289,10 @@ impl GroupAcc {
             GroupAcc::SumUInt(v) | GroupAcc::Count(v) => v.capacity() * 8,
             GroupAcc::SumFloat(v) => v.capacity() * 8,
             GroupAcc::Mean(s, c) => s.capacity() * 8 + c.capacity() * 8,
+            GroupAcc::SumDecimal { sums, .. } => sums.capacity() * 16,
+            GroupAcc::MeanDecimal { sums, counts, .. } => {
+                sums.capacity() * 16 + counts.capacity() * 8
+            }
             GroupAcc::ExtremeInt { best, .. } => best.capacity() * size_of::<Option<i64>>(),
             GroupAcc::ExtremeFloat { best, .. } => best.capacity() * size_of::<Option<f64>>(),
             // Approximate: a row of a few tens of bytes per group.
@@ -284,6 +324,11 @@ impl GroupAcc {
             GroupAcc::Mean(s, c) => {
                 s.resize(n, 0.0);
                 c.resize(n, 0);
+            }
+            GroupAcc::SumDecimal { sums, .. } => sums.resize(n, 0),
+            GroupAcc::MeanDecimal { sums, counts, .. } => {
+                sums.resize(n, 0);
+                counts.resize(n, 0);
             }
             GroupAcc::Count(v) => v.resize(n, 0),
             GroupAcc::Extreme { best, .. } => best.resize(n, None),
@@ -334,6 +379,18 @@ impl GroupAcc {
                         v[g as usize] += x;
                     }
                 }
+            }
+            GroupAcc::SumDecimal { scale, sums } => {
+                let a = decimal::decimal_values(array, *scale, "sum")?;
+                decimal::add_grouped(sums, None, &a, groups, "sum")?;
+            }
+            GroupAcc::MeanDecimal {
+                scale,
+                sums,
+                counts,
+            } => {
+                let a = decimal::decimal_values(array, *scale, "mean")?;
+                decimal::add_grouped(sums, Some(counts), &a, groups, "mean")?;
             }
             GroupAcc::Mean(s, c) => {
                 let a = values::<Float64Type>(array, AggFunc::Mean)?;
@@ -498,6 +555,7 @@ impl GroupAcc {
             GroupAcc::SumInt(_)
                 | GroupAcc::SumUInt(_)
                 | GroupAcc::SumFloat(_)
+                | GroupAcc::SumDecimal { .. }
                 | GroupAcc::Extreme { .. }
                 | GroupAcc::ExtremeInt { .. }
                 | GroupAcc::ExtremeFloat { .. }
@@ -514,6 +572,21 @@ impl GroupAcc {
                 for (i, &g) in groups.iter().enumerate() {
                     s[g as usize] += sum.value(i);
                     c[g as usize] += cnt.value(i);
+                }
+            }
+            (
+                GroupAcc::MeanDecimal {
+                    scale,
+                    sums,
+                    counts,
+                },
+                [sum, cnt],
+            ) => {
+                let sum = decimal::decimal_values(sum.as_ref(), *scale, "mean")?;
+                let cnt = cnt.as_primitive::<UInt64Type>();
+                for (i, &g) in groups.iter().enumerate() {
+                    sums[g as usize] = decimal::add(sums[g as usize], sum.value(i), "mean")?;
+                    counts[g as usize] += cnt.value(i);
                 }
             }
             (GroupAcc::Count(v), [cnt]) => {
@@ -649,6 +722,21 @@ impl GroupAcc {
             GroupAcc::Count(v) => vec![Arc::new(UInt64Array::from_iter_values(
                 ids.iter().map(|i| v[pick(i)]),
             ))],
+            GroupAcc::SumDecimal { scale, sums } => vec![decimal::sums_column(
+                ids.iter().map(|i| sums[pick(i)]),
+                *scale,
+                "sum",
+            )?],
+            GroupAcc::MeanDecimal {
+                scale,
+                sums,
+                counts,
+            } => vec![
+                decimal::sums_column(ids.iter().map(|i| sums[pick(i)]), *scale, "mean")?,
+                Arc::new(UInt64Array::from_iter_values(
+                    ids.iter().map(|i| counts[pick(i)]),
+                )),
+            ],
             GroupAcc::Extreme {
                 converter, best, ..
             } => {
@@ -741,6 +829,14 @@ impl GroupAcc {
                 let n = c[pick(i)];
                 (n > 0).then(|| s[pick(i)] / n as f64)
             }))),
+            GroupAcc::MeanDecimal {
+                scale,
+                sums,
+                counts,
+            } => Arc::new(Float64Array::from_iter(ids.iter().map(|i| {
+                let n = counts[pick(i)];
+                (n > 0).then(|| decimal::mean(sums[pick(i)], n, *scale))
+            }))),
             GroupAcc::Moments { std, count, m2, .. } => {
                 Arc::new(Float64Array::from_iter(ids.iter().map(|i| {
                     let n = count[pick(i)];
@@ -780,6 +876,17 @@ impl GroupAcc {
                 cast(&a, output).map_err(arrow_err("aggregate result"))
             }
         })
+    }
+}
+
+/// The scale of a decimal type, whose sums and means are kept exactly.
+pub(crate) fn decimal_scale(t: &DataType) -> Option<i8> {
+    match t {
+        DataType::Decimal32(_, s)
+        | DataType::Decimal64(_, s)
+        | DataType::Decimal128(_, s)
+        | DataType::Decimal256(_, s) => Some(*s),
+        _ => None,
     }
 }
 
@@ -843,6 +950,52 @@ mod tests {
             total.merge(&b.state(&[1, 0]).unwrap(), &[1, 0], 2).unwrap();
             let out = total.finish(&[0, 1], &DataType::Float64).unwrap();
             let got: Vec<Option<f64>> = out.as_primitive::<Float64Type>().iter().collect();
+            assert_eq!(got, want, "{func:?}");
+        }
+    }
+
+    #[test]
+    fn decimal_states_merge_exactly() {
+        let t = DataType::Decimal128(15, 2);
+        let values: ArrayRef = Arc::new(
+            arrow::array::Decimal128Array::from(vec![Some(1), Some(250), None, Some(-4), Some(3)])
+                .with_precision_and_scale(15, 2)
+                .unwrap(),
+        );
+        let groups = [0, 1, 0, 0, 1];
+        let run = |func: AggFunc| {
+            let mut a = GroupAcc::new(func, &t).unwrap();
+            a.update(values.slice(0, 3).as_ref(), &groups[..3], 2)
+                .unwrap();
+            let mut b = GroupAcc::new(func, &t).unwrap();
+            b.update(values.slice(3, 2).as_ref(), &groups[3..], 2)
+                .unwrap();
+            let mut total = GroupAcc::new(func, &t).unwrap();
+            total.merge(&a.state(&[0, 1]).unwrap(), &[0, 1], 2).unwrap();
+            total.merge(&b.state(&[1, 0]).unwrap(), &[1, 0], 2).unwrap();
+            total
+                .finish(&[0, 1], &func.output_type(&t).unwrap())
+                .unwrap()
+        };
+        let sum = run(AggFunc::Sum);
+        assert_eq!(sum.data_type(), &DataType::Decimal128(38, 2));
+        let sum: Vec<Option<i128>> = sum
+            .as_primitive::<arrow::datatypes::Decimal128Type>()
+            .iter()
+            .collect();
+        assert_eq!(sum, vec![Some(-3), Some(253)]);
+        let mean: Vec<Option<f64>> = run(AggFunc::Mean)
+            .as_primitive::<Float64Type>()
+            .iter()
+            .collect();
+        assert_eq!(mean, vec![Some(-0.015), Some(1.265)]);
+        for (func, want) in [(AggFunc::Min, [-4, 3]), (AggFunc::Max, [1, 250])] {
+            let out = run(func);
+            assert_eq!(out.data_type(), &t);
+            let got: Vec<i128> = out
+                .as_primitive::<arrow::datatypes::Decimal128Type>()
+                .values()
+                .to_vec();
             assert_eq!(got, want, "{func:?}");
         }
     }

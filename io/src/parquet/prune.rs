@@ -22,7 +22,10 @@
 //!
 //! The statistics and the literal are compared as the engine compares column and literal:
 //! both are cast to the type the planner's [`binary_types`] gives the pair, and compared
-//! with Arrow's kernels. Those casts are monotonic, so `min` and `max` stay bounds.
+//! with Arrow's kernels. Those casts are monotonic, so `min` and `max` stay bounds. This
+//! holds for dates (a date literal, or a string literal read as a date) and decimals (a
+//! decimal column against an integer, decimal or float literal is compared as one decimal,
+//! the literal converted exactly, or as `Float64` past 38 digits).
 //!
 //! Floating-point statistics leave NaN out, while Arrow's order puts NaN above (and
 //! negative NaN below) every number, so a row group that may hold NaN (the NaN count is
@@ -118,7 +121,7 @@ impl<'a> Comparison<'a> {
     /// The type the engine compares both sides as; `None` when they do not combine.
     fn operand_type(&self, schema: &Schema) -> Option<DataType> {
         let (_, field) = schema.column_with_name(self.name)?;
-        let (operand, _) = binary_types(
+        let types = binary_types(
             self.column,
             field.data_type(),
             self.op,
@@ -126,7 +129,8 @@ impl<'a> Comparison<'a> {
             self.value.data_type(),
         )
         .ok()?;
-        Some(operand)
+        // Comparisons cast both sides to one type.
+        (types.left == types.right).then_some(types.left)
     }
 }
 

@@ -440,6 +440,50 @@ fn strings_and_floats_prune_too() {
 }
 
 #[test]
+fn dates_and_decimals_prune_with_exact_literals() {
+    // Row group i holds days 100 i .. 100 i + 99 after 1970-01-01, and prices in cents
+    // 100 i .. 100 i + 99 (Decimal128(15, 2)), so group i's prices are [i, i + 0.99].
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sorted.parquet");
+    let day: ArrayRef = Arc::new(arrow::array::Date32Array::from_iter_values(0..1000));
+    let price: ArrayRef = Arc::new(
+        arrow::array::Decimal128Array::from_iter_values(0..1000)
+            .with_precision_and_scale(15, 2)
+            .unwrap(),
+    );
+    let batch = RecordBatch::try_from_iter([("day", day), ("price", price)]).unwrap();
+    write(&path, &[batch], 100);
+    let source = ParquetSource::try_new(path.to_str().unwrap()).unwrap();
+    let date = |d| lit(spillway_planner::scalar::ScalarValue::date32(d));
+    assert_eq!(
+        row_groups_read(&source, &[col("day").gt_eq(date(900))]),
+        groups(9..=9)
+    );
+    assert_eq!(
+        row_groups_read(&source, &[col("day").lt(lit("1970-04-11"))]),
+        groups(0..=0)
+    );
+    // A float literal compares as its exact decimal: 0.99 is in group 0 only, 1.0 starts
+    // group 1, and 5.005 falls between cents (group 5 holds 5.00 to 5.99).
+    assert_eq!(
+        row_groups_read(&source, &[col("price").lt_eq(lit(0.99))]),
+        groups(0..=0)
+    );
+    assert_eq!(
+        row_groups_read(&source, &[col("price").between(lit(1), lit(2.0))]),
+        groups(1..=2)
+    );
+    assert_eq!(
+        row_groups_read(&source, &[col("price").eq(lit(5.005))]),
+        groups(5..=5)
+    );
+    assert_eq!(
+        row_groups_read(&source, &[col("price").gt(lit(9.99))]),
+        vec!["sorted.parquet row groups []".to_string()]
+    );
+}
+
+#[test]
 fn everything_pruned_leaves_one_empty_partition() {
     let (_dir, source) = sorted_file();
     let parts = source
