@@ -5,6 +5,7 @@ mod expressions;
 mod frame;
 mod group_by;
 mod join;
+mod limits;
 mod parallel;
 mod parquet_files;
 #[cfg(feature = "polars")]

@@ -1,0 +1,109 @@
+//! The memory-limit sweep: one query with every blocking operator (join, group-by,
+//! distinct, sort), from a limit that forces spills at every step to an ample one. Every
+//! limit that succeeds gives the in-memory answer, and success is monotone: once a limit
+//! suffices, every bigger one does too. The spill folder is empty after each run.
+
+use spillway::arrow::array::AsArray;
+use spillway::arrow::datatypes::{Int64Type, UInt64Type};
+use spillway::prelude::*;
+
+fn run(limit: usize, spill: &std::path::Path) -> Result<(Vec<(i64, i64, u64)>, u64)> {
+    let s = Session::builder()
+        .threads(2)
+        .batch_rows(256)
+        .memory_limit(limit)
+        .spill_dir(spill)
+        .build()?;
+    let n = 40_000_i64;
+    let facts = s
+        .from_vec("k", (0..n).map(|i| (i * 37) % 5_000).collect(), 6)?
+        .into_frame()
+        .with_column((col("k") % lit(7)).alias("g"))?;
+    let dims = s
+        .from_vec("k", (0..5_000_i64).filter(|k| k % 4 != 0).collect(), 3)?
+        .into_frame()
+        .with_column((col("k") * lit(3)).alias("w"))?;
+    let q = facts
+        .join(&dims, ["k"], ["k"], JoinType::Inner)?
+        .distinct()?
+        .group_by([col("g")])
+        .agg([col("w").sum(), col("k").count().alias("n")])?
+        .sort([col("g").desc()])?;
+    let (out, stats) = q.collect_with_stats()?;
+    let mut rows = Vec::new();
+    for b in &out {
+        let g = b.column(0).as_primitive::<Int64Type>();
+        let w = b.column(1).as_primitive::<Int64Type>();
+        let c = b.column(2).as_primitive::<UInt64Type>();
+        for i in 0..b.num_rows() {
+            rows.push((g.value(i), w.value(i), c.value(i)));
+        }
+    }
+    Ok((rows, stats.spilled_bytes))
+}
+
+fn reference() -> Vec<(i64, i64, u64)> {
+    let mut keys: Vec<i64> = (0..40_000_i64).map(|i| (i * 37) % 5_000).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut out = Vec::new();
+    for g in (0..7).rev() {
+        let kept: Vec<i64> = keys
+            .iter()
+            .copied()
+            .filter(|k| k % 7 == g && k % 4 != 0)
+            .collect();
+        out.push((g, kept.iter().map(|k| k * 3).sum(), kept.len() as u64));
+    }
+    out
+}
+
+#[test]
+fn a_limit_sweep_is_monotone_and_every_success_is_the_in_memory_answer() {
+    let expected = reference();
+    let limits = [
+        8 << 10,
+        16 << 10,
+        32 << 10,
+        64 << 10,
+        128 << 10,
+        256 << 10,
+        1 << 20,
+        4 << 20,
+        1 << 30,
+    ];
+    let mut first_success = None;
+    for (i, &limit) in limits.iter().enumerate() {
+        let spill = tempfile::tempdir().unwrap();
+        match run(limit, spill.path()) {
+            Ok((rows, spilled)) => {
+                assert_eq!(rows, expected, "limit {limit}");
+                if limit <= 64 << 10 {
+                    assert!(spilled > 0, "limit {limit} spilled nothing");
+                }
+                first_success.get_or_insert(i);
+            }
+            Err(e) => {
+                assert!(
+                    first_success.is_none(),
+                    "limit {limit} failed after a smaller one succeeded: {e}"
+                );
+                assert!(
+                    matches!(e.root(), Error::ResourcesExhausted { .. }),
+                    "limit {limit}: {e}"
+                );
+            }
+        }
+        assert_eq!(
+            std::fs::read_dir(spill.path()).unwrap().count(),
+            0,
+            "limit {limit}"
+        );
+    }
+    let first = first_success.expect("an ample limit succeeds");
+    assert!(
+        limits[first] <= 64 << 10,
+        "only {} bytes sufficed",
+        limits[first]
+    );
+}
