@@ -7,7 +7,10 @@ use spillway::arrow::array::AsArray;
 use spillway::arrow::datatypes::{Int64Type, UInt64Type};
 use spillway::prelude::*;
 
-fn run(limit: usize, spill: &std::path::Path) -> Result<(Vec<(i64, i64, u64)>, u64)> {
+/// (group, sum of w, count) per group, in the sort's order.
+type Answer = Vec<(i64, i64, u64)>;
+
+fn run(limit: usize, spill: &std::path::Path) -> Result<(Answer, u64)> {
     let s = Session::builder()
         .threads(2)
         .batch_rows(256)
@@ -42,7 +45,7 @@ fn run(limit: usize, spill: &std::path::Path) -> Result<(Vec<(i64, i64, u64)>, u
     Ok((rows, stats.spilled_bytes))
 }
 
-fn reference() -> Vec<(i64, i64, u64)> {
+fn reference() -> Answer {
     let mut keys: Vec<i64> = (0..40_000_i64).map(|i| (i * 37) % 5_000).collect();
     keys.sort_unstable();
     keys.dedup();
