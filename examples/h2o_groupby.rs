@@ -8,10 +8,6 @@
 //! `RESULT {json}` line per query gives the time, the row count and each measure column's
 //! sum, which `shared/bench/check_answers.py` compares across engines.
 
-/// The allocator the peers' binaries also use instead of glibc's (BENCHMARKS.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::time::Instant;
 
 use clap::Parser;
