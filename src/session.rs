@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use spillway_engine::memory::MemoryPool;
-use spillway_io::{CsvOptions, CsvSource, MemorySource, ParquetSource};
+use spillway_io::{CsvOptions, CsvSource, IpcSource, MemorySource, ParquetSource};
 use spillway_planner::config::{Progress, SessionConfig};
 use spillway_planner::logical::LogicalPlan;
 use spillway_planner::source::DataSource;
@@ -205,6 +205,30 @@ impl Session {
     /// cannot be read; [`Error::SchemaDiffers`] when the files' schemas differ.
     pub fn read_parquet(&self, pattern: impl AsRef<str>) -> Result<DataFrame> {
         Ok(self.read_source(Arc::new(ParquetSource::try_new(pattern)?)))
+    }
+
+    /// A lazy frame over Arrow IPC files (the file format): a file, a folder (its
+    /// `*.arrow`, `*.ipc` and `*.feather` files) or a glob. Only the footers are read now;
+    /// a partition is one or more record batches of one file.
+    ///
+    /// ```
+    /// use spillway::prelude::*;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let out = dir.path().join("out");
+    ///
+    /// let session = Session::builder().threads(2).build()?;
+    /// session.from_vec("n", (1..=10_i64).collect(), 3)?.into_frame().write_ipc(&out)?;
+    /// let back = session.read_ipc(out.to_str().unwrap())?;
+    /// let total: i64 = back.column("n")?.sum().compute()?;
+    /// assert_eq!(total, 55);
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NoFiles`] when nothing matches; [`Error::Format`] naming a file that is not
+    /// Arrow IPC or is truncated; [`Error::SchemaDiffers`] when the files' schemas differ.
+    pub fn read_ipc(&self, pattern: impl AsRef<str>) -> Result<DataFrame> {
+        Ok(self.read_source(Arc::new(IpcSource::try_new(pattern)?)))
     }
 
     /// A lazy frame over CSV files with the default [`CsvOptions`] (a header, `,`, `"`,

@@ -49,6 +49,10 @@ mod read;
 mod scan;
 #[cfg(test)]
 mod tests;
+mod write;
+
+pub use write::CsvWriteOptions;
+pub(crate) use write::encoder;
 
 use std::collections::BTreeMap;
 use std::fmt;

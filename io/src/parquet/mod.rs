@@ -31,7 +31,8 @@
 mod prune;
 mod write;
 
-pub use write::ParquetSink;
+pub(crate) use write::encoder;
+pub use write::{ParquetCompression, ParquetWriteOptions};
 #[cfg(test)]
 mod tests;
 
