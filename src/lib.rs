@@ -53,6 +53,7 @@ pub use session::{Session, SessionBuilder};
 pub use spillway_engine::exec::ExecStats;
 pub use spillway_engine::graph::TaskGraph;
 pub use spillway_engine::memory::MemoryPool;
+pub use spillway_io::dataset::{DatasetFormat, DatasetOptions, DatasetSource};
 pub use spillway_io::{
     BadRow, BadRows, CsvOptions, CsvSource, CsvWriteOptions, FileFormat, IpcCompression, IpcSource,
     IpcWriteOptions, MemorySource, ParquetCompression, ParquetSource, ParquetWriteOptions,
@@ -80,8 +81,8 @@ pub mod prelude {
     pub use spillway_planner::{Error, Result};
 
     pub use crate::{
-        BadRows, CsvOptions, CsvWriteOptions, IpcCompression, IpcWriteOptions, ParquetCompression,
-        ParquetWriteOptions, WriteOptions,
+        BadRows, CsvOptions, CsvWriteOptions, DatasetFormat, DatasetOptions, IpcCompression,
+        IpcWriteOptions, ParquetCompression, ParquetWriteOptions, WriteOptions,
     };
     pub use crate::{
         DataFrame, Delayed, MapResults, ParallelMap, Reduction, Series, Session, TaskFuture,

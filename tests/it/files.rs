@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use spillway::arrow::array::{
-    ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, StringViewArray,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, Int64Array, StringViewArray,
 };
 use spillway::arrow::compute::{sort_to_indices, take_record_batch};
+use spillway::arrow::datatypes::{Float64Type, Int64Type};
 use spillway::prelude::*;
 
 fn session(threads: usize) -> Session {
@@ -230,6 +231,172 @@ proptest! {
             }
         }
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(8))]
+
+    /// Written with `partition_by(["key", "s"])` and read back as a hive dataset: the
+    /// folder values come back as columns (`key` inferred as Int64, `s` as strings, escaped
+    /// characters and nulls included).
+    #[test]
+    fn hive_datasets_round_trip_through_every_format(batch in table(), parts in 1..4_usize) {
+        let s = session(2);
+        let dir = tempfile::tempdir().unwrap();
+        let frame = s.from_batches(batch.schema(), vec![batch.clone()], parts).unwrap();
+        let files_schema = Arc::new(Schema::new(
+            batch
+                .schema()
+                .fields()
+                .iter()
+                .filter(|f| f.name() != "key" && f.name() != "s")
+                .cloned()
+                .collect::<Vec<_>>(),
+        ));
+        for (name, options) in formats() {
+            let out = dir.path().join(name);
+            let written = frame.write(&out, options.partition_by(["key", "s"])).unwrap();
+            prop_assert_eq!(written, batch.num_rows());
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            let path = out.to_str().unwrap();
+            let format = match name {
+                "parquet" => DatasetFormat::Parquet,
+                "ipc" => DatasetFormat::Ipc,
+                _ => DatasetFormat::Csv(CsvOptions::new().schema(Arc::clone(&files_schema))),
+            };
+            let back = s.read_dataset(path, format, DatasetOptions::new()).unwrap();
+            let names: Vec<String> =
+                back.schema().fields().iter().map(|f| f.name().clone()).collect();
+            prop_assert_eq!(&names[names.len() - 2..], &["key".to_string(), "s".to_string()]);
+            assert_same(&sorted(&back), &batch, &format!("{name} hive"));
+        }
+    }
+}
+
+fn write_keys(s: &Session, out: &Path) -> DataFrame {
+    let n = s
+        .from_vec("n", (0..300_i64).collect(), 3)
+        .unwrap()
+        .into_frame();
+    let frame = n
+        .with_column((col("n") / lit(100)).cast(DataType::Int64).alias("key"))
+        .unwrap();
+    frame
+        .write(
+            out,
+            WriteOptions::parquet(ParquetWriteOptions::new()).partition_by(["key"]),
+        )
+        .unwrap();
+    frame
+}
+
+#[test]
+fn a_filter_on_a_hive_column_skips_the_other_folders_files() {
+    let s = session(2);
+    let dir = tempfile::tempdir().unwrap();
+    write_keys(&s, dir.path());
+    let frame = s.read_parquet(dir.path().to_str().unwrap()).unwrap();
+    assert_eq!(frame.schema().field(1).data_type(), &DataType::Int64);
+    // Once the dataset is open, the other folders' files are replaced by garbage: a scan
+    // that opened them would fail.
+    for key in [0, 2] {
+        for e in std::fs::read_dir(dir.path().join(format!("key={key}"))).unwrap() {
+            std::fs::write(e.unwrap().path(), b"not parquet").unwrap();
+        }
+    }
+    let one = frame.filter(col("key").eq(lit(1_i64))).unwrap();
+    let total: i64 = one.column("n").unwrap().sum().compute().unwrap();
+    assert_eq!(total, (100..200).sum::<i64>());
+    let plan = one.explain().unwrap();
+    assert!(!plan.contains("key=0/"), "{plan}");
+    // Without the filter the garbage is read, and named.
+    let err = frame.collect().unwrap_err();
+    assert!(err.to_string().contains("key=0/part-0000"), "{err}");
+}
+
+#[test]
+fn hive_types_can_be_given_and_a_bad_value_is_named() {
+    let s = session(2);
+    let dir = tempfile::tempdir().unwrap();
+    write_keys(&s, dir.path());
+    let path = dir.path().to_str().unwrap();
+    let options = DatasetOptions::new().hive_type("key", DataType::Utf8View);
+    let frame = s
+        .read_dataset(path, DatasetFormat::Parquet, options)
+        .unwrap();
+    assert_eq!(frame.schema().field(1).data_type(), &DataType::Utf8View);
+    assert_eq!(
+        frame
+            .filter(col("key").eq(lit("2")))
+            .unwrap()
+            .count_rows()
+            .unwrap(),
+        100
+    );
+    let options = DatasetOptions::new().hive_type("key", DataType::Boolean);
+    let err = s
+        .read_dataset(path, DatasetFormat::Parquet, options)
+        .unwrap_err();
+    assert!(err.to_string().contains("hive column 'key'"), "{err}");
+}
+
+#[test]
+fn files_whose_schemas_differ_are_refused_or_unified_by_name() {
+    let s = session(2);
+    let dir = tempfile::tempdir().unwrap();
+    let a = s.from_vec("x", vec![1_i32, 2], 1).unwrap().into_frame();
+    let a = a.with_column(lit("a").alias("tag")).unwrap();
+    a.write_parquet(dir.path().join("a")).unwrap();
+    let b = s.from_vec("x", vec![3_i64], 1).unwrap().into_frame();
+    let b = b.with_column(lit(0.5).alias("w")).unwrap();
+    b.write_parquet(dir.path().join("b")).unwrap();
+    let path = dir.path().to_str().unwrap();
+
+    let err = s.read_parquet(path).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::SchemaDiffers { .. }), "{text}");
+    assert!(
+        text.contains("a/part-00000.parquet") && text.contains("b/part-00000.parquet"),
+        "{text}"
+    );
+
+    let options = DatasetOptions::new().unify_schemas(true);
+    let frame = s
+        .read_dataset(path, DatasetFormat::Parquet, options)
+        .unwrap();
+    let names: Vec<String> = frame
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(names, ["x", "tag", "w"]);
+    assert_eq!(frame.schema().field(0).data_type(), &DataType::Int64);
+    let batch = frame.collect_batch().unwrap();
+    let x: Vec<Option<i64>> = batch.column(0).as_primitive::<Int64Type>().iter().collect();
+    assert_eq!(x, [Some(1), Some(2), Some(3)]);
+    assert_eq!(batch.column(1).null_count(), 1);
+    let w: Vec<Option<f64>> = batch
+        .column(2)
+        .as_primitive::<Float64Type>()
+        .iter()
+        .collect();
+    assert_eq!(w, [None, None, Some(0.5)]);
+
+    // Types that do not unify are still an error naming both files.
+    let c = s.from_vec("x", vec![true], 1).unwrap().into_frame();
+    c.write_parquet(dir.path().join("c")).unwrap();
+    let options = DatasetOptions::new().unify_schemas(true);
+    let err = s
+        .read_dataset(path, DatasetFormat::Parquet, options)
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("c/part-00000.parquet") && text.contains("'x'"),
+        "{text}"
+    );
 }
 
 #[test]
