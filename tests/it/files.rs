@@ -403,9 +403,46 @@ fn files_whose_schemas_differ_are_refused_or_unified_by_name() {
 fn a_missing_file_is_an_error_naming_it() {
     let s = session(1);
     let dir = tempfile::tempdir().unwrap();
-    let missing = dir.path().join("nope.arrow");
-    let err = s.read_ipc(missing.to_str().unwrap()).unwrap_err();
-    assert!(err.to_string().contains("nope.arrow"), "{err}");
+    for (name, format) in [
+        ("nope.arrow", DatasetFormat::Ipc),
+        ("nope.parquet", DatasetFormat::Parquet),
+        ("nope.csv", DatasetFormat::Csv(CsvOptions::new())),
+    ] {
+        let missing = dir.path().join(name);
+        let options = DatasetOptions::new().unify_schemas(true);
+        let err = s
+            .read_dataset(missing.to_str().unwrap(), format, options)
+            .unwrap_err();
+        assert!(matches!(err, Error::NoFiles { .. }), "{err}");
+        assert!(err.to_string().contains(name), "{err}");
+    }
+}
+
+#[test]
+fn a_hive_csv_dataset_counts_and_filters_on_folder_values_alone() {
+    let s = session(2);
+    let dir = tempfile::tempdir().unwrap();
+    let n = s
+        .from_vec("n", (0..300_i64).collect(), 3)
+        .unwrap()
+        .into_frame();
+    let frame = n
+        .with_column((col("n") / lit(100)).cast(DataType::Int64).alias("key"))
+        .unwrap();
+    let options = WriteOptions::csv(CsvWriteOptions::new().delimiter(b';')).partition_by(["key"]);
+    frame.write(dir.path(), options).unwrap();
+    let back = s
+        .read_csv_with(
+            dir.path().to_str().unwrap(),
+            CsvOptions::new().delimiter(b';'),
+        )
+        .unwrap();
+    assert_eq!(back.count_rows().unwrap(), 300);
+    let two = back.filter(col("key").gt_eq(lit(2_i64))).unwrap();
+    assert_eq!(two.count_rows().unwrap(), 100);
+    let keys = two.select([col("key")]).unwrap().collect_batch().unwrap();
+    let keys: Vec<i64> = keys.column(0).as_primitive::<Int64Type>().values().to_vec();
+    assert_eq!(keys, vec![2; 100]);
 }
 
 #[test]

@@ -26,7 +26,9 @@
 //! A CSV or IPC writer writes each batch through (CSV behind an 8 KiB buffer). A Parquet
 //! writer buffers a row group; with `partition_by` it closes a row group after every
 //! batch, so a task touching many folders holds no more than one batch per folder being
-//! encoded, never a growing buffer per folder.
+//! encoded, never a growing buffer per folder. Each folder a task touches keeps one file
+//! open until the task ends, so the number of distinct folders one task writes is bounded
+//! by the process's open-file limit.
 
 pub mod hive;
 

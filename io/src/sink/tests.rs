@@ -159,3 +159,22 @@ fn an_empty_csv_partition_still_has_its_header() {
     let text = std::fs::read_to_string(dir.path().join("part-00000.csv")).unwrap();
     assert_eq!(text, "n;k\n");
 }
+
+#[test]
+fn a_hive_parquet_file_closes_a_row_group_per_batch() {
+    // With many folders open, no writer may keep rows buffered between batches.
+    let dir = tempfile::tempdir().unwrap();
+    let sink = FileSink::try_new(dir.path(), FileFormat::Parquet(ParquetWriteOptions::new()))
+        .unwrap()
+        .partition_by(["k"]);
+    let mut w = sink.open(0, &schema()).unwrap();
+    for _ in 0..3 {
+        w.write(&batch(&[Some("a"), Some("b")])).unwrap();
+    }
+    w.finish().unwrap();
+    sink.commit().unwrap();
+    let file = std::fs::File::open(dir.path().join("k=a/part-00000.parquet")).unwrap();
+    let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+    use parquet::file::reader::FileReader;
+    assert_eq!(reader.metadata().num_row_groups(), 3);
+}
