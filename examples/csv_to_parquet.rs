@@ -9,10 +9,6 @@
 //! `--count-only` reads the CSV and counts its rows without writing anything (every record
 //! is split and checked for its field count, no value is parsed): the scan's throughput.
 
-/// The allocator the peers' binaries also use instead of glibc's (BENCHMARKS.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::time::Instant;
 
 use clap::Parser;

@@ -8,10 +8,6 @@
 //! runs it on all cores, and checks the answer against a plain Rust loop over the same
 //! rows. It ends with the typed errors a mistake gets before anything runs.
 
-/// The allocator the peers' binaries also use instead of glibc's (BENCHMARKS.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::fs::File;
 use std::sync::Arc;
 use std::time::Instant;

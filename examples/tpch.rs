@@ -16,10 +16,6 @@
 //! spilled and each numeric column's sum, which `shared/bench/check_answers.py` compares
 //! across engines (`benches/tpch_check.py` compares the answers themselves with DuckDB's).
 
-/// The allocator the peers' binaries also use instead of glibc's (BENCHMARKS.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::path::Path;
 use std::time::Instant;
 

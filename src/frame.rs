@@ -9,7 +9,7 @@ use arrow::datatypes::UInt64Type;
 use spillway_engine::exec::{ExecOptions, ExecStats, execute_with_stats};
 use spillway_engine::graph::TaskGraph;
 use spillway_engine::lower::{lower, lower_to_sink};
-use spillway_io::ParquetSink;
+use spillway_io::{CsvWriteOptions, FileFormat, FileSink, IpcWriteOptions, ParquetWriteOptions};
 use spillway_planner::agg::AggExpr;
 use spillway_planner::expr::{Expr, col};
 use spillway_planner::logical::{JoinType, LogicalPlan, Partitioning};
@@ -466,15 +466,17 @@ impl DataFrame {
         self.run(self.task_graph()?, "collect")
     }
 
-    /// Writes the result to `folder` as Parquet files, one per output partition
+    /// Writes the result to `folder` as Parquet files (Snappy), one per output partition
     /// (`part-00000.parquet`, ...), each written by the task that produces it, so the
-    /// result is never gathered in memory. Returns the rows written.
+    /// result is never gathered in memory. Returns the rows written. Each file is written
+    /// under a hidden temporary name and renamed when complete: a run that fails leaves no
+    /// file under a final name.
     ///
     /// # Errors
     /// As [`DataFrame::collect`]; [`Error::Io`] naming the folder or file that cannot be
     /// written.
     pub fn write_parquet(&self, folder: impl AsRef<std::path::Path>) -> Result<usize> {
-        self.write_parquet_with_stats(folder).map(|(rows, _)| rows)
+        self.write(folder, WriteOptions::parquet(ParquetWriteOptions::new()))
     }
 
     /// As [`DataFrame::write_parquet`], with what the run cost.
@@ -485,10 +487,95 @@ impl DataFrame {
         &self,
         folder: impl AsRef<std::path::Path>,
     ) -> Result<(usize, ExecStats)> {
-        let sink = Arc::new(ParquetSink::try_new(folder.as_ref())?);
+        self.write_with_stats(folder, WriteOptions::parquet(ParquetWriteOptions::new()))
+    }
+
+    /// Writes the result to `folder` as CSV files (`part-00000.csv`, ...; `,`, a header,
+    /// nulls as empty fields), as [`DataFrame::write_parquet`] does. Returns the rows
+    /// written.
+    ///
+    /// # Errors
+    /// As [`DataFrame::write_parquet`].
+    pub fn write_csv(&self, folder: impl AsRef<std::path::Path>) -> Result<usize> {
+        self.write(folder, WriteOptions::csv(CsvWriteOptions::new()))
+    }
+
+    /// Writes the result to `folder` as Arrow IPC files (`part-00000.arrow`, ...,
+    /// uncompressed), as [`DataFrame::write_parquet`] does. Returns the rows written.
+    ///
+    /// # Errors
+    /// As [`DataFrame::write_parquet`].
+    pub fn write_ipc(&self, folder: impl AsRef<std::path::Path>) -> Result<usize> {
+        self.write(folder, WriteOptions::ipc(IpcWriteOptions::new()))
+    }
+
+    /// Writes the result to `folder` in the format and layout `options` give: Parquet, CSV
+    /// or IPC with their options, one file per output partition or, with
+    /// [`WriteOptions::partition_by`], hive folders `col=value/part-NNNNN.ext` holding
+    /// every column but those. Returns the rows written.
+    ///
+    /// ```
+    /// use spillway::prelude::*;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let out = dir.path().join("out");
+    ///
+    /// let session = Session::builder().threads(2).build()?;
+    /// let frame = session.from_vec("n", (0..10_i64).collect(), 2)?.into_frame();
+    /// let frame = frame.with_column(col("n").gt(lit(6)).alias("big"))?;
+    /// let options = WriteOptions::csv(CsvWriteOptions::new().delimiter(b';'))
+    ///     .partition_by(["big"]);
+    /// assert_eq!(frame.write(&out, options)?, 10);
+    /// assert!(out.join("big=true").join("part-00001.csv").exists());
+    /// assert!(out.join("big=false").join("part-00000.csv").exists());
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`DataFrame::write_parquet`]; [`Error::ColumnNotFound`] for a `partition_by`
+    /// column the result does not have; [`Error::Plan`] when it would leave no column in
+    /// the files.
+    pub fn write(
+        &self,
+        folder: impl AsRef<std::path::Path>,
+        options: WriteOptions,
+    ) -> Result<usize> {
+        self.write_with_stats(folder, options).map(|(rows, _)| rows)
+    }
+
+    /// As [`DataFrame::write`], with what the run cost.
+    ///
+    /// # Errors
+    /// As [`DataFrame::write`].
+    pub fn write_with_stats(
+        &self,
+        folder: impl AsRef<std::path::Path>,
+        options: WriteOptions,
+    ) -> Result<(usize, ExecStats)> {
+        let schema = self.schema();
+        for name in &options.partition_by {
+            if schema.column_with_name(name).is_none() {
+                return Err(Error::ColumnNotFound {
+                    name: name.clone(),
+                    available: schema.fields().iter().map(|f| f.name().clone()).collect(),
+                });
+            }
+        }
+        let sink = Arc::new(
+            FileSink::try_new(folder.as_ref(), options.format)
+                .map(|s| s.partition_by(options.partition_by))?,
+        );
         let optimized = optimize(&self.plan)?;
-        let graph = lower_to_sink(&optimized, self.session.config(), sink)?;
-        let (batches, stats) = self.run(graph, "write")?;
+        let graph = lower_to_sink(&optimized, self.session.config(), Arc::clone(&sink) as _)?;
+        // Every task has ended when the run returns, so on failure the files completed so far
+        // are all in the sink's list, and removed.
+        let (batches, stats) = match self.run(graph, "write") {
+            Ok(done) => done,
+            Err(e) => {
+                sink.abort();
+                return Err(e);
+            }
+        };
+        sink.commit()?;
         let rows = batches
             .iter()
             .flat_map(|b| b.column(0).as_primitive::<UInt64Type>().values().to_vec())
@@ -575,5 +662,46 @@ fn human_bytes(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// How [`DataFrame::write`] writes: the format with its options, and the hive columns.
+#[derive(Clone, Debug)]
+pub struct WriteOptions {
+    format: FileFormat,
+    partition_by: Vec<String>,
+}
+
+impl WriteOptions {
+    /// Parquet files with `options` (compression, rows per row group).
+    pub fn parquet(options: ParquetWriteOptions) -> Self {
+        Self::new(FileFormat::Parquet(options))
+    }
+
+    /// CSV files with `options` (delimiter, header, null text).
+    pub fn csv(options: CsvWriteOptions) -> Self {
+        Self::new(FileFormat::Csv(options))
+    }
+
+    /// Arrow IPC files with `options` (compression).
+    pub fn ipc(options: IpcWriteOptions) -> Self {
+        Self::new(FileFormat::Ipc(options))
+    }
+
+    /// Files of `format`, one per output partition.
+    pub fn new(format: FileFormat) -> Self {
+        Self {
+            format,
+            partition_by: Vec::new(),
+        }
+    }
+
+    /// Splits the rows into hive folders by these columns, in this order (`a=1/b=x/`);
+    /// values are escaped as Hive escapes them, a null is `__HIVE_DEFAULT_PARTITION__`,
+    /// and the columns are not stored in the files. Each task writes its own file in each
+    /// folder its rows fall into.
+    pub fn partition_by<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
+        self.partition_by = columns.into_iter().map(Into::into).collect();
+        self
     }
 }

@@ -46,14 +46,18 @@ pub mod polars;
 mod series;
 mod session;
 
-pub use frame::{DataFrame, GroupBy};
+pub use frame::{DataFrame, GroupBy, WriteOptions};
 pub use parallel::{Delayed, MapResults, ParallelMap, TaskFuture, resolve_n_jobs};
 pub use series::{Reduction, Series};
 pub use session::{Session, SessionBuilder};
 pub use spillway_engine::exec::ExecStats;
 pub use spillway_engine::graph::TaskGraph;
 pub use spillway_engine::memory::MemoryPool;
-pub use spillway_io::{BadRow, BadRows, CsvOptions, CsvSource, MemorySource, ParquetSource};
+pub use spillway_io::dataset::{DatasetFormat, DatasetOptions, DatasetSource};
+pub use spillway_io::{
+    BadRow, BadRows, CsvOptions, CsvSource, CsvWriteOptions, FileFormat, IpcCompression, IpcSource,
+    IpcWriteOptions, MemorySource, ParquetCompression, ParquetSource, ParquetWriteOptions,
+};
 
 pub use arrow;
 /// Polars' core crate, whose `DataFrame` is `polars::prelude::DataFrame` (feature `polars`).
@@ -79,7 +83,10 @@ pub mod prelude {
     pub use spillway_planner::udf::{Element, ElementFn, PartitionFn};
     pub use spillway_planner::{Error, Result};
 
-    pub use crate::{BadRows, CsvOptions};
+    pub use crate::{
+        BadRows, CsvOptions, CsvWriteOptions, DatasetFormat, DatasetOptions, IpcCompression,
+        IpcWriteOptions, ParquetCompression, ParquetWriteOptions, WriteOptions,
+    };
     pub use crate::{
         DataFrame, Delayed, MapResults, ParallelMap, Reduction, Series, Session, TaskFuture,
     };

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use spillway_engine::memory::MemoryPool;
-use spillway_io::{CsvOptions, CsvSource, MemorySource, ParquetSource};
+use spillway_io::dataset::{DatasetFormat, DatasetOptions, open_dataset};
+use spillway_io::{CsvOptions, MemorySource};
 use spillway_planner::config::{Progress, SessionConfig};
 use spillway_planner::logical::LogicalPlan;
 use spillway_planner::source::DataSource;
@@ -204,7 +205,31 @@ impl Session {
     /// [`Error::NoFiles`] when nothing matches; [`Error::Format`] naming a file whose footer
     /// cannot be read; [`Error::SchemaDiffers`] when the files' schemas differ.
     pub fn read_parquet(&self, pattern: impl AsRef<str>) -> Result<DataFrame> {
-        Ok(self.read_source(Arc::new(ParquetSource::try_new(pattern)?)))
+        self.read_dataset(pattern, DatasetFormat::Parquet, DatasetOptions::new())
+    }
+
+    /// A lazy frame over Arrow IPC files (the file format): a file, a folder (its
+    /// `*.arrow`, `*.ipc` and `*.feather` files) or a glob. Only the footers are read now;
+    /// a partition is one or more record batches of one file.
+    ///
+    /// ```
+    /// use spillway::prelude::*;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let out = dir.path().join("out");
+    ///
+    /// let session = Session::builder().threads(2).build()?;
+    /// session.from_vec("n", (1..=10_i64).collect(), 3)?.into_frame().write_ipc(&out)?;
+    /// let back = session.read_ipc(out.to_str().unwrap())?;
+    /// let total: i64 = back.column("n")?.sum().compute()?;
+    /// assert_eq!(total, 55);
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NoFiles`] when nothing matches; [`Error::Format`] naming a file that is not
+    /// Arrow IPC or is truncated; [`Error::SchemaDiffers`] when the files' schemas differ.
+    pub fn read_ipc(&self, pattern: impl AsRef<str>) -> Result<DataFrame> {
+        self.read_dataset(pattern, DatasetFormat::Ipc, DatasetOptions::new())
     }
 
     /// A lazy frame over CSV files with the default [`CsvOptions`] (a header, `,`, `"`,
@@ -262,7 +287,45 @@ impl Session {
         pattern: impl AsRef<str>,
         options: CsvOptions,
     ) -> Result<DataFrame> {
-        Ok(self.read_source(Arc::new(CsvSource::try_new(pattern, options)?)))
+        self.read_dataset(pattern, DatasetFormat::Csv(options), DatasetOptions::new())
+    }
+
+    /// A lazy frame over a dataset of `format` files with `options`: a file, a folder or a
+    /// glob, whose `key=value` folders (hive partitioning) become columns after the files'
+    /// own, typed as [`DatasetOptions::hive_type`] gives or inferred (`Int64` when every
+    /// value parses as one, else strings). A filter on those columns drops the files that
+    /// cannot match before any is opened. Files whose schemas differ are an error, unless
+    /// [`DatasetOptions::unify_schemas`] merges them by column name. `read_parquet`,
+    /// `read_ipc` and `read_csv(_with)` are this with the default options.
+    ///
+    /// ```
+    /// use spillway::prelude::*;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let out = dir.path().join("sales");
+    ///
+    /// let session = Session::builder().threads(2).build()?;
+    /// let frame = session.from_vec("n", (0..10_i64).collect(), 2)?.into_frame();
+    /// let frame = frame.with_column(col("n").gt(lit(6)).alias("big"))?;
+    /// frame.write(&out, WriteOptions::parquet(ParquetWriteOptions::new()).partition_by(["big"]))?;
+    ///
+    /// let options = DatasetOptions::new().hive_type("big", DataType::Boolean);
+    /// let back = session.read_dataset(out.to_str().unwrap(), DatasetFormat::Parquet, options)?;
+    /// let big = back.filter(col("big").eq(lit(true)))?;   // reads big=true/ only
+    /// assert_eq!(big.count_rows()?, 3);
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As the format's own reader; [`Error::SchemaDiffers`] naming both files and the
+    /// difference; [`Error::Format`] naming a file whose hive keys differ from the first
+    /// file's; [`Error::Type`] for a folder value that does not convert to its type.
+    pub fn read_dataset(
+        &self,
+        pattern: impl AsRef<str>,
+        format: DatasetFormat,
+        options: DatasetOptions,
+    ) -> Result<DataFrame> {
+        Ok(self.read_source(open_dataset(pattern.as_ref(), format, options)?))
     }
 
     /// A lazy frame over in-memory batches, cut into `npartitions` partitions of

@@ -22,6 +22,14 @@
 //! - [`csv`]: [`CsvSource`], one file, a folder or a glob; the schema is inferred from a
 //!   sample, partitions are byte ranges cut at record boundaries (quoted newlines included)
 //!   found by one pre-pass over each file, and bad rows name their file and line.
+//! - [`ipc`]: [`IpcSource`], Arrow IPC files; partitions are runs of record batches of one
+//!   file, planned from the footers.
+//! - [`dataset`]: hive-partitioned folders (`key=value/...`) of any of those formats, the
+//!   folder values as columns, pruned by filters before a file is opened; and unifying
+//!   files whose schemas differ, by column name, when asked.
+//! - [`sink`]: [`FileSink`], a computation's output as Parquet, CSV or IPC files, one per
+//!   output partition or split into hive folders, each written under a temporary name and
+//!   renamed when complete.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -45,9 +53,14 @@
 //! ```
 
 pub mod csv;
+pub mod dataset;
+pub mod ipc;
 pub mod memory;
 pub mod parquet;
+pub mod sink;
 
-pub use csv::{BadRow, BadRows, CsvOptions, CsvSource};
+pub use csv::{BadRow, BadRows, CsvOptions, CsvSource, CsvWriteOptions};
+pub use ipc::{IpcCompression, IpcSource, IpcWriteOptions};
 pub use memory::MemorySource;
-pub use parquet::{ParquetSink, ParquetSource};
+pub use parquet::{ParquetCompression, ParquetSource, ParquetWriteOptions};
+pub use sink::{FileFormat, FileSink};

@@ -2,6 +2,7 @@
 
 mod csv_files;
 mod expressions;
+mod files;
 mod frame;
 mod group_by;
 mod join;

@@ -49,6 +49,10 @@ mod read;
 mod scan;
 #[cfg(test)]
 mod tests;
+mod write;
+
+pub use write::CsvWriteOptions;
+pub(crate) use write::encoder;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -64,6 +68,9 @@ use spillway_planner::{Error, Result};
 
 use crate::parquet::{common_folder, list_files};
 use read::CsvPartition;
+
+/// The file name endings a folder's CSV files have.
+pub(crate) const EXTENSIONS: &[&str] = &[".csv", ".tsv"];
 use scan::{Dialect, FileIndex, count_lines, header_end};
 
 /// How to read CSV files: the dialect, the header, null markers, schema inference and
@@ -383,8 +390,17 @@ impl CsvSource {
     ///   the first file's.
     pub fn try_new(pattern: impl AsRef<str>, options: CsvOptions) -> Result<Self> {
         let pattern = pattern.as_ref();
+        let paths = list_files(pattern, EXTENSIONS)?;
+        Self::from_paths(pattern, paths, options)
+    }
+
+    /// The dataset of exactly these files, `pattern` naming it in `explain`.
+    pub(crate) fn from_paths(
+        pattern: &str,
+        paths: Vec<PathBuf>,
+        options: CsvOptions,
+    ) -> Result<Self> {
         options.validate()?;
-        let paths = list_files(pattern, &[".csv", ".tsv"])?;
         let Some(first) = paths.first() else {
             return Err(Error::NoFiles {
                 pattern: pattern.to_string(),

@@ -28,10 +28,11 @@
 //! footer or pages are corrupt or truncated, is an [`Error::Format`] naming it, whether it
 //! is found while reading the footer or while decoding pages.
 
-mod prune;
+pub(crate) mod prune;
 mod write;
 
-pub use write::ParquetSink;
+pub(crate) use write::encoder;
+pub use write::{ParquetCompression, ParquetWriteOptions};
 #[cfg(test)]
 mod tests;
 
@@ -96,6 +97,11 @@ impl ParquetSource {
     pub fn try_new(pattern: impl AsRef<str>) -> Result<Self> {
         let pattern = pattern.as_ref();
         let paths = list_files(pattern, &[".parquet"])?;
+        Self::from_paths(pattern, paths)
+    }
+
+    /// The dataset of exactly these files, `pattern` naming it in `explain`.
+    pub(crate) fn from_paths(pattern: &str, paths: Vec<PathBuf>) -> Result<Self> {
         if paths.is_empty() {
             return Err(Error::NoFiles {
                 pattern: pattern.to_string(),

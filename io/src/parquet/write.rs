@@ -1,101 +1,131 @@
-//! [`ParquetSink`]: a computation's output as a folder of Parquet files, one per output
-//! partition (`part-00000.parquet`, ...), each written by the task that produces it.
+//! Parquet output: [`ParquetWriteOptions`] and the encoder a
+//! [`FileSink`](crate::FileSink) writes Parquet files with.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
+use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use spillway_planner::sink::{DataSink, PartitionWriter};
-use spillway_planner::{Error, Result};
 
-/// Rows per row group: small enough that a writer's buffered row group stays a few
-/// megabytes per column, large enough for good compression and pruning.
+use crate::sink::Encoder;
+
+/// Rows per row group by default: small enough that a writer's buffered row group stays a
+/// few megabytes per column, large enough for good compression and pruning.
 const ROW_GROUP_ROWS: usize = 256 * 1024;
 
-/// Writes each output partition to `<folder>/part-NNNNN.parquet` (snappy-compressed).
-#[derive(Debug)]
-pub struct ParquetSink {
-    folder: PathBuf,
-    properties: WriterProperties,
+/// How Parquet files are compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParquetCompression {
+    /// No compression.
+    None,
+    /// Snappy (the default: fast, moderate ratio).
+    Snappy,
+    /// LZ4 (raw, as the Parquet format defines `LZ4_RAW`).
+    Lz4,
+    /// Zstandard at a level from 1 to 22.
+    Zstd(i32),
 }
 
-impl ParquetSink {
-    /// A sink writing into `folder`, created if missing. Files of an earlier write with the
-    /// same names are replaced.
-    ///
-    /// # Errors
-    /// [`Error::Io`] naming the folder when it cannot be created.
-    pub fn try_new(folder: impl Into<PathBuf>) -> Result<Self> {
-        let folder = folder.into();
-        std::fs::create_dir_all(&folder).map_err(|e| Error::Io {
-            path: folder.clone(),
-            source: e,
-        })?;
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .build();
-        Ok(ParquetSink { folder, properties })
-    }
-
-    /// The folder written into.
-    pub fn folder(&self) -> &Path {
-        &self.folder
-    }
+/// Options of the Parquet writer: compression (Snappy by default) and rows per row group
+/// (262,144 by default).
+///
+/// ```
+/// use spillway_io::parquet::{ParquetCompression, ParquetWriteOptions};
+///
+/// let options = ParquetWriteOptions::new()
+///     .compression(ParquetCompression::Zstd(3))
+///     .row_group_rows(100_000);
+/// assert_eq!(options.row_group_rows_value(), 100_000);
+/// ```
+#[derive(Clone, Debug)]
+pub struct ParquetWriteOptions {
+    compression: ParquetCompression,
+    row_group_rows: usize,
 }
 
-impl DataSink for ParquetSink {
-    fn name(&self) -> String {
-        format!("parquet {}", self.folder.display())
-    }
-
-    fn open(&self, partition: usize, schema: &SchemaRef) -> Result<Box<dyn PartitionWriter>> {
-        let path = self.folder.join(format!("part-{partition:05}.parquet"));
-        let file = File::create(&path).map_err(|e| Error::Io {
-            path: path.clone(),
-            source: e,
-        })?;
-        let writer = ArrowWriter::try_new(file, Arc::clone(schema), Some(self.properties.clone()))
-            .map_err(|e| write_error(&path, e))?;
-        Ok(Box::new(ParquetPartitionWriter {
-            writer,
-            path,
-            rows: 0,
-        }))
+impl Default for ParquetWriteOptions {
+    fn default() -> Self {
+        Self {
+            compression: ParquetCompression::Snappy,
+            row_group_rows: ROW_GROUP_ROWS,
+        }
     }
 }
 
-fn write_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
+impl ParquetWriteOptions {
+    /// The defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The compression codec.
+    pub fn compression(mut self, compression: ParquetCompression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// The most rows in one row group (at least 1).
+    pub fn row_group_rows(mut self, rows: usize) -> Self {
+        self.row_group_rows = rows.max(1);
+        self
+    }
+
+    /// The most rows in one row group.
+    pub fn row_group_rows_value(&self) -> usize {
+        self.row_group_rows
+    }
+
+    fn properties(&self) -> Result<WriterProperties, String> {
+        let compression = match self.compression {
+            ParquetCompression::None => Compression::UNCOMPRESSED,
+            ParquetCompression::Snappy => Compression::SNAPPY,
+            ParquetCompression::Lz4 => Compression::LZ4_RAW,
+            ParquetCompression::Zstd(level) => Compression::ZSTD(
+                ZstdLevel::try_new(level).map_err(|e| format!("zstd level {level}: {e}"))?,
+            ),
+        };
+        Ok(WriterProperties::builder()
+            .set_compression(compression)
+            .set_max_row_group_row_count(Some(self.row_group_rows))
+            .build())
     }
 }
 
-struct ParquetPartitionWriter {
+/// A Parquet encoder; with `flush_each_batch` every batch closes a row group, so the writer
+/// holds no rows between batches.
+pub(crate) fn encoder(
+    options: &ParquetWriteOptions,
+    file: File,
+    schema: &SchemaRef,
+    flush_each_batch: bool,
+) -> Result<Box<dyn Encoder>, String> {
+    let writer = ArrowWriter::try_new(file, Arc::clone(schema), Some(options.properties()?))
+        .map_err(|e| e.to_string())?;
+    Ok(Box::new(ParquetEncoder {
+        writer,
+        flush_each_batch,
+    }))
+}
+
+struct ParquetEncoder {
     writer: ArrowWriter<File>,
-    path: PathBuf,
-    rows: usize,
+    flush_each_batch: bool,
 }
 
-impl PartitionWriter for ParquetPartitionWriter {
-    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.writer
-            .write(batch)
-            .map_err(|e| write_error(&self.path, e))?;
-        self.rows += batch.num_rows();
+impl Encoder for ParquetEncoder {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
+        self.writer.write(batch).map_err(|e| e.to_string())?;
+        if self.flush_each_batch {
+            self.writer.flush().map_err(|e| e.to_string())?;
+        }
         Ok(())
     }
 
-    fn finish(self: Box<Self>) -> Result<usize> {
-        let ParquetPartitionWriter { writer, path, rows } = *self;
-        writer.close().map_err(|e| write_error(&path, e))?;
-        Ok(rows)
+    fn finish(self: Box<Self>) -> Result<(), String> {
+        self.writer.close().map(drop).map_err(|e| e.to_string())
     }
 }
 
@@ -103,15 +133,18 @@ impl PartitionWriter for ParquetPartitionWriter {
 mod tests {
     use super::*;
     use crate::parquet::ParquetSource;
+    use crate::sink::{FileFormat, FileSink};
     use arrow::array::{Int64Array, StringViewArray};
     use arrow::datatypes::{DataType, Field, Schema};
+    use spillway_planner::sink::DataSink;
     use spillway_planner::source::{DataSource, ScanRequest};
 
     #[test]
     fn partitions_become_files_that_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
-        let sink = ParquetSink::try_new(&out).unwrap();
+        let sink =
+            FileSink::try_new(&out, FileFormat::Parquet(ParquetWriteOptions::new())).unwrap();
         let schema = Arc::new(Schema::new(vec![
             Field::new("n", DataType::Int64, false),
             Field::new("s", DataType::Utf8View, true),
@@ -132,6 +165,7 @@ mod tests {
             w.write(&b).unwrap();
             assert_eq!(w.finish().unwrap(), 100);
         }
+        sink.commit().unwrap();
         let source = ParquetSource::try_new(out.to_string_lossy()).unwrap();
         assert_eq!(source.num_rows(), 300);
         assert_eq!(source.schema().field(1).data_type(), &DataType::Utf8View);
@@ -147,7 +181,11 @@ mod tests {
 
     #[test]
     fn an_unwritable_folder_is_an_error_naming_it() {
-        let err = ParquetSink::try_new("/proc/no/such/folder").unwrap_err();
+        let err = FileSink::try_new(
+            "/proc/no/such/folder",
+            FileFormat::Parquet(ParquetWriteOptions::new()),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("/proc/no/such/folder"), "{err}");
     }
 }
