@@ -130,20 +130,8 @@ pub fn lower_to_sink(
 
 fn lower_stream(plan: &LogicalPlan, config: &SessionConfig, g: &mut TaskGraph) -> Result<Stream> {
     Ok(match plan {
-        LogicalPlan::Scan {
-            source,
-            projection,
-            filters,
-            ..
-        } => {
-            let request = ScanRequest {
-                projection: projection.as_deref(),
-                filters,
-                batch_rows: config.batch_rows,
-                target_partition_bytes: config.target_partition_bytes,
-                min_partitions: config.threads,
-            };
-            let parts = source.plan_scan(&request)?;
+        LogicalPlan::Scan { source, .. } => {
+            let parts = plan_scan(plan, config)?;
             Stream {
                 inputs: parts.into_iter().map(Input::Scan).collect(),
                 origin: "scan".into(),
@@ -518,6 +506,32 @@ fn estimated_bytes(stream: &Stream) -> Option<usize> {
         })
 }
 
+/// The partitions of a scan node, from its source's metadata (empty for another node).
+///
+/// # Errors
+/// A source's metadata that cannot be read.
+fn plan_scan(
+    scan: &LogicalPlan,
+    config: &SessionConfig,
+) -> Result<Vec<Arc<dyn spillway_planner::source::ScanPartition>>> {
+    let LogicalPlan::Scan {
+        source,
+        projection,
+        filters,
+        ..
+    } = scan
+    else {
+        return Ok(Vec::new());
+    };
+    source.plan_scan(&ScanRequest {
+        projection: projection.as_deref(),
+        filters,
+        batch_rows: config.batch_rows,
+        target_partition_bytes: config.target_partition_bytes,
+        min_partitions: config.threads,
+    })
+}
+
 /// The pieces of `held` (tasks holding rows in order) that make `n` partitions, in order:
 /// neighbouring tasks joined when there are more tasks than partitions, each task cut into
 /// pieces of equal row counts otherwise (as Dask's `repartition(npartitions=n)`).
@@ -558,24 +572,9 @@ fn cut(held: &[TaskId], n: usize) -> Vec<Vec<Piece>> {
 /// A source's metadata that cannot be read.
 fn estimate_bytes(plan: &LogicalPlan, config: &SessionConfig) -> Result<Option<usize>> {
     Ok(match plan {
-        LogicalPlan::Scan {
-            source,
-            projection,
-            filters,
-            ..
-        } => {
-            let request = ScanRequest {
-                projection: projection.as_deref(),
-                filters,
-                batch_rows: config.batch_rows,
-                target_partition_bytes: config.target_partition_bytes,
-                min_partitions: config.threads,
-            };
-            source
-                .plan_scan(&request)?
-                .iter()
-                .try_fold(0usize, |sum, p| Some(sum + p.estimated_bytes()?))
-        }
+        LogicalPlan::Scan { .. } => plan_scan(plan, config)?
+            .iter()
+            .try_fold(0usize, |sum, p| Some(sum + p.estimated_bytes()?)),
         LogicalPlan::Join { left, right, .. } => {
             match (
                 estimate_bytes(left, config)?,
