@@ -182,21 +182,8 @@ impl DataSource for MemorySource {
     }
 
     fn plan_scan(&self, request: &ScanRequest<'_>) -> Result<Vec<Arc<dyn ScanPartition>>> {
-        if request.batch_rows == 0 {
-            return Err(Error::Config("batch_rows must be at least 1".into()));
-        }
-        let ncols = self.schema.fields().len();
-        let projection: Option<Arc<[usize]>> = match request.projection {
-            Some(p) => {
-                if let Some(bad) = p.iter().find(|&&i| i >= ncols) {
-                    return Err(Error::Internal(format!(
-                        "scan projection index {bad} is out of range for {ncols} columns"
-                    )));
-                }
-                Some(p.into())
-            }
-            None => None,
-        };
+        request.check(self.schema.fields().len())?;
+        let projection: Option<Arc<[usize]>> = request.projection.map(Arc::from);
         let projected_bytes: usize = match &projection {
             Some(p) => p.iter().filter_map(|&i| self.column_bytes.get(i)).sum(),
             None => self.column_bytes.iter().sum(),

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
-use crate::Result;
 use crate::expr::Expr;
+use crate::{Error, Result};
 
 /// A stream of batches from one partition.
 pub type BatchStream = Box<dyn Iterator<Item = Result<RecordBatch>> + Send>;
@@ -45,6 +45,28 @@ pub struct ScanRequest<'a> {
     /// The fewest partitions worth having, so that every worker has one (the session's
     /// thread count), where the source can cut finer than `target_partition_bytes`.
     pub min_partitions: usize,
+}
+
+impl ScanRequest<'_> {
+    /// Checks the request against a source of `columns` columns.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for `batch_rows` 0; [`Error::Internal`] for a projection index
+    /// out of range (the planner built a bad request).
+    pub fn check(&self, columns: usize) -> Result<()> {
+        if self.batch_rows == 0 {
+            return Err(Error::Config("batch_rows must be at least 1".into()));
+        }
+        if let Some(bad) = self
+            .projection
+            .and_then(|p| p.iter().find(|&&i| i >= columns))
+        {
+            return Err(Error::Internal(format!(
+                "scan projection index {bad} is out of range for {columns} columns"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// A table that can be read partition by partition.

@@ -237,18 +237,7 @@ impl DataSource for IpcSource {
     }
 
     fn plan_scan(&self, request: &ScanRequest<'_>) -> Result<Vec<Arc<dyn ScanPartition>>> {
-        if request.batch_rows == 0 {
-            return Err(Error::Config("batch_rows must be at least 1".into()));
-        }
-        let ncols = self.schema.fields().len();
-        if let Some(bad) = request
-            .projection
-            .and_then(|p| p.iter().find(|&&i| i >= ncols))
-        {
-            return Err(Error::Internal(format!(
-                "scan projection index {bad} is out of range for {ncols} columns"
-            )));
-        }
+        request.check(self.schema.fields().len())?;
         let schema = match request.projection {
             Some(p) => Arc::new(
                 self.schema

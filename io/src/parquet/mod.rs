@@ -46,9 +46,11 @@ use ::parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 use ::parquet::file::metadata::RowGroupMetaData;
-use arrow::datatypes::{DataType, Field, FieldRef, Fields, Schema, SchemaRef};
+use arrow::datatypes::{DataType, FieldRef, Fields, Schema, SchemaRef};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use spillway_planner::expr::Expr;
+
+use crate::dataset::check_same_schema;
 use spillway_planner::source::{
     BatchStream, DataSource, FilterPushdown, ScanPartition, ScanRequest,
 };
@@ -183,9 +185,7 @@ impl DataSource for ParquetSource {
     }
 
     fn plan_scan(&self, request: &ScanRequest<'_>) -> Result<Vec<Arc<dyn ScanPartition>>> {
-        if request.batch_rows == 0 {
-            return Err(Error::Config("batch_rows must be at least 1".into()));
-        }
+        request.check(self.schema.fields().len())?;
         let projection = match request.projection {
             Some(p) => Some(Arc::new(Projection::new(p, self.schema.fields().len())?)),
             None => None,
@@ -405,54 +405,11 @@ fn dataset_schema(files: &[Arc<ParquetFile>]) -> Result<SchemaRef> {
     let Some(first) = files.first() else {
         return Err(Error::Internal("a Parquet dataset without files".into()));
     };
-    let mut fields: Vec<Field> = first
-        .reader
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
+    let mut schema = Schema::new(first.reader.schema().fields().clone());
     for file in &files[1..] {
-        let other = file.reader.schema().fields();
-        let differs = |message: String| Error::SchemaDiffers {
-            first: first.path.clone(),
-            path: file.path.clone(),
-            message,
-        };
-        if other.len() != fields.len() {
-            let names = |fs: &mut dyn Iterator<Item = &String>| {
-                fs.map(String::as_str).collect::<Vec<_>>().join(", ")
-            };
-            return Err(differs(format!(
-                "it has {} columns [{}] where the first has {} [{}]",
-                other.len(),
-                names(&mut other.iter().map(|f| f.name())),
-                fields.len(),
-                names(&mut fields.iter().map(|f| f.name())),
-            )));
-        }
-        for (i, (mine, theirs)) in fields.iter_mut().zip(other.iter()).enumerate() {
-            if mine.name() != theirs.name() {
-                return Err(differs(format!(
-                    "column {i} is '{}' where the first has '{}'",
-                    theirs.name(),
-                    mine.name()
-                )));
-            }
-            if mine.data_type() != theirs.data_type() {
-                return Err(differs(format!(
-                    "column '{}' is {} where the first has {}",
-                    mine.name(),
-                    theirs.data_type(),
-                    mine.data_type()
-                )));
-            }
-            if theirs.is_nullable() {
-                mine.set_nullable(true);
-            }
-        }
+        schema = check_same_schema(&first.path, &schema, &file.path, file.reader.schema())?;
     }
-    Ok(Arc::new(Schema::new(fields)))
+    Ok(Arc::new(schema))
 }
 
 /// Bytes of the projected columns of a row group, uncompressed.
