@@ -317,7 +317,12 @@ pub fn execute_with_stats(
             .memory
             .clone()
             .unwrap_or_else(|| MemoryPool::new(usize::MAX)),
-        spill: SpillDir::new(options.spill_dir.clone().unwrap_or_else(std::env::temp_dir)),
+        spill: SpillDir::new(
+            options
+                .spill_dir
+                .clone()
+                .unwrap_or_else(spillway_planner::config::system_temp_dir),
+        ),
         batch_rows: options.batch_rows.max(1),
         activity: Activity::default(),
     });

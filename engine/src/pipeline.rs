@@ -536,7 +536,7 @@ mod tests {
         f: impl FnOnce(&TaskContext<'_>) -> T,
     ) -> T {
         let cancel = AtomicBool::new(false);
-        let spill = SpillDir::new(std::env::temp_dir());
+        let spill = SpillDir::new(spillway_planner::config::system_temp_dir());
         let schema: SchemaRef = Arc::new(Schema::empty());
         let tally = TaskTally::default();
         let ctx = TaskContext {

@@ -67,7 +67,7 @@ pub struct SessionConfig {
     /// Bytes the engine may hold at once (default: half the physical memory, or 4 GiB when
     /// that cannot be read). Enforced by the memory manager.
     pub memory_limit: usize,
-    /// Folder under which spill files are written (default: the system temp folder).
+    /// Folder under which spill files are written (default: [`system_temp_dir`]).
     pub spill_dir: PathBuf,
     /// Largest number of rows in one batch read from a source.
     pub batch_rows: usize,
@@ -90,7 +90,7 @@ impl Default for SessionConfig {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             synchronous: false,
             memory_limit: default_memory_limit(),
-            spill_dir: std::env::temp_dir(),
+            spill_dir: system_temp_dir(),
             batch_rows: 64 * 1024,
             target_partition_bytes: 128 << 20,
             fan_in: 8,
@@ -98,6 +98,14 @@ impl Default for SessionConfig {
             broadcast_limit: 64 << 20,
         }
     }
+}
+
+/// The platform's temporary folder, as every tool finds it: `TMPDIR` on Unix (else
+/// `/tmp`), `GetTempPath` on Windows. Besides [`SessionConfig::from_env`], this is the one
+/// place the environment is consulted, and only for that platform convention; the default
+/// spill folder and the engine's fallback both come from here.
+pub fn system_temp_dir() -> PathBuf {
+    std::env::temp_dir()
 }
 
 /// Half of the physical memory, read from `/proc/meminfo`; 4 GiB where it cannot be read.
@@ -143,7 +151,8 @@ pub fn parse_bytes(text: &str) -> Result<usize> {
 impl SessionConfig {
     /// The defaults, overridden by `SPILLWAY_THREADS`, `SPILLWAY_MEMORY_LIMIT` (a byte size
     /// such as `2GiB`), `SPILLWAY_SPILL_DIR`, `SPILLWAY_BATCH_ROWS` and `SPILLWAY_PROGRESS`
-    /// (`auto`, `always` or `never`). The only place Spillway reads the environment.
+    /// (`auto`, `always` or `never`). The only place Spillway reads its own settings from the
+    /// environment (the platform's temp folder aside: [`system_temp_dir`]).
     ///
     /// # Errors
     /// [`Error::Config`] naming the variable whose value cannot be parsed.
