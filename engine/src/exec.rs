@@ -446,15 +446,52 @@ mod tests {
     use spillway_planner::config::SessionConfig;
     use spillway_planner::expr::col;
     use spillway_planner::logical::LogicalPlan;
+    use std::sync::atomic::AtomicUsize;
 
-    fn graph(predicate_fails_at: i64) -> Arc<TaskGraph> {
+    /// Counts the closure's calls. Partitions after the failing one are held back until
+    /// the failure is `GRACE` old, so the counts show what the scheduler guarantees rather
+    /// than how threads happened to race.
+    #[derive(Default)]
+    struct Calls {
+        all: AtomicUsize,
+        later: AtomicUsize,
+        failed_at: std::sync::OnceLock<std::time::Instant>,
+    }
+
+    impl Calls {
+        const GRACE: std::time::Duration = std::time::Duration::from_millis(50);
+
+        fn hold(&self) {
+            self.later.fetch_add(1, Ordering::Relaxed);
+            let started = std::time::Instant::now();
+            while self
+                .failed_at
+                .get()
+                .is_none_or(|t| t.elapsed() < Self::GRACE)
+                && started.elapsed() < std::time::Duration::from_secs(10)
+            {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+    }
+
+    /// `sum(apply(x))` over 20 partitions of 50 rows (one batch each); the closure panics
+    /// at `fails_at`.
+    fn graph(fails_at: i64, calls: Arc<Calls>) -> Arc<TaskGraph> {
         let scan = Arc::new(LogicalPlan::scan(Batches::numbers(1000, 20)));
         let p = LogicalPlan::project(
             scan,
             vec![
                 col("x")
                     .apply(move |x: i64| {
-                        assert!(x != predicate_fails_at, "boom at {x}");
+                        calls.all.fetch_add(1, Ordering::Relaxed);
+                        if x == fails_at {
+                            let _ = calls.failed_at.set(std::time::Instant::now());
+                            panic!("boom at {x}");
+                        }
+                        if fails_at >= 0 && x >= (fails_at / 50 + 1) * 50 {
+                            calls.hold();
+                        }
                         x
                     })
                     .alias("y"),
@@ -482,7 +519,7 @@ mod tests {
                 })),
                 ..ExecOptions::default()
             };
-            let g = graph(-1);
+            let g = graph(-1, Arc::default());
             let n = g.tasks.len();
             let out = execute(g, &pool, opts).unwrap();
             let sum = spillway_planner::scalar::ScalarValue::from_array_index(out[0].column(0), 0);
@@ -505,12 +542,26 @@ mod tests {
                 max_in_flight: 2,
                 ..ExecOptions::default()
             };
-            let err = execute(graph(510), &pool, opts).unwrap_err();
+            let calls = Arc::new(Calls::default());
+            let err = execute(graph(510, Arc::clone(&calls)), &pool, opts).unwrap_err();
             assert!(
                 matches!(&err, Error::Task { task, partition: 10, .. } if task == "scan-apply-partial[10]"),
                 "{err}"
             );
             assert!(err.to_string().contains("boom at 510"), "{err}");
+            // Tasks start in partition order, two at once; no later partition finishes
+            // before the failure is heard, and then nothing starts: at most one later
+            // partition (one batch of 50 rows) ran beside partition 10. One at a time,
+            // nothing after it ran.
+            let (all, later) = (
+                calls.all.load(Ordering::Relaxed),
+                calls.later.load(Ordering::Relaxed),
+            );
+            if synchronous {
+                assert_eq!((all, later), (511, 0));
+            } else {
+                assert!(later <= 50 && all <= 511 + 50, "{all} calls, {later} later");
+            }
         }
     }
 }

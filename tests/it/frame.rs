@@ -107,19 +107,72 @@ fn unknown_columns_and_wrong_types_fail_when_the_frame_is_built() {
     assert!(err.to_string().contains("twice"), "{err}");
 }
 
+/// Holds back every partition after the failing one until the failure has happened and
+/// the scheduler has had `GRACE` to hear of it, so that how many closure calls a cancelled
+/// run makes depends on the engine's guarantees alone, not on how threads race.
+struct Gate {
+    calls: AtomicUsize,
+    /// Calls made in the partitions held back.
+    later_calls: AtomicUsize,
+    failed_at: std::sync::OnceLock<std::time::Instant>,
+}
+
+impl Gate {
+    const GRACE: std::time::Duration = std::time::Duration::from_millis(50);
+
+    fn new() -> Arc<Gate> {
+        Arc::new(Gate {
+            calls: AtomicUsize::new(0),
+            later_calls: AtomicUsize::new(0),
+            failed_at: std::sync::OnceLock::new(),
+        })
+    }
+
+    fn fail(&self) {
+        let _ = self.failed_at.set(std::time::Instant::now());
+    }
+
+    /// Waits until the failure is `GRACE` old (giving up after 10 s, for a broken engine
+    /// that never fails: the call counts then tell).
+    fn hold(&self) {
+        self.later_calls.fetch_add(1, Ordering::Relaxed);
+        let started = std::time::Instant::now();
+        while self
+            .failed_at
+            .get()
+            .is_none_or(|t| t.elapsed() < Self::GRACE)
+            && started.elapsed() < std::time::Duration::from_secs(10)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
+
 #[test]
 fn a_panicking_closure_names_its_task_and_partition_and_stops_the_graph() {
+    // 64 partitions of 1000 rows read as batches of 100; the closure panics on the 501st
+    // row of partition 3.
+    const PART_ROWS: usize = 1000;
+    const BATCH_ROWS: usize = 100;
     for threads in [1, 2, 4] {
-        let s = session(threads);
-        let calls = Arc::new(AtomicUsize::new(0));
-        let seen = Arc::clone(&calls);
+        let s = Session::builder()
+            .threads(threads)
+            .batch_rows(BATCH_ROWS)
+            .build()
+            .unwrap();
+        let gate = Gate::new();
+        let g = Arc::clone(&gate);
         let err = numbers(&s, 64_000, 64)
             .column("x")
             .unwrap()
             .apply(move |x: i64| {
-                seen.fetch_add(1, Ordering::Relaxed);
+                g.calls.fetch_add(1, Ordering::Relaxed);
                 if x == 3_500 {
+                    g.fail();
                     panic!("bad sample {x}");
+                }
+                if x >= 4_000 {
+                    g.hold();
                 }
                 x
             })
@@ -142,13 +195,63 @@ fn a_panicking_closure_names_its_task_and_partition_and_stops_the_graph() {
             }
             other => panic!("wrong error: {other}"),
         }
-        // Cancelled promptly: far fewer than all 64 partitions were started after the
-        // failure (with one thread, nothing after partition 3 runs at all).
-        let n = calls.load(Ordering::Relaxed);
-        assert!(n < 64_000, "{n} calls");
+        // What can be in flight: tasks start in partition order, at most `threads` at
+        // once, and none of the held-back partitions can finish before the failure is
+        // heard. So while partition 3 runs, at most `threads - 1` later partitions have
+        // started; once the cancel flag is up no task starts, and a running one stops
+        // before its next batch: each later partition makes at most one batch of calls.
+        // Partitions 0..=2 make at most their 3000 calls, partition 3 makes 501.
+        let later = gate.later_calls.load(Ordering::Relaxed);
+        let n = gate.calls.load(Ordering::Relaxed);
+        assert!(later <= (threads - 1) * BATCH_ROWS, "{later} later calls");
+        assert!(
+            n <= 3 * PART_ROWS + 501 + (threads - 1) * BATCH_ROWS,
+            "{n} calls"
+        );
         if threads == 1 {
             assert_eq!(n, 3_501);
         }
+    }
+}
+
+#[test]
+fn a_failure_among_many_slow_partitions_returns_long_before_the_full_run() {
+    // 2000 partitions of one row, each taking at least 2 ms: a full run takes at least
+    // 4 s / threads. Partition 10 fails at once, by an error or a panic.
+    const PARTS: usize = 2000;
+    const SLEEP: std::time::Duration = std::time::Duration::from_millis(2);
+    for (threads, panics) in [(2, false), (2, true), (4, false), (4, true)] {
+        let s = session(threads);
+        let started_parts = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&started_parts);
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+        let started = std::time::Instant::now();
+        let err = numbers(&s, PARTS as i64, PARTS)
+            .map_partitions(schema, move |batch: RecordBatch| {
+                seen.fetch_add(1, Ordering::Relaxed);
+                if batch.column(0).as_primitive::<Int64Type>().value(0) == 10 {
+                    if panics {
+                        panic!("slow partition 10 panicked");
+                    }
+                    return Err("slow partition 10 failed".to_string());
+                }
+                std::thread::sleep(SLEEP);
+                Ok(batch)
+            })
+            .collect()
+            .unwrap_err();
+        let elapsed = started.elapsed();
+        assert!(matches!(&err, Error::Task { partition: 10, .. }), "{err}");
+        assert!(err.to_string().contains("slow partition 10"), "{err}");
+        let full_run = SLEEP * (PARTS / threads) as u32;
+        assert!(
+            elapsed < full_run / 4,
+            "{threads} threads: {elapsed:?}, the full run takes at least {full_run:?}"
+        );
+        // Partitions 0..=10 started; of the 1989 after, only the few that were started
+        // while partition 10 ran (or before its failure was heard).
+        let n = started_parts.load(Ordering::Relaxed);
+        assert!(n < PARTS / 20, "{threads} threads: {n} partitions started");
     }
 }
 
