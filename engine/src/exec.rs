@@ -4,7 +4,8 @@
 //! consumers each output still has) and hands ready tasks to the pool; workers send their
 //! results back over a channel. Ready tasks are taken deepest stage first, then in
 //! partition order, so combine tasks run as soon as their inputs exist and partial results
-//! do not pile up. An output is dropped as soon as its last consumer has finished.
+//! do not pile up. An output is dropped as soon as its last consumer has finished; the
+//! most outputs held at once is [`ExecStats::peak_held_outputs`].
 //!
 //! At most `threads` tasks are in flight at once, so the pool never holds more started
 //! partitions than it has workers, and a task is admitted only while a quarter of its
@@ -21,7 +22,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 
 use arrow::array::RecordBatch;
@@ -79,6 +80,11 @@ pub struct ExecStats {
     pub spill_micros: u64,
     /// The most bytes reserved at once from the memory pool (over the pool's life).
     pub peak_memory: usize,
+    /// The most task outputs the scheduler held at once, waiting for their consumers (the
+    /// graph's own outputs count until the run ends). An output is released when its last
+    /// consumer finishes, so a reduction's tree holds a few partial states per level, not
+    /// one per partition.
+    pub peak_held_outputs: usize,
     /// Per task, by task id (default values for a task that did not finish).
     pub per_task: Vec<TaskMetrics>,
 }
@@ -106,11 +112,15 @@ struct State<'g> {
     /// Consumers that still have to read each output (outputs of the graph count one more).
     unread: Vec<usize>,
     results: Vec<Option<Arc<Data>>>,
+    /// How many of `results` are held now.
+    held: usize,
+    /// The most ever held, for [`ExecStats::peak_held_outputs`].
+    peak_held: &'g AtomicUsize,
     ready: BinaryHeap<(usize, Reverse<TaskId>)>,
 }
 
 impl<'g> State<'g> {
-    fn new(graph: &'g TaskGraph) -> Self {
+    fn new(graph: &'g TaskGraph, peak_held: &'g AtomicUsize) -> Self {
         let n = graph.tasks.len();
         let mut dependents = vec![Vec::new(); n];
         let mut unread = vec![0; n];
@@ -131,6 +141,8 @@ impl<'g> State<'g> {
             dependents,
             unread,
             results: (0..n).map(|_| None).collect(),
+            held: 0,
+            peak_held,
             ready: BinaryHeap::new(),
         };
         for id in 0..n {
@@ -165,11 +177,13 @@ impl<'g> State<'g> {
     /// readies the tasks that waited only for it.
     fn finish(&mut self, id: TaskId, data: Data) {
         self.results[id] = Some(Arc::new(data));
+        self.held += 1;
+        self.peak_held.fetch_max(self.held, Ordering::Relaxed);
         for i in 0..self.graph.tasks[id].deps.len() {
             let d = self.graph.tasks[id].deps[i];
             self.unread[d] -= 1;
-            if self.unread[d] == 0 {
-                self.results[d] = None;
+            if self.unread[d] == 0 && self.results[d].take().is_some() {
+                self.held -= 1;
             }
         }
         for i in 0..self.dependents[id].len() {
@@ -298,6 +312,8 @@ struct Run {
     spill: Arc<SpillDir>,
     batch_rows: usize,
     activity: Activity,
+    /// The most task outputs held at once.
+    peak_held: AtomicUsize,
 }
 
 /// As [`execute`], with what the run cost. The run's spill folder is removed before this
@@ -320,6 +336,7 @@ pub fn execute_with_stats(
         spill: SpillDir::new(options.spill_dir.clone().unwrap_or_else(std::env::temp_dir)),
         batch_rows: options.batch_rows.max(1),
         activity: Activity::default(),
+        peak_held: AtomicUsize::new(0),
     });
     let out = schedule(&graph, pool, &options, &run);
     let spill = run.spill.stats();
@@ -329,6 +346,7 @@ pub fn execute_with_stats(
         spill_files: spill.files.load(Ordering::Relaxed),
         spill_micros: spill.micros.load(Ordering::Relaxed),
         peak_memory: run.memory.peak(),
+        peak_held_outputs: run.peak_held.load(Ordering::Relaxed),
         per_task: run
             .metrics
             .lock()
@@ -348,7 +366,7 @@ fn schedule(
     run: &Arc<Run>,
 ) -> Result<Vec<RecordBatch>> {
     let cancel = &run.cancel;
-    let mut state = State::new(graph);
+    let mut state = State::new(graph, &run.peak_held);
     let total = graph.tasks.len();
     let report = |done: usize| {
         if let Some(p) = &options.progress {
@@ -446,7 +464,6 @@ mod tests {
     use spillway_planner::config::SessionConfig;
     use spillway_planner::expr::col;
     use spillway_planner::logical::LogicalPlan;
-    use std::sync::atomic::AtomicUsize;
 
     /// Counts the closure's calls. Partitions after the failing one are held back until
     /// the failure is `GRACE` old, so the counts show what the scheduler guarantees rather

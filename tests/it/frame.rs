@@ -382,3 +382,49 @@ fn the_session_checks_its_configuration() {
             .is_ok()
     );
 }
+
+#[test]
+fn a_reduction_releases_partial_states_as_their_combine_finishes() {
+    // 1000 partitions summed in a tree of 4-way combines: 1000 → 250 → 63 → 16 → 4 → 1.
+    const PARTS: usize = 1000;
+    const FAN_IN: usize = 4;
+    for threads in [1, 2, 4] {
+        let s = Session::builder()
+            .threads(threads)
+            .fan_in(FAN_IN)
+            .build()
+            .unwrap();
+        let sum = numbers(&s, 100_000, PARTS).column("x").unwrap().sum();
+        let frame = sum.frame().unwrap();
+        let stages = frame.task_graph().unwrap().stages.len();
+        assert_eq!(stages, 6);
+        let (out, stats) = frame.collect_with_stats().unwrap();
+        assert_eq!(
+            out[0].column(0).as_primitive::<Int64Type>().value(0),
+            4_999_950_000
+        );
+        let held = stats.peak_held_outputs;
+        if threads == 1 {
+            // One task at a time, deepest ready first: each of the 5 levels below the final
+            // task holds at most 3 outputs waiting for the 4th of their group, and the
+            // output just finished is one more.
+            assert_eq!(held, 5 * (FAN_IN - 1) + 1);
+        }
+        // A held output waits for a consumer that has not finished: one on the path up
+        // from a running task (at most `threads`), from the first partition not started
+        // yet (partitions start in order) or from a ready combine (ready combines go first,
+        // so at most one waits for a slot). Each path has fewer than `stages` consumers,
+        // each holding at most `FAN_IN` inputs.
+        assert!(
+            held <= (threads + 2) * stages * FAN_IN,
+            "{threads} threads held {held} outputs"
+        );
+        assert!(held < PARTS / 5, "{held}");
+        let text = sum.frame().unwrap().explain_analyze().unwrap();
+        assert!(text.contains("outputs held at once"), "{text}");
+    }
+    // A collect holds every output partition: they are the result.
+    let s = session(2);
+    let (_, stats) = numbers(&s, 1000, 50).collect_with_stats().unwrap();
+    assert_eq!(stats.peak_held_outputs, 50);
+}
