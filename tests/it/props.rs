@@ -1,5 +1,10 @@
-//! Property tests: random tables × random partitioning × random thread counts give the
-//! answer of a naive single-threaded evaluation written here, row by row.
+//! Property tests: random tables × random partitioning × random thread counts × a tiny or
+//! an ample memory limit give the answer of a naive single-threaded evaluation written
+//! here, row by row.
+//!
+//! The tiny limits (4 to 64 KiB, smaller than one partition's batches) change nothing:
+//! these operators stream a partition batch by batch and reserve no memory, so they never
+//! wait for memory, spill or fail for lack of it.
 
 use std::sync::Arc;
 
@@ -27,12 +32,14 @@ fn row() -> impl Strategy<Value = Row> {
         .prop_map(|(a, b, s)| Row { a, b, s })
 }
 
-/// A table with its partitioning and thread count.
-fn case() -> impl Strategy<Value = (Vec<Row>, usize, usize)> {
+/// A table with its partitioning, thread count and memory limit (`None`: the default,
+/// ample one).
+fn case() -> impl Strategy<Value = (Vec<Row>, usize, usize, Option<usize>)> {
     (
         proptest::collection::vec(row(), 0..300),
         1_usize..=64,
         1_usize..=4,
+        proptest::option::of(4_usize << 10..=64 << 10),
     )
 }
 
@@ -44,15 +51,15 @@ fn schema() -> SchemaRef {
     ]))
 }
 
-/// The rows as a frame, cut into `nparts` partitions, on a session of `threads` threads.
-/// The rows arrive as several input batches so partitions also straddle batch borders.
-fn frame(rows: &[Row], nparts: usize, threads: usize) -> DataFrame {
-    let session = Session::builder()
-        .threads(threads)
-        .batch_rows(7)
-        .fan_in(3)
-        .build()
-        .unwrap();
+/// The rows as a frame, cut into `nparts` partitions, on a session of `threads` threads
+/// with a memory limit of `limit` bytes (the default when `None`). The rows arrive as
+/// several input batches so partitions also straddle batch borders.
+fn frame(rows: &[Row], nparts: usize, threads: usize, limit: Option<usize>) -> DataFrame {
+    let mut builder = Session::builder().threads(threads).batch_rows(7).fan_in(3);
+    if let Some(limit) = limit {
+        builder = builder.memory_limit(limit);
+    }
+    let session = builder.build().unwrap();
     let batches = rows
         .chunks(50)
         .map(|chunk| {
@@ -137,8 +144,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
-    fn filter_select_and_derived_columns((rows, nparts, threads) in case(), k in -1_000_000_i64..1_000_000) {
-        let out = frame(&rows, nparts, threads)
+    fn filter_select_and_derived_columns((rows, nparts, threads, limit) in case(), k in -1_000_000_i64..1_000_000) {
+        let out = frame(&rows, nparts, threads, limit)
             .filter(col("a").gt(lit(k)).or(col("s").eq(lit("a"))))
             .unwrap()
             .with_columns([
@@ -166,8 +173,8 @@ proptest! {
     }
 
     #[test]
-    fn apply_closures((rows, nparts, threads) in case()) {
-        let df = frame(&rows, nparts, threads);
+    fn apply_closures((rows, nparts, threads, limit) in case()) {
+        let df = frame(&rows, nparts, threads, limit);
         let out = df
             .with_columns([
                 col("a").apply(|a: i64| a * 3 - 1).alias("a3"),
@@ -189,13 +196,13 @@ proptest! {
     }
 
     #[test]
-    fn map_partitions_sees_whole_partitions((rows, nparts, threads) in case()) {
+    fn map_partitions_sees_whole_partitions((rows, nparts, threads, limit) in case()) {
         let out_schema = Arc::new(Schema::new(vec![
             Field::new("a", DataType::Int64, true),
             Field::new("rows_in_partition", DataType::UInt64, false),
         ]));
         let declared = Arc::clone(&out_schema);
-        let out = frame(&rows, nparts, threads)
+        let out = frame(&rows, nparts, threads, limit)
             .map_partitions(Arc::clone(&out_schema), move |batch: RecordBatch| {
                 let n = batch.num_rows() as u64;
                 RecordBatch::try_new(
@@ -225,8 +232,8 @@ proptest! {
     }
 
     #[test]
-    fn reductions((rows, nparts, threads) in case()) {
-        let df = frame(&rows, nparts, threads);
+    fn reductions((rows, nparts, threads, limit) in case()) {
+        let df = frame(&rows, nparts, threads, limit);
         let a: Vec<i64> = rows.iter().filter_map(|r| r.a).collect();
         let b: Vec<f64> = rows.iter().filter_map(|r| r.b).collect();
         let s: Vec<&str> = rows.iter().filter_map(|r| r.s.as_deref()).collect();
@@ -272,8 +279,8 @@ proptest! {
     }
 
     #[test]
-    fn head_takes_the_first_rows_in_partition_order((rows, nparts, threads) in case(), n in 0_usize..400) {
-        let df = frame(&rows, nparts, threads);
+    fn head_takes_the_first_rows_in_partition_order((rows, nparts, threads, limit) in case(), n in 0_usize..400) {
+        let df = frame(&rows, nparts, threads, limit);
         let out = df.head(n).collect().unwrap();
         prop_assert_eq!(ints(&out, "a"), rows.iter().take(n).map(|r| r.a).collect::<Vec<_>>());
         // A filter after the limit applies to the limited rows.
