@@ -317,6 +317,60 @@ fn map_partitions_checks_the_declared_schema_on_every_partition() {
 }
 
 #[test]
+fn a_map_partitions_panic_or_error_names_its_task_and_partition() {
+    let s = session(2);
+    let declared = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+    // 100 rows in 4 partitions of 25: the closure fails on the one starting at `at`.
+    let run = |at: i64, panics: bool| {
+        numbers(&s, 100, 4)
+            .map_partitions(Arc::clone(&declared), move |batch: RecordBatch| {
+                let first = batch.column(0).as_primitive::<Int64Type>().value(0);
+                if first == at {
+                    if panics {
+                        panic!("cannot handle the partition from {first}");
+                    }
+                    return Err(format!("refused the partition from {first}"));
+                }
+                Ok(batch)
+            })
+            .collect()
+            .unwrap_err()
+    };
+
+    let err = run(50, true);
+    match &err {
+        Error::Task {
+            task,
+            partition: 2,
+            source,
+        } => {
+            assert_eq!(task, "scan-map_partitions[2]");
+            assert!(
+                matches!(source.as_ref(), Error::UserPanic { message, .. } if message == "cannot handle the partition from 50"),
+                "{err}"
+            );
+        }
+        other => panic!("wrong error: {other}"),
+    }
+    assert!(err.to_string().contains("partition 2"), "{err}");
+
+    let err = run(25, false);
+    match &err {
+        Error::Task {
+            task,
+            partition: 1,
+            source,
+        } => assert!(
+            task == "scan-map_partitions[1]"
+                && matches!(source.as_ref(), Error::UserFunction { message, value: None, .. } if message == "refused the partition from 25"),
+            "{err}"
+        ),
+        other => panic!("wrong error: {other}"),
+    }
+    assert!(err.to_string().contains("partition 1"), "{err}");
+}
+
+#[test]
 fn division_by_zero_is_a_compute_error_naming_the_expression() {
     let s = session(2);
     let err = numbers(&s, 10, 2)
