@@ -476,7 +476,7 @@ mod tests {
     }
 
     impl Calls {
-        const GRACE: std::time::Duration = std::time::Duration::from_millis(50);
+        const GRACE: std::time::Duration = std::time::Duration::from_millis(200);
 
         fn hold(&self) {
             self.later.fetch_add(1, Ordering::Relaxed);

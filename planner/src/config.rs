@@ -249,5 +249,15 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.validate().unwrap_err().to_string().contains("threads"));
+        let bad = SessionConfig {
+            batch_bytes: 0,
+            ..Default::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("batch_bytes")
+        );
     }
 }
