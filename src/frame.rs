@@ -405,7 +405,8 @@ impl DataFrame {
 
     /// Runs the plan (discarding its result) and returns the task graph with what each
     /// stage did: tasks, rows out, time (summed over tasks, and the slowest task), the
-    /// largest memory one task held, and bytes spilled.
+    /// largest memory one task held, and bytes spilled; and for the whole run, the most
+    /// task outputs held at once.
     ///
     /// # Errors
     /// As [`DataFrame::collect`].
@@ -417,10 +418,11 @@ impl DataFrame {
         let elapsed = started.elapsed();
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         let mut out = format!(
-            "== optimized plan ==\n{optimized}\n== task graph, analyzed ==\n{} rows in {:.3} s; {} tasks; memory pool peak {} of {}; spilled {} in {} files\n",
+            "== optimized plan ==\n{optimized}\n== task graph, analyzed ==\n{} rows in {:.3} s; {} tasks, at most {} outputs held at once; memory pool peak {} of {}; spilled {} in {} files\n",
             rows,
             elapsed.as_secs_f64(),
             stats.tasks,
+            stats.peak_held_outputs,
             human_bytes(stats.peak_memory as u64),
             human_bytes(self.session.config().memory_limit as u64),
             human_bytes(stats.spilled_bytes),
@@ -458,7 +460,7 @@ impl DataFrame {
     }
 
     /// As [`DataFrame::collect`], with what the run cost: tasks, bytes and files spilled,
-    /// the memory pool's peak.
+    /// the memory pool's peak, the most task outputs held at once.
     ///
     /// # Errors
     /// As [`DataFrame::collect`].

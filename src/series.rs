@@ -89,31 +89,38 @@ impl Series {
         }
     }
 
-    /// Sum of the non-null values (0 when there are none).
+    /// Sum of the non-null values (0 when there are none). Floats add as IEEE 754 does:
+    /// a NaN, or both infinities, make the sum NaN.
     pub fn sum(&self) -> Reduction {
         self.reduce(Expr::sum)
     }
-    /// Mean of the non-null values (null, or NaN as `f64`, when there are none).
+    /// Mean of the non-null values (null, or NaN as `f64`, when there are none); NaN as
+    /// the sum is.
     pub fn mean(&self) -> Reduction {
         self.reduce(Expr::mean)
     }
-    /// Smallest non-null value.
+    /// Smallest non-null value; floats in IEEE 754 totalOrder, as Arrow's kernels
+    /// (`−NaN < −∞ < −0.0 < 0.0 < ∞ < NaN`), so a (positive) NaN is the smallest only
+    /// when every value is NaN.
     pub fn min(&self) -> Reduction {
         self.reduce(Expr::min)
     }
-    /// Largest non-null value.
+    /// Largest non-null value; floats in IEEE 754 totalOrder, as [`Series::min`], so
+    /// any (positive) NaN is the largest.
     pub fn max(&self) -> Reduction {
         self.reduce(Expr::max)
     }
-    /// Number of non-null values.
+    /// Number of non-null values (NaN counts: it is a value).
     pub fn count(&self) -> Reduction {
         self.reduce(Expr::count)
     }
-    /// Sample standard deviation (ddof 1, as pandas).
+    /// Sample standard deviation (ddof 1, as pandas): null with fewer than two values, NaN when
+    /// any value is NaN or infinite.
     pub fn std(&self) -> Reduction {
         self.reduce(Expr::std)
     }
-    /// Sample variance (ddof 1, as pandas).
+    /// Sample variance (ddof 1, as pandas): null with fewer than two values, NaN when
+    /// any value is NaN or infinite.
     pub fn var(&self) -> Reduction {
         self.reduce(Expr::var)
     }

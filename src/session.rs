@@ -101,6 +101,14 @@ impl SessionBuilder {
         self
     }
 
+    /// Decoded bytes a batch read from a source stays near, where the source knows its
+    /// rows' width before reading (Parquet): wide rows make batches of fewer than
+    /// `batch_rows` rows (default 8 MiB).
+    pub fn batch_bytes(mut self, bytes: usize) -> Self {
+        self.config.batch_bytes = bytes;
+        self
+    }
+
     /// Decoded bytes a source partition aims at, where the source can choose.
     pub fn target_partition_bytes(mut self, bytes: usize) -> Self {
         self.config.target_partition_bytes = bytes;

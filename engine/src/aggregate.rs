@@ -7,6 +7,11 @@
 //! not depend on partitioning, except for rounding in float sums and moments.
 //! Variance uses the pairwise update of Chan et al., stable where naive sums of squares
 //! are not.
+//!
+//! Floats follow the rule documented in `spillway_planner::expr`: min and max in IEEE 754
+//! totalOrder (Arrow's `min`/`max` kernels; a positive NaN is the largest value, so `max`
+//! is NaN when any value is, and `min` skips NaN unless every value is one), sums, means
+//! and moments in IEEE arithmetic (NaN propagates; an infinity makes the variance NaN).
 
 use std::sync::Arc;
 

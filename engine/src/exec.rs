@@ -4,7 +4,8 @@
 //! consumers each output still has) and hands ready tasks to the pool; workers send their
 //! results back over a channel. Ready tasks are taken deepest stage first, then in
 //! partition order, so combine tasks run as soon as their inputs exist and partial results
-//! do not pile up. An output is dropped as soon as its last consumer has finished.
+//! do not pile up. An output is dropped as soon as its last consumer has finished; the
+//! most outputs held at once is [`ExecStats::peak_held_outputs`].
 //!
 //! At most `threads` tasks are in flight at once, so the pool never holds more started
 //! partitions than it has workers, and a task is admitted only while a quarter of its
@@ -21,7 +22,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 
 use arrow::array::RecordBatch;
@@ -79,6 +80,11 @@ pub struct ExecStats {
     pub spill_micros: u64,
     /// The most bytes reserved at once from the memory pool (over the pool's life).
     pub peak_memory: usize,
+    /// The most task outputs the scheduler held at once, waiting for their consumers (the
+    /// graph's own outputs count until the run ends). An output is released when its last
+    /// consumer finishes, so a reduction's tree holds a few partial states per level, not
+    /// one per partition.
+    pub peak_held_outputs: usize,
     /// Per task, by task id (default values for a task that did not finish).
     pub per_task: Vec<TaskMetrics>,
 }
@@ -106,11 +112,15 @@ struct State<'g> {
     /// Consumers that still have to read each output (outputs of the graph count one more).
     unread: Vec<usize>,
     results: Vec<Option<Arc<Data>>>,
+    /// How many of `results` are held now.
+    held: usize,
+    /// The most ever held, for [`ExecStats::peak_held_outputs`].
+    peak_held: &'g AtomicUsize,
     ready: BinaryHeap<(usize, Reverse<TaskId>)>,
 }
 
 impl<'g> State<'g> {
-    fn new(graph: &'g TaskGraph) -> Self {
+    fn new(graph: &'g TaskGraph, peak_held: &'g AtomicUsize) -> Self {
         let n = graph.tasks.len();
         let mut dependents = vec![Vec::new(); n];
         let mut unread = vec![0; n];
@@ -131,6 +141,8 @@ impl<'g> State<'g> {
             dependents,
             unread,
             results: (0..n).map(|_| None).collect(),
+            held: 0,
+            peak_held,
             ready: BinaryHeap::new(),
         };
         for id in 0..n {
@@ -165,11 +177,13 @@ impl<'g> State<'g> {
     /// readies the tasks that waited only for it.
     fn finish(&mut self, id: TaskId, data: Data) {
         self.results[id] = Some(Arc::new(data));
+        self.held += 1;
+        self.peak_held.fetch_max(self.held, Ordering::Relaxed);
         for i in 0..self.graph.tasks[id].deps.len() {
             let d = self.graph.tasks[id].deps[i];
             self.unread[d] -= 1;
-            if self.unread[d] == 0 {
-                self.results[d] = None;
+            if self.unread[d] == 0 && self.results[d].take().is_some() {
+                self.held -= 1;
             }
         }
         for i in 0..self.dependents[id].len() {
@@ -298,6 +312,8 @@ struct Run {
     spill: Arc<SpillDir>,
     batch_rows: usize,
     activity: Activity,
+    /// The most task outputs held at once.
+    peak_held: AtomicUsize,
 }
 
 /// As [`execute`], with what the run cost. The run's spill folder is removed before this
@@ -325,6 +341,7 @@ pub fn execute_with_stats(
         ),
         batch_rows: options.batch_rows.max(1),
         activity: Activity::default(),
+        peak_held: AtomicUsize::new(0),
     });
     let out = schedule(&graph, pool, &options, &run);
     let spill = run.spill.stats();
@@ -334,6 +351,7 @@ pub fn execute_with_stats(
         spill_files: spill.files.load(Ordering::Relaxed),
         spill_micros: spill.micros.load(Ordering::Relaxed),
         peak_memory: run.memory.peak(),
+        peak_held_outputs: run.peak_held.load(Ordering::Relaxed),
         per_task: run
             .metrics
             .lock()
@@ -353,7 +371,7 @@ fn schedule(
     run: &Arc<Run>,
 ) -> Result<Vec<RecordBatch>> {
     let cancel = &run.cancel;
-    let mut state = State::new(graph);
+    let mut state = State::new(graph, &run.peak_held);
     let total = graph.tasks.len();
     let report = |done: usize| {
         if let Some(p) = &options.progress {
@@ -452,14 +470,50 @@ mod tests {
     use spillway_planner::expr::col;
     use spillway_planner::logical::LogicalPlan;
 
-    fn graph(predicate_fails_at: i64) -> Arc<TaskGraph> {
+    /// Counts the closure's calls. Partitions after the failing one are held back until
+    /// the failure is `GRACE` old, so the counts show what the scheduler guarantees rather
+    /// than how threads happened to race.
+    #[derive(Default)]
+    struct Calls {
+        all: AtomicUsize,
+        later: AtomicUsize,
+        failed_at: std::sync::OnceLock<std::time::Instant>,
+    }
+
+    impl Calls {
+        const GRACE: std::time::Duration = std::time::Duration::from_millis(200);
+
+        fn hold(&self) {
+            self.later.fetch_add(1, Ordering::Relaxed);
+            let started = std::time::Instant::now();
+            while self
+                .failed_at
+                .get()
+                .is_none_or(|t| t.elapsed() < Self::GRACE)
+                && started.elapsed() < std::time::Duration::from_secs(10)
+            {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+    }
+
+    /// `sum(apply(x))` over 20 partitions of 50 rows (one batch each); the closure panics
+    /// at `fails_at`.
+    fn graph(fails_at: i64, calls: Arc<Calls>) -> Arc<TaskGraph> {
         let scan = Arc::new(LogicalPlan::scan(Batches::numbers(1000, 20)));
         let p = LogicalPlan::project(
             scan,
             vec![
                 col("x")
                     .apply(move |x: i64| {
-                        assert!(x != predicate_fails_at, "boom at {x}");
+                        calls.all.fetch_add(1, Ordering::Relaxed);
+                        if x == fails_at {
+                            let _ = calls.failed_at.set(std::time::Instant::now());
+                            panic!("boom at {x}");
+                        }
+                        if fails_at >= 0 && x >= (fails_at / 50 + 1) * 50 {
+                            calls.hold();
+                        }
                         x
                     })
                     .alias("y"),
@@ -487,7 +541,7 @@ mod tests {
                 })),
                 ..ExecOptions::default()
             };
-            let g = graph(-1);
+            let g = graph(-1, Arc::default());
             let n = g.tasks.len();
             let out = execute(g, &pool, opts).unwrap();
             let sum = spillway_planner::scalar::ScalarValue::from_array_index(out[0].column(0), 0);
@@ -510,12 +564,26 @@ mod tests {
                 max_in_flight: 2,
                 ..ExecOptions::default()
             };
-            let err = execute(graph(510), &pool, opts).unwrap_err();
+            let calls = Arc::new(Calls::default());
+            let err = execute(graph(510, Arc::clone(&calls)), &pool, opts).unwrap_err();
             assert!(
                 matches!(&err, Error::Task { task, partition: 10, .. } if task == "scan-apply-partial[10]"),
                 "{err}"
             );
             assert!(err.to_string().contains("boom at 510"), "{err}");
+            // Tasks start in partition order, two at once; no later partition finishes
+            // before the failure is heard, and then nothing starts: at most one later
+            // partition (one batch of 50 rows) ran beside partition 10. One at a time,
+            // nothing after it ran.
+            let (all, later) = (
+                calls.all.load(Ordering::Relaxed),
+                calls.later.load(Ordering::Relaxed),
+            );
+            if synchronous {
+                assert_eq!((all, later), (511, 0));
+            } else {
+                assert!(later <= 50 && all <= 511 + 50, "{all} calls, {later} later");
+            }
         }
     }
 }

@@ -527,6 +527,7 @@ fn plan_scan(
         projection: projection.as_deref(),
         filters,
         batch_rows: config.batch_rows,
+        batch_bytes: config.batch_bytes,
         target_partition_bytes: config.target_partition_bytes,
         min_partitions: config.threads,
     })

@@ -1,13 +1,20 @@
 //! The memory manager: one budget, the session's `memory_limit`, for everything the engine
 //! holds.
 //!
-//! Every consumer (a task's output waiting for its readers, an exchange bucket, a hash
-//! table, a sort buffer) holds a [`Reservation`] from the session's [`MemoryPool`] and grows
-//! it before it allocates. A reservation is RAII: dropping it returns its bytes, so memory
+//! Every consumer that buffers data (a task's output held between stages as buckets or
+//! sorted runs, an exchange bucket, a hash table, a sort buffer, a join's build side) holds a
+//! [`Reservation`] from the session's [`MemoryPool`] and grows it before it allocates. A reservation is RAII: dropping it returns its bytes, so memory
 //! is given back on success, error, panic and cancellation alike. When a reservation cannot
 //! grow, the consumer decides: spill and shrink, wait ([`MemoryPool::wait_for`], used by the
 //! scheduler to admit a task only once its memory is there), or fail with
 //! [`Error::ResourcesExhausted`] naming itself and the sizes.
+//!
+//! Streaming operators reserve nothing, so a pipeline of them runs under any limit, however
+//! small: a filter, a projection, `apply`, a local limit or a partial aggregate holds one
+//! batch of at most `batch_rows` rows at a time, and `map_partitions` holds the one
+//! partition it is defined over. What they hand on unreserved is bounded by the plan, not
+//! by the data's size: a reduction's partial states, a limit's first `n` rows, and the
+//! result batches a `collect` returns (which the caller asked to hold).
 //!
 //! The pool counts bytes as Arrow reports them (`get_array_memory_size`), which is what the
 //! buffers occupy; the process's peak RSS is the limit plus the allocator's slack, the

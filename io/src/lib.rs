@@ -43,6 +43,7 @@
 //!     projection: None,
 //!     filters: &[],
 //!     batch_rows: 1024,
+//!     batch_bytes: 8 << 20,
 //!     target_partition_bytes: 128 << 20,
 //!     min_partitions: 1,
 //! };

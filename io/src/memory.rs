@@ -333,6 +333,7 @@ mod tests {
             projection,
             filters: &[],
             batch_rows,
+            batch_bytes: 8 << 20,
             target_partition_bytes: 1 << 20,
             min_partitions: 1,
         }

@@ -71,6 +71,10 @@ pub struct SessionConfig {
     pub spill_dir: PathBuf,
     /// Largest number of rows in one batch read from a source.
     pub batch_rows: usize,
+    /// Decoded bytes a batch read from a source stays near, where the source knows how
+    /// wide its rows are before reading (Parquet, from its footers): a row group of very
+    /// wide rows is read in batches of fewer than `batch_rows` rows (at least one).
+    pub batch_bytes: usize,
     /// Decoded bytes a source partition aims at, where the source can choose.
     pub target_partition_bytes: usize,
     /// How many partial results one combine task merges (Dask's `split_every`).
@@ -92,6 +96,7 @@ impl Default for SessionConfig {
             memory_limit: default_memory_limit(),
             spill_dir: system_temp_dir(),
             batch_rows: 64 * 1024,
+            batch_bytes: 8 << 20,
             target_partition_bytes: 128 << 20,
             fan_in: 8,
             progress: Progress::Auto,
@@ -150,9 +155,10 @@ pub fn parse_bytes(text: &str) -> Result<usize> {
 
 impl SessionConfig {
     /// The defaults, overridden by `SPILLWAY_THREADS`, `SPILLWAY_MEMORY_LIMIT` (a byte size
-    /// such as `2GiB`), `SPILLWAY_SPILL_DIR`, `SPILLWAY_BATCH_ROWS` and `SPILLWAY_PROGRESS`
-    /// (`auto`, `always` or `never`). The only place Spillway reads its own settings from the
-    /// environment (the platform's temp folder aside: [`system_temp_dir`]).
+    /// such as `2GiB`), `SPILLWAY_SPILL_DIR`, `SPILLWAY_BATCH_ROWS`, `SPILLWAY_BATCH_BYTES`
+    /// (a byte size) and `SPILLWAY_PROGRESS` (`auto`, `always` or `never`). The only place
+    /// Spillway reads its own settings from the environment (the platform's temp folder
+    /// aside: [`system_temp_dir`]).
     ///
     /// # Errors
     /// [`Error::Config`] naming the variable whose value cannot be parsed.
@@ -175,6 +181,10 @@ impl SessionConfig {
         }
         if let Some(v) = var("SPILLWAY_BATCH_ROWS") {
             c.batch_rows = int("SPILLWAY_BATCH_ROWS", v)?;
+        }
+        if let Some(v) = var("SPILLWAY_BATCH_BYTES") {
+            c.batch_bytes =
+                parse_bytes(&v).map_err(|e| Error::Config(format!("SPILLWAY_BATCH_BYTES: {e}")))?;
         }
         if let Some(v) = var("SPILLWAY_PROGRESS") {
             c.progress = v
@@ -199,6 +209,7 @@ impl SessionConfig {
         let positive = [
             ("threads", self.threads),
             ("batch_rows", self.batch_rows),
+            ("batch_bytes", self.batch_bytes),
             ("memory_limit", self.memory_limit),
             ("target_partition_bytes", self.target_partition_bytes),
         ];
@@ -247,5 +258,15 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.validate().unwrap_err().to_string().contains("threads"));
+        let bad = SessionConfig {
+            batch_bytes: 0,
+            ..Default::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("batch_bytes")
+        );
     }
 }

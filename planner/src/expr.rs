@@ -5,6 +5,19 @@
 //! schema with [`Expr::to_field`] when a plan node is built, so a wrong column name or type
 //! fails before anything runs. [`binary_types`] (in [`coerce`](crate::coerce)) holds the
 //! coercion rules, shared by the type checker and the engine so they cannot disagree.
+//!
+//! # Floats: NaN, infinities and signed zeros
+//!
+//! Arithmetic is IEEE 754: NaN propagates, `∞ − ∞` is NaN. Comparisons (`eq`, `lt`, ...)
+//! and the reductions `min` and `max` order floats by IEEE 754 *totalOrder*, as Arrow's
+//! kernels (and so sorts, group-by and joins) do:
+//! `−NaN < −∞ < … < −0.0 < 0.0 < … < ∞ < NaN`. So `NaN == NaN` is true, `-0.0 == 0.0` is false,
+//! `NaN > x` is true for every other `x`, and a NaN produced by arithmetic may carry the
+//! sign bit (on x86-64 `∞ − ∞` does) and so sort below `−∞`. This differs from Rust's `>`
+//! on `f64` (where every comparison with NaN is false), which is what closures passed to
+//! `apply` see. `sum`, `mean`, `std` and `var` are IEEE arithmetic: NaN when any value is
+//! NaN (or, for sums and means, both infinities occur; for `std` and `var`, any value is
+//! infinite), ±∞ when an infinity dominates. `count` counts NaN: it is a value, not a null.
 
 use std::fmt;
 use std::ops;
@@ -270,11 +283,11 @@ impl Expr {
     pub fn mean(self) -> AggExpr {
         self.agg(AggFunc::Mean)
     }
-    /// Smallest non-null value.
+    /// Smallest non-null value (floats in IEEE 754 totalOrder: see the module doc).
     pub fn min(self) -> AggExpr {
         self.agg(AggFunc::Min)
     }
-    /// Largest non-null value.
+    /// Largest non-null value (floats in IEEE 754 totalOrder: see the module doc).
     pub fn max(self) -> AggExpr {
         self.agg(AggFunc::Max)
     }

@@ -39,6 +39,11 @@ pub struct ScanRequest<'a> {
     pub filters: &'a [Expr],
     /// The largest number of rows in one batch.
     pub batch_rows: usize,
+    /// The decoded bytes one batch should stay near, where the source knows how wide its
+    /// rows are before reading them (a Parquet partition divides it by its row groups'
+    /// uncompressed bytes per row of the projected columns): never more than `batch_rows`
+    /// rows, and at least one row, however wide.
+    pub batch_bytes: usize,
     /// The size a partition should aim at, in bytes of decoded data, where the source can
     /// choose (a Parquet partition groups row groups up to this size).
     pub target_partition_bytes: usize,
@@ -51,11 +56,14 @@ impl ScanRequest<'_> {
     /// Checks the request against a source of `columns` columns.
     ///
     /// # Errors
-    /// [`Error::Config`] for `batch_rows` 0; [`Error::Internal`] for a projection index
-    /// out of range (the planner built a bad request).
+    /// [`Error::Config`] for `batch_rows` or `batch_bytes` 0; [`Error::Internal`] for a
+    /// projection index out of range (the planner built a bad request).
     pub fn check(&self, columns: usize) -> Result<()> {
         if self.batch_rows == 0 {
             return Err(Error::Config("batch_rows must be at least 1".into()));
+        }
+        if self.batch_bytes == 0 {
+            return Err(Error::Config("batch_bytes must be at least 1".into()));
         }
         if let Some(bad) = self
             .projection
@@ -102,7 +110,8 @@ pub trait ScanPartition: Send + Sync + fmt::Debug {
     /// Bytes of decoded data, when known before reading.
     fn estimated_bytes(&self) -> Option<usize>;
 
-    /// Reads the partition as batches of at most the request's `batch_rows` rows.
+    /// Reads the partition as batches of at most the request's `batch_rows` rows (and,
+    /// where the source can tell, of about its `batch_bytes`).
     ///
     /// # Errors
     /// A file that cannot be opened or decoded names the file.

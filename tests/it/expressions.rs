@@ -41,6 +41,50 @@ fn wrong_types_are_rejected_at_build_time() {
 }
 
 #[test]
+fn not_negates_with_kleene_logic_and_floats_compare_in_total_order() {
+    let s = Session::builder().threads(2).build().unwrap();
+    let values = vec![
+        Some(1.0),
+        None,
+        Some(f64::NAN),
+        Some(-0.0),
+        Some(f64::NEG_INFINITY),
+    ];
+    let schema = Arc::new(Schema::new(vec![Field::new("b", DataType::Float64, true)]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![Arc::new(Float64Array::from(values))],
+    )
+    .unwrap();
+    let df = s.from_batches(schema, vec![batch], 2).unwrap();
+    let out = df
+        .select([
+            not(col("b").gt(lit(0.0))).alias("not_pos"),
+            (!col("b").eq(lit(f64::NAN))).alias("not_nan"),
+        ])
+        .unwrap()
+        .collect_batch()
+        .unwrap();
+    let column = |i: usize| {
+        out.column(i)
+            .as_any()
+            .downcast_ref::<spillway::arrow::array::BooleanArray>()
+            .unwrap()
+            .iter()
+            .collect::<Vec<_>>()
+    };
+    // NaN is above 0.0 and equal to itself; -0.0 is not above 0.0; null stays null.
+    assert_eq!(
+        column(0),
+        vec![Some(false), None, Some(false), Some(true), Some(true)]
+    );
+    assert_eq!(
+        column(1),
+        vec![Some(true), None, Some(false), Some(true), Some(true)]
+    );
+}
+
+#[test]
 fn apply_closure_errors_and_panics_are_typed() {
     let f = ElementFn::new(|n: i64| {
         if n < 0 {

@@ -107,19 +107,74 @@ fn unknown_columns_and_wrong_types_fail_when_the_frame_is_built() {
     assert!(err.to_string().contains("twice"), "{err}");
 }
 
+/// Holds back every partition after the failing one until the failure has happened and
+/// the scheduler has had `GRACE` to hear of it (it takes one message off a channel and
+/// raises a flag; the grace is long so that a loaded CI machine does not starve it), so
+/// that how many closure calls a cancelled run makes depends on the engine's guarantees
+/// alone, not on how threads race.
+struct Gate {
+    calls: AtomicUsize,
+    /// Calls made in the partitions held back.
+    later_calls: AtomicUsize,
+    failed_at: std::sync::OnceLock<std::time::Instant>,
+}
+
+impl Gate {
+    const GRACE: std::time::Duration = std::time::Duration::from_millis(200);
+
+    fn new() -> Arc<Gate> {
+        Arc::new(Gate {
+            calls: AtomicUsize::new(0),
+            later_calls: AtomicUsize::new(0),
+            failed_at: std::sync::OnceLock::new(),
+        })
+    }
+
+    fn fail(&self) {
+        let _ = self.failed_at.set(std::time::Instant::now());
+    }
+
+    /// Waits until the failure is `GRACE` old (giving up after 10 s, for a broken engine
+    /// that never fails: the call counts then tell).
+    fn hold(&self) {
+        self.later_calls.fetch_add(1, Ordering::Relaxed);
+        let started = std::time::Instant::now();
+        while self
+            .failed_at
+            .get()
+            .is_none_or(|t| t.elapsed() < Self::GRACE)
+            && started.elapsed() < std::time::Duration::from_secs(10)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
+
 #[test]
 fn a_panicking_closure_names_its_task_and_partition_and_stops_the_graph() {
+    // 64 partitions of 1000 rows read as batches of 100; the closure panics on the 501st
+    // row of partition 3.
+    const PART_ROWS: usize = 1000;
+    const BATCH_ROWS: usize = 100;
     for threads in [1, 2, 4] {
-        let s = session(threads);
-        let calls = Arc::new(AtomicUsize::new(0));
-        let seen = Arc::clone(&calls);
+        let s = Session::builder()
+            .threads(threads)
+            .batch_rows(BATCH_ROWS)
+            .build()
+            .unwrap();
+        let gate = Gate::new();
+        let g = Arc::clone(&gate);
         let err = numbers(&s, 64_000, 64)
             .column("x")
             .unwrap()
             .apply(move |x: i64| {
-                seen.fetch_add(1, Ordering::Relaxed);
+                g.calls.fetch_add(1, Ordering::Relaxed);
                 if x == 3_500 {
+                    g.fail();
                     panic!("bad sample {x}");
+                }
+                if x >= 4_000 {
+                    g.hold();
                 }
                 x
             })
@@ -142,13 +197,63 @@ fn a_panicking_closure_names_its_task_and_partition_and_stops_the_graph() {
             }
             other => panic!("wrong error: {other}"),
         }
-        // Cancelled promptly: far fewer than all 64 partitions were started after the
-        // failure (with one thread, nothing after partition 3 runs at all).
-        let n = calls.load(Ordering::Relaxed);
-        assert!(n < 64_000, "{n} calls");
+        // What can be in flight: tasks start in partition order, at most `threads` at
+        // once, and none of the held-back partitions can finish before the failure is
+        // heard. So while partition 3 runs, at most `threads - 1` later partitions have
+        // started; once the cancel flag is up no task starts, and a running one stops
+        // before its next batch: each later partition makes at most one batch of calls.
+        // Partitions 0..=2 make at most their 3000 calls, partition 3 makes 501.
+        let later = gate.later_calls.load(Ordering::Relaxed);
+        let n = gate.calls.load(Ordering::Relaxed);
+        assert!(later <= (threads - 1) * BATCH_ROWS, "{later} later calls");
+        assert!(
+            n <= 3 * PART_ROWS + 501 + (threads - 1) * BATCH_ROWS,
+            "{n} calls"
+        );
         if threads == 1 {
             assert_eq!(n, 3_501);
         }
+    }
+}
+
+#[test]
+fn a_failure_among_many_slow_partitions_returns_long_before_the_full_run() {
+    // 2000 partitions of one row, each taking at least 5 ms: a full run takes at least
+    // 10 s / threads. Partition 10 fails at once, by an error or a panic.
+    const PARTS: usize = 2000;
+    const SLEEP: std::time::Duration = std::time::Duration::from_millis(5);
+    for (threads, panics) in [(2, false), (2, true), (4, false), (4, true)] {
+        let s = session(threads);
+        let started_parts = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&started_parts);
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+        let started = std::time::Instant::now();
+        let err = numbers(&s, PARTS as i64, PARTS)
+            .map_partitions(schema, move |batch: RecordBatch| {
+                seen.fetch_add(1, Ordering::Relaxed);
+                if batch.column(0).as_primitive::<Int64Type>().value(0) == 10 {
+                    if panics {
+                        panic!("slow partition 10 panicked");
+                    }
+                    return Err("slow partition 10 failed".to_string());
+                }
+                std::thread::sleep(SLEEP);
+                Ok(batch)
+            })
+            .collect()
+            .unwrap_err();
+        let elapsed = started.elapsed();
+        assert!(matches!(&err, Error::Task { partition: 10, .. }), "{err}");
+        assert!(err.to_string().contains("slow partition 10"), "{err}");
+        let full_run = SLEEP * (PARTS / threads) as u32;
+        assert!(
+            elapsed < full_run / 5,
+            "{threads} threads: {elapsed:?}, the full run takes at least {full_run:?}"
+        );
+        // Partitions 0..=10 started; of the 1989 after, only the few that were started
+        // while partition 10 ran (or before its failure was heard).
+        let n = started_parts.load(Ordering::Relaxed);
+        assert!(n < PARTS / 20, "{threads} threads: {n} partitions started");
     }
 }
 
@@ -211,6 +316,60 @@ fn map_partitions_checks_the_declared_schema_on_every_partition() {
         matches!(err.root(), Error::UserFunction { message, .. } if message == "no thanks"),
         "{err}"
     );
+}
+
+#[test]
+fn a_map_partitions_panic_or_error_names_its_task_and_partition() {
+    let s = session(2);
+    let declared = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+    // 100 rows in 4 partitions of 25: the closure fails on the one starting at `at`.
+    let run = |at: i64, panics: bool| {
+        numbers(&s, 100, 4)
+            .map_partitions(Arc::clone(&declared), move |batch: RecordBatch| {
+                let first = batch.column(0).as_primitive::<Int64Type>().value(0);
+                if first == at {
+                    if panics {
+                        panic!("cannot handle the partition from {first}");
+                    }
+                    return Err(format!("refused the partition from {first}"));
+                }
+                Ok(batch)
+            })
+            .collect()
+            .unwrap_err()
+    };
+
+    let err = run(50, true);
+    match &err {
+        Error::Task {
+            task,
+            partition: 2,
+            source,
+        } => {
+            assert_eq!(task, "scan-map_partitions[2]");
+            assert!(
+                matches!(source.as_ref(), Error::UserPanic { message, .. } if message == "cannot handle the partition from 50"),
+                "{err}"
+            );
+        }
+        other => panic!("wrong error: {other}"),
+    }
+    assert!(err.to_string().contains("partition 2"), "{err}");
+
+    let err = run(25, false);
+    match &err {
+        Error::Task {
+            task,
+            partition: 1,
+            source,
+        } => assert!(
+            task == "scan-map_partitions[1]"
+                && matches!(source.as_ref(), Error::UserFunction { message, value: None, .. } if message == "refused the partition from 25"),
+            "{err}"
+        ),
+        other => panic!("wrong error: {other}"),
+    }
+    assert!(err.to_string().contains("partition 1"), "{err}");
 }
 
 #[test]
@@ -278,4 +437,50 @@ fn the_session_checks_its_configuration() {
             .build()
             .is_ok()
     );
+}
+
+#[test]
+fn a_reduction_releases_partial_states_as_their_combine_finishes() {
+    // 1000 partitions summed in a tree of 4-way combines: 1000 → 250 → 63 → 16 → 4 → 1.
+    const PARTS: usize = 1000;
+    const FAN_IN: usize = 4;
+    for threads in [1, 2, 4] {
+        let s = Session::builder()
+            .threads(threads)
+            .fan_in(FAN_IN)
+            .build()
+            .unwrap();
+        let sum = numbers(&s, 100_000, PARTS).column("x").unwrap().sum();
+        let frame = sum.frame().unwrap();
+        let stages = frame.task_graph().unwrap().stages.len();
+        assert_eq!(stages, 6);
+        let (out, stats) = frame.collect_with_stats().unwrap();
+        assert_eq!(
+            out[0].column(0).as_primitive::<Int64Type>().value(0),
+            4_999_950_000
+        );
+        let held = stats.peak_held_outputs;
+        if threads == 1 {
+            // One task at a time, deepest ready first: each of the 5 levels below the final
+            // task holds at most 3 outputs waiting for the 4th of their group, and the
+            // output just finished is one more.
+            assert_eq!(held, 5 * (FAN_IN - 1) + 1);
+        }
+        // A held output waits for a consumer that has not finished: one on the path up
+        // from a running task (at most `threads`), from the first partition not started
+        // yet (partitions start in order) or from a ready combine (ready combines go first,
+        // so at most one waits for a slot). Each path has fewer than `stages` consumers,
+        // each holding at most `FAN_IN` inputs.
+        assert!(
+            held <= (threads + 2) * stages * FAN_IN,
+            "{threads} threads held {held} outputs"
+        );
+        assert!(held < PARTS / 5, "{held}");
+        let text = sum.frame().unwrap().explain_analyze().unwrap();
+        assert!(text.contains("outputs held at once"), "{text}");
+    }
+    // A collect holds every output partition: they are the result.
+    let s = session(2);
+    let (_, stats) = numbers(&s, 1000, 50).collect_with_stats().unwrap();
+    assert_eq!(stats.peak_held_outputs, 50);
 }

@@ -1,9 +1,12 @@
 //! The memory-limit sweep: one query with every blocking operator (join, group-by,
 //! distinct, sort), from a limit that forces spills at every step to an ample one. Every
 //! limit that succeeds gives the in-memory answer, and success is monotone: once a limit
-//! suffices, every bigger one does too. The spill folder is empty after each run.
+//! suffices, every bigger one does too. The spill folder is empty after each run. And the
+//! streaming operators, which reserve nothing, run under any limit.
 
-use spillway::arrow::array::AsArray;
+use std::sync::Arc;
+
+use spillway::arrow::array::{AsArray, Int64Array};
 use spillway::arrow::datatypes::{Int64Type, UInt64Type};
 use spillway::prelude::*;
 
@@ -109,4 +112,94 @@ fn a_limit_sweep_is_monotone_and_every_success_is_the_in_memory_answer() {
         "only {} bytes sufficed",
         limits[first]
     );
+}
+
+/// What the streaming operators gave, and what that cost.
+#[derive(Debug, PartialEq)]
+struct Streamed {
+    /// The rows of a pipeline: filter, derived column, apply, map_partitions.
+    rows: Vec<i64>,
+    /// A head's rows.
+    head: Vec<i64>,
+    /// Every reduction.
+    reductions: Vec<f64>,
+    spilled: u64,
+    /// The memory pool's peak.
+    peak: usize,
+}
+
+/// The streaming operators over 200,000 rows (1.6 MB a column) in 16 partitions, on a
+/// session with a memory limit of `limit` bytes (the default when `None`).
+fn streaming(limit: Option<usize>) -> Streamed {
+    let mut builder = Session::builder().threads(2).batch_rows(1024);
+    if let Some(limit) = limit {
+        builder = builder.memory_limit(limit);
+    }
+    let s = builder.build().unwrap();
+    let df = s
+        .from_vec("x", (0..200_000_i64).collect(), 16)
+        .unwrap()
+        .into_frame();
+    let schema = Arc::new(Schema::new(vec![Field::new("z", DataType::Int64, false)]));
+    let declared = Arc::clone(&schema);
+    let pipeline = df
+        .filter(col("x").gt(lit(150_000)).or((col("x") % lit(3)).eq(lit(0))))
+        .unwrap()
+        .with_column((col("x") * lit(2)).alias("y"))
+        .unwrap()
+        .with_column(col("y").apply(|y: i64| y + 1).alias("y"))
+        .unwrap()
+        .map_partitions(schema, move |b: RecordBatch| {
+            let (x, y) = (
+                b.column(0).as_primitive::<Int64Type>(),
+                b.column(1).as_primitive::<Int64Type>(),
+            );
+            let z: Int64Array = x.iter().zip(y).map(|(x, y)| Some(x? + y?)).collect();
+            RecordBatch::try_new(Arc::clone(&declared), vec![Arc::new(z)])
+        });
+    let (out, stats) = pipeline.collect_with_stats().unwrap();
+    let rows = out
+        .iter()
+        .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+        .collect();
+    let head = df
+        .head(5_000)
+        .collect()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+        .collect();
+    let x = df.column("x").unwrap();
+    let z = pipeline.column("z").unwrap();
+    let reductions = vec![
+        x.sum().compute::<i64>().unwrap() as f64,
+        x.mean().compute::<f64>().unwrap(),
+        x.min().compute::<i64>().unwrap() as f64,
+        x.max().compute::<i64>().unwrap() as f64,
+        x.count().compute::<u64>().unwrap() as f64,
+        x.std().compute::<f64>().unwrap(),
+        x.var().compute::<f64>().unwrap(),
+        z.sum().compute::<i64>().unwrap() as f64,
+    ];
+    Streamed {
+        rows,
+        head,
+        reductions,
+        spilled: stats.spilled_bytes,
+        peak: s.memory().peak(),
+    }
+}
+
+#[test]
+fn streaming_operators_run_under_any_memory_limit() {
+    let ample = streaming(None);
+    // x over 150,000 (49,999 rows) or a multiple of 3 up to 150,000 (50,001 rows).
+    assert_eq!(ample.rows.len(), 100_000);
+    assert_eq!(ample.head, (0..5_000).collect::<Vec<_>>());
+    // Batch by batch, nothing reserved: nothing to wait for, nothing spilled, and the
+    // same answers under a limit smaller than one batch.
+    assert_eq!((ample.spilled, ample.peak), (0, 0));
+    for limit in [1, 4 << 10] {
+        assert_eq!(streaming(Some(limit)), ample, "limit {limit}");
+    }
 }

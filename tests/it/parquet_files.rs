@@ -86,6 +86,57 @@ fn a_glob_of_files_reads_in_order_with_bounded_batches() {
 }
 
 #[test]
+fn a_row_group_of_wide_strings_is_read_in_batches_of_the_session_batch_bytes() {
+    // One row group of 32 rows of 64 KiB strings (2 MiB), and a narrow column.
+    let dir = tempfile::tempdir().unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("s", DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(Int64Array::from_iter_values(0..32)),
+            Arc::new(StringArray::from_iter_values(
+                (0..32).map(|i| format!("{i:02}{}", "w".repeat((64 << 10) - 2))),
+            )),
+        ],
+    )
+    .unwrap();
+    let file = File::create(dir.path().join("wide.parquet")).unwrap();
+    let mut w = ArrowWriter::try_new(file, schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+
+    let s = Session::builder()
+        .threads(2)
+        .batch_rows(16)
+        .batch_bytes(256 << 10)
+        .build()
+        .unwrap();
+    let df = s.read_parquet(glob(dir.path())).unwrap();
+    // About 256 KiB: 3 rows of 64 KiB, not 16.
+    let wide: Vec<usize> = df
+        .collect()
+        .unwrap()
+        .iter()
+        .map(RecordBatch::num_rows)
+        .collect();
+    assert_eq!(wide, [3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2]);
+    // The id column alone is narrow: batch_rows rows a batch.
+    let narrow: Vec<usize> = df
+        .select([col("id")])
+        .unwrap()
+        .collect()
+        .unwrap()
+        .iter()
+        .map(RecordBatch::num_rows)
+        .collect();
+    assert_eq!(narrow, [16, 16]);
+    assert!(Session::builder().batch_bytes(0).build().is_err());
+}
+
+#[test]
 fn row_groups_are_pruned_from_statistics() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), 2, 10_000, 1_000);

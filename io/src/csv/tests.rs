@@ -36,6 +36,7 @@ fn request(batch_rows: usize, target: usize) -> ScanRequest<'static> {
         projection: None,
         filters: &[],
         batch_rows,
+        batch_bytes: 8 << 20,
         target_partition_bytes: target,
         min_partitions: 1,
     }

@@ -440,6 +440,7 @@ impl DataSource for DatasetSource {
                 projection: Some(&inner),
                 filters: &file_filters,
                 batch_rows: request.batch_rows,
+                batch_bytes: request.batch_bytes,
                 target_partition_bytes: request.target_partition_bytes,
                 min_partitions: 1,
             };

@@ -13,6 +13,7 @@ fn request(projection: Option<&[usize]>, target: usize) -> ScanRequest<'_> {
         projection,
         filters: &[],
         batch_rows: 40,
+        batch_bytes: 8 << 20,
         target_partition_bytes: target,
         min_partitions: 1,
     }

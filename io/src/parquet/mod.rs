@@ -14,13 +14,20 @@
 //!   `target_partition_bytes`. A partition holds at least one row group and never spans
 //!   two files.
 //! - **Reading** ([`ScanPartition::open`]) opens the file and decodes the partition's row
-//!   groups and projected columns with a `ParquetRecordBatchReader`, reusing the footer.
+//!   groups and projected columns with a `ParquetRecordBatchReader`, reusing the footer,
+//!   in batches of as many rows as keep a batch near the request's `batch_bytes`: the
+//!   footer gives each row group's uncompressed bytes of the projected columns, hence
+//!   their bytes per row, and the widest row group of the partition sets the rows per
+//!   batch, at most `batch_rows` and at least one. So a row group of 64 KiB strings is
+//!   not decoded as `batch_rows` × 64 KiB, while narrow columns read `batch_rows` rows.
 //!
 //! # Memory
 //!
 //! The source holds the footers (a few KB to a few MB per file). A partition's stream
 //! holds the pages of one column chunk at a time per projected column and yields batches
-//! of at most `batch_rows` rows; nothing else is buffered.
+//! of at most `batch_rows` rows and about `batch_bytes` bytes (the uncompressed size is of
+//! the encoded pages, which is near the decoded size for plain data and below it for
+//! dictionary- or run-length-encoded columns); nothing else is buffered.
 //!
 //! # Errors
 //!
@@ -199,12 +206,19 @@ impl DataSource for ParquetSource {
             None => Arc::clone(&self.schema),
         };
         let partition = |file: &Arc<ParquetFile>, row_groups: Vec<usize>, rows, bytes| {
+            let batch_rows = rows_per_batch(
+                file,
+                &row_groups,
+                projection.as_deref(),
+                request.batch_rows,
+                request.batch_bytes,
+            );
             Arc::new(ParquetPartition {
                 file: Arc::clone(file),
                 row_groups,
                 projection: projection.clone(),
                 schema: Arc::clone(&schema),
-                batch_rows: request.batch_rows,
+                batch_rows,
                 rows,
                 bytes,
             }) as Arc<dyn ScanPartition>
@@ -430,6 +444,33 @@ fn projected_bytes(rg: &RowGroupMetaData, projection: Option<&Projection>) -> us
         })
         .map(|(_, c)| to_usize(c.uncompressed_size()))
         .sum()
+}
+
+/// Rows per batch for `row_groups` of `file`: as many as keep a batch of the widest row
+/// group's rows (its uncompressed bytes of the projected columns per row) within
+/// `batch_bytes`; at most `batch_rows`, at least 1.
+fn rows_per_batch(
+    file: &ParquetFile,
+    row_groups: &[usize],
+    projection: Option<&Projection>,
+    batch_rows: usize,
+    batch_bytes: usize,
+) -> usize {
+    row_groups
+        .iter()
+        .filter_map(|&i| file.row_groups().get(i))
+        .map(|rg| {
+            let (rows, bytes) = (to_usize(rg.num_rows()), projected_bytes(rg, projection));
+            if bytes == 0 {
+                return batch_rows;
+            }
+            // rows × batch_bytes / bytes, without overflow.
+            let fit = (rows as u128 * batch_bytes as u128) / bytes as u128;
+            usize::try_from(fit).unwrap_or(usize::MAX)
+        })
+        .min()
+        .unwrap_or(batch_rows)
+        .clamp(1, batch_rows.max(1))
 }
 
 fn to_usize(n: i64) -> usize {

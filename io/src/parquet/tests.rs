@@ -58,6 +58,7 @@ fn request<'a>(filters: &'a [Expr], target_partition_bytes: usize) -> ScanReques
         projection: None,
         filters,
         batch_rows: 4096,
+        batch_bytes: 8 << 20,
         target_partition_bytes,
         min_partitions: 1,
     }
@@ -699,6 +700,80 @@ fn nullability_may_differ_between_files() {
             assert_eq!(batch.schema(), source.schema());
         }
     }
+}
+
+#[test]
+fn wide_rows_are_read_in_batches_near_batch_bytes_and_narrow_ones_by_batch_rows() {
+    // One row group of 64 rows: `x` (8 bytes a row) and `s`, 64 KiB strings. Pages of one
+    // value each, not dictionary-encoded, so that a batch's buffers hold its own rows only
+    // (the reader's string views point into the pages they were decoded from).
+    const WIDTH: usize = 64 << 10;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wide.parquet");
+    let x: ArrayRef = Arc::new(Int64Array::from_iter_values(0..64));
+    let s: ArrayRef = Arc::new(StringArray::from_iter_values(
+        (0..64).map(|i| format!("{i:05}{}", "w".repeat(WIDTH - 5))),
+    ));
+    let batch = RecordBatch::try_from_iter([("x", x), ("s", s)]).unwrap();
+    write_with(&path, &[batch], 64, |p| {
+        p.set_dictionary_enabled(false)
+            .set_data_page_size_limit(WIDTH)
+            .set_write_batch_size(1)
+    });
+    let source = ParquetSource::try_new(path.to_str().unwrap()).unwrap();
+    assert_eq!(source.num_row_groups(), 1);
+
+    let target = 512 << 10;
+    let scan = |projection: Option<&[usize]>| {
+        let req = ScanRequest {
+            projection,
+            batch_rows: 16,
+            batch_bytes: target,
+            ..request(&[], usize::MAX)
+        };
+        let parts = source.plan_scan(&req).unwrap();
+        assert_eq!(parts.len(), 1);
+        let batches = read(parts[0].as_ref());
+        assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 64);
+        batches
+    };
+    // Wide: 7 rows of 64 KiB make a batch near 512 KiB, not 16 rows (1 MiB).
+    for projection in [None, Some(&[1][..]), Some(&[1, 0][..])] {
+        let batches = scan(projection);
+        let (last, full) = batches.split_last().unwrap();
+        for b in full {
+            let bytes = b.get_array_memory_size();
+            assert_eq!(b.num_rows(), target / (WIDTH + 8), "{projection:?}");
+            assert!(
+                bytes <= target + target / 8 && bytes >= target * 3 / 4,
+                "{projection:?}: {} rows, {bytes} bytes",
+                b.num_rows()
+            );
+        }
+        assert!(last.get_array_memory_size() <= target + target / 8);
+    }
+    // Narrow: the projected column alone is 8 bytes a row, so batch_rows bounds it.
+    let sizes: Vec<usize> = scan(Some(&[0])).iter().map(RecordBatch::num_rows).collect();
+    assert_eq!(sizes, [16; 4]);
+    // A row wider than the whole target is still read, one row a batch.
+    let req = ScanRequest {
+        projection: None,
+        batch_rows: 16,
+        batch_bytes: 1,
+        ..request(&[], usize::MAX)
+    };
+    let parts = source.plan_scan(&req).unwrap();
+    let rows: Vec<usize> = read(parts[0].as_ref())
+        .iter()
+        .map(RecordBatch::num_rows)
+        .collect();
+    assert_eq!(rows, [1; 64]);
+    // And a request for batches of no bytes is refused.
+    let req = ScanRequest {
+        batch_bytes: 0,
+        ..request(&[], usize::MAX)
+    };
+    assert!(matches!(source.plan_scan(&req), Err(Error::Config(_))));
 }
 
 #[test]

@@ -173,6 +173,7 @@ mod tests {
             projection: None,
             filters: &[],
             batch_rows: 1024,
+            batch_bytes: 8 << 20,
             target_partition_bytes: 1 << 30,
             min_partitions: 1,
         };
