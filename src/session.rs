@@ -408,7 +408,7 @@ impl Session {
     /// assert_eq!(lengths, vec![1, 2, 3]);
     /// # Ok::<(), spillway::Error>(())
     /// ```
-    pub fn parallel_map<I, F, R>(&self, items: I, f: F) -> ParallelMap<I::IntoIter, R>
+    pub fn parallel_map<I, F, R>(&self, items: I, f: F) -> ParallelMap<'static, I::IntoIter, R>
     where
         I: IntoIterator,
         I::Item: Send + 'static,
@@ -437,7 +437,11 @@ impl Session {
     /// assert!(matches!(err, Error::Item { index: 2, .. }), "{err}");
     /// # Ok::<(), spillway::Error>(())
     /// ```
-    pub fn try_parallel_map<I, F, U, E>(&self, items: I, f: F) -> ParallelMap<I::IntoIter, U>
+    pub fn try_parallel_map<I, F, U, E>(
+        &self,
+        items: I,
+        f: F,
+    ) -> ParallelMap<'static, I::IntoIter, U>
     where
         I: IntoIterator,
         I::Item: Send + 'static,

@@ -21,6 +21,9 @@
 //!   the value is dropped. The output counts one more reader.
 //! - at most `threads` nodes run at once; independent branches run in parallel.
 //!
+//! The nodes are [`Jobs`]: computed from inside pool work (a node or a task that itself
+//! computes a graph), the waiting thread runs its own nodes rather than block the pool.
+//!
 //! The first failure (a closure's error or panic, as [`Error::UserFunction`] /
 //! [`Error::UserPanic`] naming the node as `name[number]`) stops the scheduling: nothing
 //! new starts, the running nodes are waited for, and that error is returned. With the
@@ -31,14 +34,14 @@ use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 
+use spillway_engine::jobs::Jobs;
 use spillway_planner::error::panic_message;
 use spillway_planner::udf::short_type_name;
 use spillway_planner::{Error, Result};
 
 use super::progress::Bar;
-use super::recv_helping;
 use crate::session::Session;
 
 /// A node's value, type-erased.
@@ -451,9 +454,15 @@ impl<'g> State<'g> {
     }
 }
 
-/// Calls a node's closure with panics caught.
-fn call(func: &NodeFn, inputs: &[Value]) -> std::result::Result<Value, Failure> {
-    match catch_unwind(AssertUnwindSafe(|| func(inputs))) {
+/// Calls a node's closure with panics caught, then lets go of its inputs: if this was an
+/// input's last reader, the value's `Drop` runs here, also caught (a panic there fails the
+/// node).
+fn call(func: &NodeFn, inputs: Vec<Value>) -> std::result::Result<Value, Failure> {
+    match catch_unwind(AssertUnwindSafe(move || {
+        let out = func(&inputs);
+        drop(inputs);
+        out
+    })) {
         Ok(r) => r,
         Err(payload) => Err(Failure::Panic(panic_message(payload.as_ref()))),
     }
@@ -483,20 +492,18 @@ fn run(graph: &Graph<'_>, session: &Session, bar: &Bar) -> Result<Value> {
     if session.config().synchronous {
         while let Some(i) = state.ready.pop() {
             let inputs = state.inputs(i)?;
-            let value =
-                call(&*graph.nodes[i].func, &inputs).map_err(|f| node_error(graph, i, f))?;
-            drop(inputs);
+            let value = call(&*graph.nodes[i].func, inputs).map_err(|f| node_error(graph, i, f))?;
             state.finish(i, value);
             done += 1;
             bar.inc(1);
         }
     } else {
-        let (tx, rx) = mpsc::channel::<(usize, std::result::Result<Value, Failure>)>();
+        let mut jobs: Jobs<'static, (usize, std::result::Result<Value, Failure>)> =
+            Jobs::new(session.pool().current_thread_index().is_some());
         let max_in_flight = session.config().threads.max(1);
-        let mut in_flight = 0usize;
         let mut first_error: Option<Error> = None;
         loop {
-            while first_error.is_none() && in_flight < max_in_flight {
+            while first_error.is_none() && jobs.in_flight() < max_in_flight {
                 let Some(i) = state.ready.pop() else { break };
                 let inputs = match state.inputs(i) {
                     Ok(inputs) => inputs,
@@ -505,25 +512,24 @@ fn run(graph: &Graph<'_>, session: &Session, bar: &Bar) -> Result<Value> {
                         break;
                     }
                 };
-                let (func, tx) = (Arc::clone(&graph.nodes[i].func), tx.clone());
-                in_flight += 1;
-                session.pool().spawn(move || {
-                    let result = call(&*func, &inputs);
-                    drop(inputs);
-                    // The scheduler waits for every node it started, so the receiver is
-                    // still there.
-                    let _ = tx.send((i, result));
-                });
+                let func = Arc::clone(&graph.nodes[i].func);
+                jobs.spawn(
+                    |job| session.pool().spawn(job),
+                    move || (i, call(&*func, inputs)),
+                );
             }
-            if in_flight == 0 {
-                break;
-            }
-            let Some((i, result)) = recv_helping(&rx) else {
-                return Err(Error::Internal(
-                    "the delayed scheduler lost its workers".into(),
-                ));
+            // `None`: nothing in flight, and nothing more could start.
+            let Some(finished) = jobs.next() else { break };
+            let (i, result) = match finished {
+                Ok(finished) => finished,
+                // `call` catches the node's panics: this is one in this module.
+                Err(panic) => {
+                    first_error.get_or_insert(Error::Internal(format!(
+                        "a delayed node's job panicked: {panic}"
+                    )));
+                    continue;
+                }
             };
-            in_flight -= 1;
             match result {
                 Ok(value) if first_error.is_none() => {
                     state.finish(i, value);

@@ -34,6 +34,12 @@
 //! a fixed `lookahead(n)` also caps the chunk at `n / (2 × workers)` so that every worker
 //! still gets work.
 //!
+//! # Where chunks run
+//!
+//! Chunks are spawned on the session's pool through a spawn function, and waited for
+//! through [`Jobs`]: inside pool work (a map in a submitted task, say) the driver runs its
+//! own chunks rather than block the workers (see `spillway_engine::jobs`).
+//!
 //! # Failures
 //!
 //! Each item runs under `catch_unwind`; its error or panic becomes [`Error::Item`] with the
@@ -47,15 +53,16 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
+use spillway_engine::jobs::{Job, Jobs};
 use spillway_planner::config::Progress;
 use spillway_planner::{Error, Result};
 
+use super::call_caught;
 use super::progress::Bar;
-use super::{call_caught, recv_helping};
 use crate::session::Session;
 
 /// What a chunk of items aims to take, in the adaptive chunking.
@@ -66,7 +73,10 @@ const AUTO_CHUNK_MAX: usize = 1024;
 const WINDOW_CHUNKS_PER_WORKER: usize = 4;
 
 /// A user closure over one item; its error already displayed.
-type ItemFn<T, U> = dyn Fn(T) -> std::result::Result<U, String> + Send + Sync;
+type ItemFn<'env, T, U> = dyn Fn(T) -> std::result::Result<U, String> + Send + Sync + 'env;
+
+/// How a driver hands a chunk's job to the pool: the pool's own spawn, or a scope's.
+type SpawnFn<'env> = Arc<dyn Fn(Job<'env>) + Send + Sync + 'env>;
 
 /// Consecutive results: the index of the first, and the results.
 type Run<U> = (usize, std::vec::IntoIter<Result<U>>);
@@ -108,7 +118,7 @@ pub fn resolve_n_jobs(n_jobs: isize, threads: usize) -> Result<usize> {
 
 /// A parallel map over an iterator, built by [`Session::parallel_map`] or
 /// [`Session::try_parallel_map`]; nothing runs until [`ParallelMap::collect`] or
-/// [`ParallelMap::results`].
+/// [`ParallelMap::results`]. `'env` is what the items and the closure borrow.
 ///
 /// ```
 /// use spillway::prelude::*;
@@ -126,11 +136,14 @@ pub fn resolve_n_jobs(n_jobs: isize, threads: usize) -> Result<usize> {
 /// [`Session::parallel_map`]: crate::Session::parallel_map
 /// [`Session::try_parallel_map`]: crate::Session::try_parallel_map
 #[must_use = "a ParallelMap does nothing until `collect` or `results`"]
-pub struct ParallelMap<I: Iterator, U> {
+pub struct ParallelMap<'env, I: Iterator, U> {
     session: Session,
     items: I,
-    f: Arc<ItemFn<I::Item, U>>,
+    f: Arc<ItemFn<'env, I::Item, U>>,
     name: Arc<str>,
+    /// The pool's own spawn for a `'static` map; `None` for a scoped one, whose runs open a
+    /// scope (see the module documentation).
+    spawn: Option<SpawnFn<'env>>,
     n_jobs: isize,
     ordered: bool,
     lookahead: Option<usize>,
@@ -139,23 +152,84 @@ pub struct ParallelMap<I: Iterator, U> {
     progress: Option<bool>,
 }
 
-impl<I, U> ParallelMap<I, U>
+impl<I, U> ParallelMap<'static, I, U>
 where
     I: Iterator,
     I::Item: Send + 'static,
     U: Send + 'static,
 {
+    /// A map whose chunks go straight to the session's pool.
     pub(crate) fn new(
         session: Session,
         items: I,
-        f: Arc<ItemFn<I::Item, U>>,
+        f: Arc<ItemFn<'static, I::Item, U>>,
         name: String,
+    ) -> Self {
+        let pool = session.clone();
+        let spawn: SpawnFn<'static> = Arc::new(move |job| pool.pool().spawn(job));
+        ParallelMap::with_spawn(session, items, f, name, Some(spawn))
+    }
+
+    /// Starts the map and returns its results as they arrive: `(index, result)` pairs, in
+    /// input order or in completion order (see [`ParallelMap::ordered`]). Lazy: items are
+    /// pulled and run as the results are consumed, at most `lookahead` ahead, so the input
+    /// may be unbounded. Dropping the iterator skips the remaining items and waits for the
+    /// running ones.
+    ///
+    /// In input order with `fail_fast`, the results end with the first failure; in
+    /// completion order they end once the items before the failure have finished.
+    ///
+    /// ```
+    /// use spillway::prelude::*;
+    ///
+    /// let session = Session::builder().threads(2).build()?;
+    /// let squares: Vec<(usize, Result<u64>)> = session
+    ///     .parallel_map(0_u64.., |i| i * i) // an unbounded input
+    ///     .results()?
+    ///     .take(4)
+    ///     .collect();
+    /// assert_eq!(squares[3].0, 3);
+    /// assert_eq!(*squares[3].1.as_ref().unwrap(), 9);
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `n_jobs`, `lookahead` or `chunk_size` is 0. Failures of items
+    /// are in the results, as [`Error::Item`].
+    pub fn results(mut self) -> Result<MapResults<I, U>> {
+        let spawn = match self.spawn.take() {
+            Some(spawn) => spawn,
+            None => {
+                let pool = self.session.clone();
+                Arc::new(move |job| pool.pool().spawn(job))
+            }
+        };
+        Ok(MapResults {
+            driver: self.start()?,
+            spawn,
+        })
+    }
+}
+
+impl<'env, I, U> ParallelMap<'env, I, U>
+where
+    I: Iterator,
+    I::Item: Send + 'env,
+    U: Send + 'env,
+{
+    fn with_spawn(
+        session: Session,
+        items: I,
+        f: Arc<ItemFn<'env, I::Item, U>>,
+        name: String,
+        spawn: Option<SpawnFn<'env>>,
     ) -> Self {
         ParallelMap {
             session,
             items,
             f,
             name: name.into(),
+            spawn,
             n_jobs: -1,
             ordered: true,
             lookahead: None,
@@ -181,8 +255,9 @@ where
 
     /// The most items pulled from the iterator and not yet handed to the consumer: running,
     /// waiting to be put in order, or ready. Default: four chunks per worker (see the
-    /// module documentation), which for slow items is `4 × workers`. Lower it when items
-    /// or results are large.
+    /// module documentation): `4 × workers` items while items are slow (a millisecond or
+    /// more each), growing with the chunk to at most `4 × workers × 1024` for trivial ones.
+    /// Lower it when items or results are large.
     pub fn lookahead(mut self, items: usize) -> Self {
         self.lookahead = Some(items);
         self
@@ -218,33 +293,8 @@ where
         resolve_n_jobs(self.n_jobs, self.session.config().threads)
     }
 
-    /// Starts the map and returns its results as they arrive: `(index, result)` pairs, in
-    /// input order or in completion order (see [`ParallelMap::ordered`]). Lazy: items are
-    /// pulled and run as the results are consumed, at most `lookahead` ahead, so the input
-    /// may be unbounded. Dropping the iterator skips the remaining items and waits for the
-    /// running ones.
-    ///
-    /// In input order with `fail_fast`, the results end with the first failure; in
-    /// completion order they end once the items before the failure have finished.
-    ///
-    /// ```
-    /// use spillway::prelude::*;
-    ///
-    /// let session = Session::builder().threads(2).build()?;
-    /// let squares: Vec<(usize, Result<u64>)> = session
-    ///     .parallel_map(0_u64.., |i| i * i) // an unbounded input
-    ///     .results()?
-    ///     .take(4)
-    ///     .collect();
-    /// assert_eq!(squares[3].0, 3);
-    /// assert_eq!(*squares[3].1.as_ref().unwrap(), 9);
-    /// # Ok::<(), spillway::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::Config`] when `n_jobs`, `lookahead` or `chunk_size` is 0. Failures of items
-    /// are in the results, as [`Error::Item`].
-    pub fn results(self) -> Result<MapResults<I, U>> {
+    /// Checks the settings and sets up the driver; nothing runs yet.
+    fn start(self) -> Result<Driver<'env, I, U>> {
         let workers = self.workers()?;
         if self.lookahead == Some(0) {
             return Err(Error::Config("lookahead must be at least 1".into()));
@@ -259,10 +309,10 @@ where
         };
         let (lo, hi) = self.items.size_hint();
         let total = (hi == Some(lo)).then_some(lo);
-        let (tx, rx) = mpsc::channel();
-        Ok(MapResults {
+        let on_worker = self.session.pool().current_thread_index().is_some();
+        Ok(Driver {
             synchronous: self.session.config().synchronous,
-            session: self.session,
+            bar: Bar::new(mode, "parallel_map", total),
             items: Some(self.items),
             pulled: 0,
             f: self.f,
@@ -277,17 +327,35 @@ where
                 chunk: 1,
             },
             stop_at: Arc::new(AtomicUsize::new(usize::MAX)),
-            tx,
-            rx,
-            in_flight: 0,
+            jobs: Jobs::new(on_worker),
             outstanding: 0,
             reorder: BTreeMap::new(),
             next_in_order: 0,
             ready: VecDeque::new(),
             current: None,
             finished: false,
-            bar: Bar::new(mode, "parallel_map", total),
         })
+    }
+
+    /// Runs `body` with the spawn function of this map: the pool's own, or a scope's opened
+    /// around `body` (and closed only once every chunk has returned).
+    fn run<R>(
+        self,
+        body: impl FnOnce(&mut Driver<'env, I, U>, &dyn Fn(Job<'env>)) -> R,
+    ) -> Result<R> {
+        let spawn = self.spawn.clone();
+        let session = self.session.clone();
+        let mut driver = self.start()?;
+        let out = match spawn {
+            Some(spawn) => body(&mut driver, &*spawn),
+            None => session.pool().in_place_scope(|scope| {
+                let spawn = |job: Job<'env>| scope.spawn(move |_| job());
+                let out = body(&mut driver, &spawn);
+                driver.stop();
+                out
+            }),
+        };
+        Ok(out)
     }
 
     /// Runs the map to the end and returns every result: in input order, or in completion
@@ -299,34 +367,35 @@ where
     /// ([`Error::root`] gives it). With `fail_fast` (the default) the map stops at the first
     /// failure; the running items are waited for before this returns.
     pub fn collect(self) -> Result<Vec<U>> {
-        let mut results = self.results()?;
-        let mut out = Vec::new();
-        let mut first_error: Option<(usize, Error)> = None;
-        // Whole runs at a time: the per-item work of the driver is what bounds the rate of
-        // trivial items.
-        while let Some((start, run)) = results.next_run() {
-            results.outstanding = results.outstanding.saturating_sub(run.len());
-            for (k, result) in run.enumerate() {
-                match result {
-                    Ok(v) if first_error.is_none() => out.push(v),
-                    Ok(_) => {}
-                    Err(e) => {
-                        let index = start + k;
-                        if first_error.as_ref().is_none_or(|(i, _)| index < *i) {
-                            first_error = Some((index, e));
+        self.run(|driver, spawn| {
+            let mut out = Vec::new();
+            let mut first_error: Option<(usize, Error)> = None;
+            // Whole runs at a time: the per-item work of the driver is what bounds the
+            // rate of trivial items.
+            while let Some((start, run)) = driver.next_run(spawn) {
+                driver.outstanding = driver.outstanding.saturating_sub(run.len());
+                for (k, result) in run.enumerate() {
+                    match result {
+                        Ok(v) if first_error.is_none() => out.push(v),
+                        Ok(_) => {}
+                        Err(e) => {
+                            let index = start + k;
+                            if first_error.as_ref().is_none_or(|(i, _)| index < *i) {
+                                first_error = Some((index, e));
+                            }
                         }
                     }
                 }
             }
-        }
-        match first_error {
-            Some((_, e)) => Err(e),
-            None => Ok(out),
-        }
+            match first_error {
+                Some((_, e)) => Err(e),
+                None => Ok(out),
+            }
+        })?
     }
 }
 
-impl<I: Iterator, U> fmt::Debug for ParallelMap<I, U> {
+impl<I: Iterator, U> fmt::Debug for ParallelMap<'_, I, U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ParallelMap")
             .field("function", &self.name)
@@ -385,30 +454,31 @@ struct Done<U> {
     elapsed: Duration,
 }
 
+/// What one chunk job needs besides its items.
+struct ChunkContext<'a, T, U> {
+    f: &'a ItemFn<'a, T, U>,
+    name: &'a str,
+    stop_at: &'a AtomicUsize,
+    fail_fast: bool,
+}
+
 /// Runs one chunk on a worker: each item under `catch_unwind`, skipping what `stop_at`
 /// excludes.
-fn run_chunk<T, U>(
-    f: &ItemFn<T, U>,
-    name: &str,
-    start: usize,
-    items: Vec<T>,
-    stop_at: &AtomicUsize,
-    fail_fast: bool,
-) -> Done<U> {
+fn run_chunk<T, U>(cx: &ChunkContext<'_, T, U>, start: usize, items: Vec<T>) -> Done<U> {
     let began = Instant::now();
     let n = items.len();
     let mut results = Vec::with_capacity(n);
     for (k, item) in items.into_iter().enumerate() {
         let index = start + k;
-        if index >= stop_at.load(Ordering::Relaxed) {
+        if index >= cx.stop_at.load(Ordering::Relaxed) {
             break;
         }
-        let result = call_caught(name, || f(item)).map_err(|e| Error::Item {
+        let result = call_caught(cx.name, || (cx.f)(item)).map_err(|e| Error::Item {
             index,
             source: Box::new(e),
         });
-        if result.is_err() && fail_fast {
-            stop_at.fetch_min(index + 1, Ordering::Relaxed);
+        if result.is_err() && cx.fail_fast {
+            cx.stop_at.fetch_min(index + 1, Ordering::Relaxed);
         }
         results.push(result);
     }
@@ -420,26 +490,24 @@ fn run_chunk<T, U>(
     }
 }
 
-/// The results of a [`ParallelMap`], as they arrive: `(index, result)` pairs. Made by
-/// [`ParallelMap::results`]; see there.
-#[must_use = "a MapResults runs items only as it is iterated"]
-pub struct MapResults<I: Iterator, U> {
-    session: Session,
+/// The state of one run of a map, kept by the thread that consumes the results (see the
+/// module documentation). Spawning goes through the function each call is given, so the
+/// same driver serves a map on the pool and a map in a scope.
+struct Driver<'env, I: Iterator, U> {
     synchronous: bool,
     /// `None` once exhausted or stopped.
     items: Option<I>,
     /// Items pulled so far: the index of the next one.
     pulled: usize,
-    f: Arc<ItemFn<I::Item, U>>,
+    f: Arc<ItemFn<'env, I::Item, U>>,
     name: Arc<str>,
     workers: usize,
     ordered: bool,
     fail_fast: bool,
     window: Window,
     stop_at: Arc<AtomicUsize>,
-    tx: mpsc::Sender<Done<U>>,
-    rx: mpsc::Receiver<Done<U>>,
-    in_flight: usize,
+    /// The chunks on the pool: at most `workers`.
+    jobs: Jobs<'env, Done<U>>,
     outstanding: usize,
     reorder: BTreeMap<usize, Done<U>>,
     next_in_order: usize,
@@ -449,18 +517,18 @@ pub struct MapResults<I: Iterator, U> {
     bar: Bar,
 }
 
-impl<I, U> MapResults<I, U>
+impl<'env, I, U> Driver<'env, I, U>
 where
     I: Iterator,
-    I::Item: Send + 'static,
-    U: Send + 'static,
+    I::Item: Send + 'env,
+    U: Send + 'env,
 {
     /// Starts chunks while there are free workers, room in the window and items.
-    fn fill(&mut self) {
+    fn fill(&mut self, spawn: &dyn Fn(Job<'env>)) {
         if self.finished || self.stop_at.load(Ordering::Relaxed) != usize::MAX {
             return;
         }
-        while self.in_flight < self.workers {
+        while self.jobs.in_flight() < self.workers {
             let limit = self.window.limit();
             if self.outstanding >= limit {
                 break;
@@ -479,38 +547,32 @@ where
             let start = self.pulled;
             self.pulled += chunk.len();
             self.outstanding += chunk.len();
-            self.in_flight += 1;
-            if self.synchronous {
-                let done = run_chunk(
-                    &*self.f,
-                    &self.name,
-                    start,
-                    chunk,
-                    &self.stop_at,
-                    self.fail_fast,
-                );
-                self.absorb(done);
-                break;
-            }
-            let (f, name, stop_at, tx) = (
+            let (f, name, stop_at) = (
                 Arc::clone(&self.f),
                 Arc::clone(&self.name),
                 Arc::clone(&self.stop_at),
-                self.tx.clone(),
             );
             let fail_fast = self.fail_fast;
-            self.session.pool().spawn(move || {
-                let done = run_chunk(&*f, &name, start, chunk, &stop_at, fail_fast);
-                // The driver waits for every chunk it started before it goes away, so the
-                // receiver is still there; if it is not, there is nobody to tell.
-                let _ = tx.send(done);
-            });
+            let job = move || {
+                let cx = ChunkContext {
+                    f: &*f,
+                    name: &name,
+                    stop_at: &stop_at,
+                    fail_fast,
+                };
+                run_chunk(&cx, start, chunk)
+            };
+            if self.synchronous {
+                let done = job();
+                self.absorb(done);
+                break;
+            }
+            self.jobs.spawn(spawn, job);
         }
     }
 
     /// Takes in a finished chunk.
     fn absorb(&mut self, done: Done<U>) {
-        self.in_flight -= 1;
         self.outstanding -= done.skipped;
         self.bar.inc(done.results.len());
         self.window.record(done.results.len(), done.elapsed);
@@ -531,65 +593,44 @@ where
 
     /// The next run of results, taking in finished chunks, starting more and waiting as
     /// needed; `None` at the end. The run's items still count as outstanding.
-    fn next_run(&mut self) -> Option<Run<U>> {
+    fn next_run(&mut self, spawn: &dyn Fn(Job<'env>)) -> Option<Run<U>> {
         loop {
             if let Some(run) = self.ready.pop_front() {
                 return Some(run);
             }
-            while let Ok(done) = self.rx.try_recv() {
-                self.absorb(done);
+            while let Some(done) = self.jobs.try_next() {
+                self.take_in(done);
             }
-            self.fill();
+            self.fill(spawn);
             if !self.ready.is_empty() {
                 continue;
             }
-            if self.in_flight == 0 {
-                // Nothing running, nothing ready, nothing more to start.
+            // Nothing running, nothing ready, nothing more to start.
+            let Some(done) = self.jobs.next() else {
                 self.stop();
                 return None;
-            }
-            // `self.tx` is alive, so this is `None` only if a worker vanished.
-            let Some(done) = recv_helping(&self.rx) else {
-                self.stop();
-                let lost = Error::Internal("parallel_map lost a running chunk".into());
-                return Some((self.pulled, vec![Err(lost)].into_iter()));
             };
-            self.absorb(done);
+            self.take_in(done);
         }
     }
-}
 
-impl<I: Iterator, U> MapResults<I, U> {
-    /// Ends the map: skips what has not run, waits for the running chunks, drops what was
-    /// not yielded.
-    fn stop(&mut self) {
-        if self.finished {
-            return;
+    /// Takes in a chunk's outcome. A chunk whose job panicked outside its items (a bug:
+    /// items' panics are caught one by one) stops the map, whose last result is then an
+    /// internal error.
+    fn take_in(&mut self, done: std::result::Result<Done<U>, String>) {
+        match done {
+            Ok(done) => self.absorb(done),
+            Err(panic) => {
+                self.stop();
+                let lost = Error::Internal(format!("a parallel_map chunk panicked: {panic}"));
+                self.ready
+                    .push_back((self.pulled, vec![Err(lost)].into_iter()));
+            }
         }
-        self.finished = true;
-        self.stop_at.store(0, Ordering::Relaxed);
-        self.items = None;
-        // `self.tx` is alive, so `recv_helping` returns `None` only if a worker vanished.
-        while self.in_flight > 0 && recv_helping(&self.rx).is_some() {
-            self.in_flight -= 1;
-        }
-        self.in_flight = 0;
-        self.reorder.clear();
-        self.ready.clear();
-        self.current = None;
-        self.bar.finish();
     }
-}
 
-impl<I, U> Iterator for MapResults<I, U>
-where
-    I: Iterator,
-    I::Item: Send + 'static,
-    U: Send + 'static,
-{
-    type Item = (usize, Result<U>);
-
-    fn next(&mut self) -> Option<Self::Item> {
+    /// The next `(index, result)`: the iterator of [`MapResults`].
+    fn next_item(&mut self, spawn: &dyn Fn(Job<'env>)) -> Option<(usize, Result<U>)> {
         loop {
             if let Some((index, run)) = &mut self.current
                 && let Some(result) = run.next()
@@ -607,25 +648,65 @@ where
             // The current run is used up: the moment to take in finished chunks and start
             // more, so the workers keep busy even when the consumer is slow.
             self.current = None;
-            self.current = Some(self.next_run()?);
+            self.current = Some(self.next_run(spawn)?);
         }
     }
 }
 
-impl<I: Iterator, U> Drop for MapResults<I, U> {
+impl<I: Iterator, U> Driver<'_, I, U> {
+    /// Ends the map: skips what has not run, waits for the running chunks, drops what was
+    /// not yielded.
+    fn stop(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        self.stop_at.store(0, Ordering::Relaxed);
+        self.items = None;
+        while self.jobs.next().is_some() {}
+        self.reorder.clear();
+        self.ready.clear();
+        self.current = None;
+        self.bar.finish();
+    }
+}
+
+impl<I: Iterator, U> Drop for Driver<'_, I, U> {
     fn drop(&mut self) {
         self.stop();
     }
 }
 
+/// The results of a [`ParallelMap`], as they arrive: `(index, result)` pairs. Made by
+/// [`ParallelMap::results`]; see there.
+#[must_use = "a MapResults runs items only as it is iterated"]
+pub struct MapResults<I: Iterator, U> {
+    driver: Driver<'static, I, U>,
+    spawn: SpawnFn<'static>,
+}
+
+impl<I, U> Iterator for MapResults<I, U>
+where
+    I: Iterator,
+    I::Item: Send + 'static,
+    U: Send + 'static,
+{
+    type Item = (usize, Result<U>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.driver.next_item(&*self.spawn)
+    }
+}
+
 impl<I: Iterator, U> fmt::Debug for MapResults<I, U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = &self.driver;
         f.debug_struct("MapResults")
-            .field("function", &self.name)
-            .field("workers", &self.workers)
-            .field("pulled", &self.pulled)
-            .field("outstanding", &self.outstanding)
-            .field("in_flight", &self.in_flight)
+            .field("function", &d.name)
+            .field("workers", &d.workers)
+            .field("pulled", &d.pulled)
+            .field("outstanding", &d.outstanding)
+            .field("in_flight", &d.jobs.in_flight())
             .finish_non_exhaustive()
     }
 }

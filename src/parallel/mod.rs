@@ -15,9 +15,14 @@
 //! All three honour the session's `synchronous` setting (everything on the calling thread,
 //! in order: the debugging mode) and its progress setting (see `progress.rs`).
 //!
-//! Waiting is done by the calling thread. When that thread is itself a worker of a rayon
-//! pool (a `parallel_map` inside a submitted task, say), it runs other pool work while it
-//! waits instead of blocking, so nested use cannot deadlock a pool whose workers all wait.
+//! Waiting is done by the calling thread, and all three may be used from inside pool work
+//! of the same session: a `collect` in a submitted task, a `compute` in a map item, a
+//! `get` in a callback. A thread that waits on a worker of the session's pool runs the
+//! work it waits for that no other worker has started (its own chunks, nodes and the
+//! engine's tasks, or the future it `get`s), and only that work, instead of blocking: a
+//! pool whose workers all wait still makes progress, and a worker's stack grows only as
+//! deep as the program nests (see `spillway_engine::jobs`). What this cannot untie is a
+//! cycle in the program itself: a task that waits, directly or not, for its own result.
 //!
 //! [`Session::parallel_map`]: crate::Session::parallel_map
 //! [`Session::submit`]: crate::Session::submit
@@ -28,8 +33,6 @@ mod map;
 pub(crate) mod progress;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
-use std::time::Duration;
 
 use spillway_planner::Error;
 use spillway_planner::error::panic_message;
@@ -38,10 +41,6 @@ pub use delayed::Delayed;
 pub use future::TaskFuture;
 pub(crate) use future::submit;
 pub use map::{MapResults, ParallelMap, resolve_n_jobs};
-
-/// How long a waiting pool worker that found nothing else to do sleeps before it looks for
-/// work again.
-const HELP_POLL: Duration = Duration::from_micros(200);
 
 /// Runs a user closure with panics caught: its error becomes [`Error::UserFunction`] and
 /// its panic [`Error::UserPanic`], both naming `name`.
@@ -60,28 +59,6 @@ pub(crate) fn call_caught<R>(
             function: name.to_string(),
             message: panic_message(payload.as_ref()),
         }),
-    }
-}
-
-/// Waits for the next message; `None` when every sender is gone. On a rayon worker thread
-/// it runs pending pool work while it waits (see the module documentation).
-pub(crate) fn recv_helping<T>(rx: &Receiver<T>) -> Option<T> {
-    if rayon::current_thread_index().is_none() {
-        return rx.recv().ok();
-    }
-    loop {
-        match rx.try_recv() {
-            Ok(v) => return Some(v),
-            Err(TryRecvError::Disconnected) => return None,
-            Err(TryRecvError::Empty) => {}
-        }
-        if rayon::yield_now() != Some(rayon::Yield::Executed) {
-            match rx.recv_timeout(HELP_POLL) {
-                Ok(v) => return Some(v),
-                Err(RecvTimeoutError::Disconnected) => return None,
-                Err(RecvTimeoutError::Timeout) => {}
-            }
-        }
     }
 }
 
