@@ -11,13 +11,14 @@ use spillway_engine::memory::MemoryPool;
 use spillway_io::dataset::{DatasetFormat, DatasetOptions, open_dataset};
 use spillway_io::{CsvOptions, MemorySource};
 use spillway_planner::config::{Progress, SessionConfig};
+use spillway_planner::error::panic_message;
 use spillway_planner::logical::LogicalPlan;
 use spillway_planner::source::DataSource;
 use spillway_planner::udf::{Element, short_type_name};
 use spillway_planner::{Error, Result};
 
 use crate::frame::DataFrame;
-use crate::parallel::{self, Delayed, ParallelMap, TaskFuture};
+use crate::parallel::{self, Delayed, ParallelMap, TaskFuture, report_unobserved};
 use crate::series::Series;
 
 /// The entry point: owns the configuration and a rayon pool of `threads` workers.
@@ -135,9 +136,22 @@ impl SessionBuilder {
     /// not be started.
     pub fn build(self) -> Result<Session> {
         self.config.validate()?;
+        let unobserved = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&unobserved);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(self.config.threads)
             .thread_name(|i| format!("spillway-{i}"))
+            // Every job catches its user code's panics; one that still escapes (a `Drop`
+            // no job could see) is reported, where rayon would abort the process.
+            .panic_handler(move |payload| {
+                report_unobserved(
+                    &counter,
+                    format_args!(
+                        "a job on the session's pool panicked: {}",
+                        panic_message(&*payload)
+                    ),
+                );
+            })
             .build()
             .map_err(|e| {
                 Error::Config(format!("cannot start {} threads: {e}", self.config.threads))
@@ -147,7 +161,7 @@ impl SessionBuilder {
                 memory: MemoryPool::new(self.config.memory_limit),
                 config: self.config,
                 pool,
-                unobserved: Arc::new(AtomicUsize::new(0)),
+                unobserved,
                 tasks: AtomicUsize::new(0),
             }),
         })
@@ -504,8 +518,10 @@ impl Session {
 
     /// How many errors nobody observed: submitted tasks that failed while no
     /// [`TaskFuture::get`] and no [`TaskFuture::on_error`] received the error before the
-    /// future was dropped, and callbacks that panicked. Each is also reported on standard
-    /// error when it happens, naming the task.
+    /// future was dropped, callbacks that panicked, and panics in a `Drop` run on a worker
+    /// (a result whose handle was gone, an item a stopped map skipped) or otherwise
+    /// escaping a job of the session's pool. Each is also reported on standard error when
+    /// it happens, naming the task.
     pub fn unobserved_errors(&self) -> usize {
         self.inner.unobserved.load(Ordering::Relaxed)
     }
@@ -518,5 +534,23 @@ impl Session {
     fn task_name<F>(&self) -> String {
         let n = self.inner.tasks.fetch_add(1, Ordering::Relaxed);
         format!("{}[{n}]", short_type_name::<F>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_escaping_a_pool_job_is_counted_not_an_abort() {
+        let session = Session::builder().threads(1).build().unwrap();
+        session.pool().spawn(|| panic!("escaped"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while session.unobserved_errors() == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(session.unobserved_errors(), 1);
+        // The worker survived.
+        assert_eq!(session.pool().install(|| 5), 5);
     }
 }

@@ -14,20 +14,23 @@
 //! standard error, naming the task, and counted in
 //! [`Session::unobserved_errors`](crate::Session::unobserved_errors): asyncio's "Task
 //! exception was never retrieved". A callback that panics does not change the task's
-//! result; its panic is reported and counted the same way.
+//! result; its panic is reported and counted the same way, as is a panic in the `Drop` of
+//! a result that the worker drops last (its handle gone).
 //!
 //! `get` from inside pool work (a task waiting for another) cannot deadlock the pool: the
 //! task is a [`Claim`], and a waiting worker runs it at once if no worker has started it,
 //! then waits for it only when it is running elsewhere.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use spillway_engine::jobs::Claim;
+use spillway_planner::error::panic_message;
 use spillway_planner::{Error, Result};
 
-use super::call_caught;
+use super::{call_caught, report_unobserved};
 use crate::session::Session;
 
 type SuccessFn<R> = Box<dyn FnOnce(&R) + Send>;
@@ -96,9 +99,21 @@ where
         finished: Condvar::new(),
     });
     let task_slot = Arc::clone(&slot);
+    let (name, unobserved) = (slot.name.clone(), session.unobserved_counter());
     let task = move || {
-        let result = call_caught(&task_slot.name, f);
-        task_slot.complete(result);
+        // The outcome, the callbacks, and the slot itself: if the handle is gone, this is
+        // its last owner, and the result's `Drop` runs here.
+        let ran = catch_unwind(AssertUnwindSafe(move || {
+            let result = call_caught(&task_slot.name, f);
+            task_slot.complete(result);
+        }));
+        if let Err(payload) = ran {
+            let message = panic_message(&*payload);
+            report_unobserved(
+                &unobserved,
+                format_args!("task {name} panicked after it ended (its result's Drop?): {message}"),
+            );
+        }
     };
     let claim = if session.config().synchronous {
         task();
@@ -174,18 +189,19 @@ impl<R> Slot<R> {
             f();
             Ok(())
         }) {
-            eprintln!("spillway: {e}");
-            self.unobserved.fetch_add(1, Ordering::Relaxed);
+            report_unobserved(&self.unobserved, format_args!("{e}"));
         }
     }
 
     fn report_unobserved(&self, e: &Error) {
-        eprintln!(
-            "spillway: task {} failed and its error was never retrieved (no get(), no \
-             on_error callback): {e}",
-            self.name
+        report_unobserved(
+            &self.unobserved,
+            format_args!(
+                "task {} failed and its error was never retrieved (no get(), no on_error \
+                 callback): {e}",
+                self.name
+            ),
         );
-        self.unobserved.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Waits until the task has ended.
@@ -293,6 +309,7 @@ impl<R> fmt::Debug for TaskFuture<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering;
 
     fn session(synchronous: bool) -> Session {
         Session::builder()

@@ -49,20 +49,26 @@
 //! with the lowest index, the same on every run, and every item before it has succeeded.
 //! Without `fail_fast` every item runs and every result is reported. When the results are
 //! dropped early (`take(k)`), the remaining items are skipped and the running chunks
-//! waited for, so no closure of the map is still running once it is gone.
+//! waited for, so no closure of the map is still running once it is gone. Items skipped
+//! that way are dropped on the worker; a panic in their `Drop` is reported on standard
+//! error and counted in [`Session::unobserved_errors`], never unwound.
+//!
+//! [`Session::unobserved_errors`]: crate::Session::unobserved_errors
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use spillway_engine::jobs::{Job, Jobs};
 use spillway_planner::config::Progress;
+use spillway_planner::error::panic_message;
 use spillway_planner::{Error, Result};
 
-use super::call_caught;
 use super::progress::Bar;
+use super::{call_caught, report_unobserved};
 use crate::session::Session;
 
 /// What a chunk of items aims to take, in the adaptive chunking.
@@ -255,9 +261,8 @@ where
 
     /// The most items pulled from the iterator and not yet handed to the consumer: running,
     /// waiting to be put in order, or ready. Default: four chunks per worker (see the
-    /// module documentation): `4 × workers` items while items are slow (a millisecond or
-    /// more each), growing with the chunk to at most `4 × workers × 1024` for trivial ones.
-    /// Lower it when items or results are large.
+    /// module documentation), which for slow items is `4 × workers`. Lower it when items
+    /// or results are large.
     pub fn lookahead(mut self, items: usize) -> Self {
         self.lookahead = Some(items);
         self
@@ -312,6 +317,7 @@ where
         let on_worker = self.session.pool().current_thread_index().is_some();
         Ok(Driver {
             synchronous: self.session.config().synchronous,
+            unobserved: self.session.unobserved_counter(),
             bar: Bar::new(mode, "parallel_map", total),
             items: Some(self.items),
             pulled: 0,
@@ -460,6 +466,7 @@ struct ChunkContext<'a, T, U> {
     name: &'a str,
     stop_at: &'a AtomicUsize,
     fail_fast: bool,
+    unobserved: &'a AtomicUsize,
 }
 
 /// Runs one chunk on a worker: each item under `catch_unwind`, skipping what `stop_at`
@@ -468,9 +475,11 @@ fn run_chunk<T, U>(cx: &ChunkContext<'_, T, U>, start: usize, items: Vec<T>) -> 
     let began = Instant::now();
     let n = items.len();
     let mut results = Vec::with_capacity(n);
-    for (k, item) in items.into_iter().enumerate() {
+    let mut items = items.into_iter();
+    for (k, item) in items.by_ref().enumerate() {
         let index = start + k;
         if index >= cx.stop_at.load(Ordering::Relaxed) {
+            drop_skipped(cx, index, item);
             break;
         }
         let result = call_caught(cx.name, || (cx.f)(item)).map_err(|e| Error::Item {
@@ -482,11 +491,28 @@ fn run_chunk<T, U>(cx: &ChunkContext<'_, T, U>, start: usize, items: Vec<T>) -> 
         }
         results.push(result);
     }
+    for (k, item) in items.enumerate() {
+        drop_skipped(cx, start + results.len() + 1 + k, item);
+    }
     Done {
         start,
         skipped: n - results.len(),
         results,
         elapsed: began.elapsed(),
+    }
+}
+
+/// Drops an item the map skipped; a panic in its `Drop` is reported, not unwound.
+fn drop_skipped<T, U>(cx: &ChunkContext<'_, T, U>, index: usize, item: T) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(item))) {
+        report_unobserved(
+            cx.unobserved,
+            format_args!(
+                "item {index} of {}, skipped, panicked when dropped: {}",
+                cx.name,
+                panic_message(&*payload)
+            ),
+        );
     }
 }
 
@@ -515,6 +541,7 @@ struct Driver<'env, I: Iterator, U> {
     current: Option<Run<U>>,
     finished: bool,
     bar: Bar,
+    unobserved: Arc<AtomicUsize>,
 }
 
 impl<'env, I, U> Driver<'env, I, U>
@@ -547,10 +574,11 @@ where
             let start = self.pulled;
             self.pulled += chunk.len();
             self.outstanding += chunk.len();
-            let (f, name, stop_at) = (
+            let (f, name, stop_at, unobserved) = (
                 Arc::clone(&self.f),
                 Arc::clone(&self.name),
                 Arc::clone(&self.stop_at),
+                Arc::clone(&self.unobserved),
             );
             let fail_fast = self.fail_fast;
             let job = move || {
@@ -559,6 +587,7 @@ where
                     name: &name,
                     stop_at: &stop_at,
                     fail_fast,
+                    unobserved: &unobserved,
                 };
                 run_chunk(&cx, start, chunk)
             };

@@ -32,7 +32,10 @@ mod future;
 mod map;
 pub(crate) mod progress;
 
+use std::fmt;
+use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use spillway_planner::Error;
 use spillway_planner::error::panic_message;
@@ -60,6 +63,15 @@ pub(crate) fn call_caught<R>(
             message: panic_message(payload.as_ref()),
         }),
     }
+}
+
+/// Reports on standard error a failure that nobody else will see (a panicking callback,
+/// an error never retrieved, a panicking `Drop` on a worker) and counts it in the
+/// session's [`unobserved_errors`](crate::Session::unobserved_errors).
+pub(crate) fn report_unobserved(counter: &AtomicUsize, message: fmt::Arguments<'_>) {
+    // Nothing to do if standard error is gone.
+    let _ = writeln!(std::io::stderr(), "spillway: {message}");
+    counter.fetch_add(1, Ordering::Relaxed);
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 //! Spilled bytes: the engine's progress callback passes the bytes the computation has
 //! spilled so far, and a terminal bar shows them in its `{msg}` (plain lines do not).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -178,7 +178,9 @@ impl Lines {
             0.0
         };
         let total = self.total.map(|t| format!("/{t}")).unwrap_or_default();
-        eprintln!(
+        // A progress line that cannot be written is not worth failing (or panicking) for.
+        let _ = writeln!(
+            std::io::stderr(),
             "{}: {done}{total} done in {elapsed:.1} s ({rate:.1}/s)",
             self.what
         );

@@ -695,6 +695,72 @@ fn an_error_nobody_retrieves_is_reported_not_dropped() {
     assert_eq!(s.unobserved_errors(), 2);
 }
 
+// ---- panics where no caller can catch them ----
+
+/// A value whose `Drop` panics unless it was defused.
+struct Bomb {
+    id: u64,
+    armed: bool,
+}
+
+impl Bomb {
+    fn new(id: u64) -> Self {
+        Bomb { id, armed: true }
+    }
+
+    fn defuse(mut self) -> u64 {
+        self.armed = false;
+        self.id
+    }
+}
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        assert!(!self.armed, "bomb {} went off", self.id);
+    }
+}
+
+/// Waits until the session has counted `n` unobserved errors (at most ten seconds).
+fn await_unobserved(s: &Session, n: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.unobserved_errors() < n && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    s.unobserved_errors()
+}
+
+#[test]
+fn a_result_whose_drop_panics_on_a_worker_is_reported_not_an_abort() {
+    // The handle is dropped before the task ends, so the worker drops the result: its panic
+    // would abort the process if it unwound out of the pool's job.
+    let s = session(2);
+    drop(s.submit(|| {
+        std::thread::sleep(Duration::from_millis(20));
+        Bomb::new(1)
+    }));
+    assert_eq!(await_unobserved(&s, 1), 1);
+    // The pool still works.
+    assert_eq!(s.submit(|| 2).get().unwrap(), 2);
+}
+
+#[test]
+fn skipped_items_whose_drop_panics_are_reported_not_an_abort() {
+    // One chunk of ten on one worker: item 0 fails, so items 1..10 are skipped and dropped
+    // on the worker, each panicking.
+    let s = session(2);
+    let err = s
+        .try_parallel_map((0..10).map(Bomb::new), |b| {
+            let id = b.defuse();
+            if id == 0 { Err("first") } else { Ok(id) }
+        })
+        .n_jobs(1)
+        .chunk_size(10)
+        .collect()
+        .unwrap_err();
+    assert!(matches!(err, Error::Item { index: 0, .. }), "{err}");
+    assert_eq!(s.unobserved_errors(), 9);
+}
+
 // ---- progress ----
 
 #[test]
