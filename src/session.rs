@@ -468,6 +468,64 @@ impl Session {
         ParallelMap::new(self.clone(), items.into_iter(), Arc::new(f), name)
     }
 
+    /// A parallel map whose items and closure may borrow (`&paths`, a closure reading a
+    /// local table): as [`Session::parallel_map`], with every run ([`ParallelMap::collect`],
+    /// [`ParallelMap::with_results`]) inside a scope on the session's pool, so that no item
+    /// outlives what it borrows. The same `n_jobs`, look-ahead, order, fail-fast and
+    /// per-item errors with their index; only the lazy [`ParallelMap::results`], which
+    /// could outlive the borrow, is for `'static` maps.
+    ///
+    /// ```
+    /// use spillway::prelude::*;
+    ///
+    /// let session = Session::builder().threads(2).build()?;
+    /// let names = vec!["ada".to_string(), "grace".into(), "alan".into()];
+    /// let prefix = String::from("dr. ");
+    /// let titled = session
+    ///     .parallel_map_scoped(&names, |n| format!("{prefix}{n}"))
+    ///     .collect()?;
+    /// assert_eq!(titled[1], "dr. grace");
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    pub fn parallel_map_scoped<'env, I, F, R>(
+        &self,
+        items: I,
+        f: F,
+    ) -> ParallelMap<'env, I::IntoIter, R>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'env,
+        F: Fn(I::Item) -> R + Send + Sync + 'env,
+        R: Send + 'env,
+    {
+        let name = short_type_name::<F>();
+        ParallelMap::scoped(
+            self.clone(),
+            items.into_iter(),
+            Arc::new(move |x| Ok(f(x))),
+            name,
+        )
+    }
+
+    /// [`Session::try_parallel_map`] whose items and closure may borrow, as
+    /// [`Session::parallel_map_scoped`].
+    pub fn try_parallel_map_scoped<'env, I, F, U, E>(
+        &self,
+        items: I,
+        f: F,
+    ) -> ParallelMap<'env, I::IntoIter, U>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'env,
+        F: Fn(I::Item) -> std::result::Result<U, E> + Send + Sync + 'env,
+        U: Send + 'env,
+        E: Display,
+    {
+        let name = short_type_name::<F>();
+        let f = move |x| f(x).map_err(|e| e.to_string());
+        ParallelMap::scoped(self.clone(), items.into_iter(), Arc::new(f), name)
+    }
+
     /// A lazy call of `f`, the leaf of a delayed graph: the same as [`Delayed::new`], here
     /// to read like joblib's and Dask's `delayed(f)`. Compose it with `map`, `zip` and
     /// `Delayed::all`, and run it with `compute(&session)`.

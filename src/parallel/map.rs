@@ -36,9 +36,16 @@
 //!
 //! # Where chunks run
 //!
-//! Chunks are spawned on the session's pool through a spawn function, and waited for
-//! through [`Jobs`]: inside pool work (a map in a submitted task, say) the driver runs its
-//! own chunks rather than block the workers (see `spillway_engine::jobs`).
+//! A map built by [`Session::parallel_map`] owns its items and closure (`'static`): its
+//! chunks are spawned on the pool directly, and [`ParallelMap::results`] hands out a lazy
+//! iterator that may live anywhere. A map built by [`Session::parallel_map_scoped`] may
+//! borrow (`'env`): each run ([`ParallelMap::collect`], [`ParallelMap::with_results`])
+//! opens a rayon scope on the session's pool and spawns its chunks in it, so no chunk
+//! outlives what it borrows. Both go through the same driver with a different spawn
+//! function, and wait through [`Jobs`]: inside pool work the driver runs its own chunks
+//! rather than block the workers (see `spillway_engine::jobs`). A scope, as it closes,
+//! may still run unrelated pool work for the instant its last chunk takes to return, as
+//! rayon's scopes do; a `'static` map never does.
 //!
 //! # Failures
 //!
@@ -53,6 +60,8 @@
 //! that way are dropped on the worker; a panic in their `Drop` is reported on standard
 //! error and counted in [`Session::unobserved_errors`], never unwound.
 //!
+//! [`Session::parallel_map`]: crate::Session::parallel_map
+//! [`Session::parallel_map_scoped`]: crate::Session::parallel_map_scoped
 //! [`Session::unobserved_errors`]: crate::Session::unobserved_errors
 
 use std::collections::{BTreeMap, VecDeque};
@@ -122,9 +131,10 @@ pub fn resolve_n_jobs(n_jobs: isize, threads: usize) -> Result<usize> {
     }
 }
 
-/// A parallel map over an iterator, built by [`Session::parallel_map`] or
-/// [`Session::try_parallel_map`]; nothing runs until [`ParallelMap::collect`] or
-/// [`ParallelMap::results`]. `'env` is what the items and the closure borrow.
+/// A parallel map over an iterator, built by [`Session::parallel_map`],
+/// [`Session::try_parallel_map`] or their `_scoped` forms; nothing runs until
+/// [`ParallelMap::collect`], [`ParallelMap::results`] or [`ParallelMap::with_results`].
+/// `'env` is what the items and the closure borrow: `'static` unless the map is scoped.
 ///
 /// ```
 /// use spillway::prelude::*;
@@ -141,7 +151,7 @@ pub fn resolve_n_jobs(n_jobs: isize, threads: usize) -> Result<usize> {
 ///
 /// [`Session::parallel_map`]: crate::Session::parallel_map
 /// [`Session::try_parallel_map`]: crate::Session::try_parallel_map
-#[must_use = "a ParallelMap does nothing until `collect` or `results`"]
+#[must_use = "a ParallelMap does nothing until `collect`, `results` or `with_results`"]
 pub struct ParallelMap<'env, I: Iterator, U> {
     session: Session,
     items: I,
@@ -180,7 +190,8 @@ where
     /// input order or in completion order (see [`ParallelMap::ordered`]). Lazy: items are
     /// pulled and run as the results are consumed, at most `lookahead` ahead, so the input
     /// may be unbounded. Dropping the iterator skips the remaining items and waits for the
-    /// running ones.
+    /// running ones. Only for a map that borrows nothing; a scoped map has
+    /// [`ParallelMap::with_results`].
     ///
     /// In input order with `fail_fast`, the results end with the first failure; in
     /// completion order they end once the items before the failure have finished.
@@ -223,6 +234,16 @@ where
     I::Item: Send + 'env,
     U: Send + 'env,
 {
+    /// A map that may borrow: its runs open a scope on the session's pool.
+    pub(crate) fn scoped(
+        session: Session,
+        items: I,
+        f: Arc<ItemFn<'env, I::Item, U>>,
+        name: String,
+    ) -> Self {
+        ParallelMap::with_spawn(session, items, f, name, None)
+    }
+
     fn with_spawn(
         session: Session,
         items: I,
@@ -367,6 +388,10 @@ where
     /// Runs the map to the end and returns every result: in input order, or in completion
     /// order when [`ParallelMap::ordered`] is `false`.
     ///
+    /// With `fail_fast(false)` every item still runs, but only the first failure (the
+    /// lowest index) is returned; [`ParallelMap::results`] (or
+    /// [`ParallelMap::with_results`]) reports every item's result.
+    ///
     /// # Errors
     /// [`Error::Config`] as for [`ParallelMap::results`]; otherwise the failed item with the
     /// lowest index, as [`Error::Item`] with the closure's error or panic inside
@@ -399,12 +424,46 @@ where
             }
         })?
     }
+
+    /// Runs the map and hands its results, as they arrive, to `consume`: the same
+    /// `(index, result)` pairs as [`ParallelMap::results`], for a scoped map too. When
+    /// `consume` returns, the remaining items are skipped and the running ones waited for.
+    ///
+    /// ```
+    /// use spillway::prelude::*;
+    ///
+    /// let session = Session::builder().threads(2).build()?;
+    /// let words = vec!["apple".to_string(), "kiwi".into(), "fig".into()];
+    /// let short: Vec<usize> = session
+    ///     .parallel_map_scoped(&words, |w| w.len())
+    ///     .with_results(|results| {
+    ///         results.filter(|(_, n)| *n.as_ref().unwrap() < 5).map(|(i, _)| i).collect()
+    ///     })?;
+    /// assert_eq!(short, vec![1, 2]);
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] as for [`ParallelMap::results`]; failures of items are in the
+    /// results, as [`Error::Item`].
+    pub fn with_results<R>(
+        self,
+        consume: impl FnOnce(&mut dyn Iterator<Item = (usize, Result<U>)>) -> R,
+    ) -> Result<R> {
+        self.run(|driver, spawn| {
+            let mut results = Feed { driver, spawn };
+            let out = consume(&mut results);
+            results.driver.stop();
+            out
+        })
+    }
 }
 
 impl<I: Iterator, U> fmt::Debug for ParallelMap<'_, I, U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ParallelMap")
             .field("function", &self.name)
+            .field("scoped", &self.spawn.is_none())
             .field("n_jobs", &self.n_jobs)
             .field("ordered", &self.ordered)
             .field("lookahead", &self.lookahead)
@@ -658,7 +717,8 @@ where
         }
     }
 
-    /// The next `(index, result)`: the iterator of [`MapResults`].
+    /// The next `(index, result)`: the iterator of [`MapResults`] and of
+    /// [`ParallelMap::with_results`].
     fn next_item(&mut self, spawn: &dyn Fn(Job<'env>)) -> Option<(usize, Result<U>)> {
         loop {
             if let Some((index, run)) = &mut self.current
@@ -737,6 +797,25 @@ impl<I: Iterator, U> fmt::Debug for MapResults<I, U> {
             .field("outstanding", &d.outstanding)
             .field("in_flight", &d.jobs.in_flight())
             .finish_non_exhaustive()
+    }
+}
+
+/// The results of a run, for [`ParallelMap::with_results`].
+struct Feed<'a, 'env, I: Iterator, U> {
+    driver: &'a mut Driver<'env, I, U>,
+    spawn: &'a dyn Fn(Job<'env>),
+}
+
+impl<'env, I, U> Iterator for Feed<'_, 'env, I, U>
+where
+    I: Iterator,
+    I::Item: Send + 'env,
+    U: Send + 'env,
+{
+    type Item = (usize, Result<U>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.driver.next_item(self.spawn)
     }
 }
 

@@ -1,9 +1,10 @@
 //! Plain parallelism on the session's pool: the joblib / `multiprocessing` / `dask.delayed`
 //! use case, without pickling, processes or a GIL.
 //!
-//! - [`ParallelMap`] (from [`Session::parallel_map`]): a closure over every item of an
-//!   iterator, possibly unbounded, with joblib's `n_jobs`, bounded look-ahead, results in
-//!   input or completion order, fail-fast or per-item results.
+//! - [`ParallelMap`] (from [`Session::parallel_map`], or [`Session::parallel_map_scoped`]
+//!   when the items or the closure borrow): a closure over every item of an iterator,
+//!   possibly unbounded, with joblib's `n_jobs`, bounded look-ahead, results in input or
+//!   completion order, fail-fast or per-item results.
 //! - [`Delayed`]: lazy calls composed into a graph (`map`, `zip`, `all`), a node shared by
 //!   several consumers computed once, drawn by `explain` and `to_dot`, run by `compute`.
 //! - [`TaskFuture`] (from [`Session::submit`]): one closure on the pool, with `get` and
@@ -25,6 +26,7 @@
 //! cycle in the program itself: a task that waits, directly or not, for its own result.
 //!
 //! [`Session::parallel_map`]: crate::Session::parallel_map
+//! [`Session::parallel_map_scoped`]: crate::Session::parallel_map_scoped
 //! [`Session::submit`]: crate::Session::submit
 
 mod delayed;

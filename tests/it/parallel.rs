@@ -392,6 +392,101 @@ fn a_map_inside_a_task_on_a_one_thread_pool_does_not_deadlock() {
     );
 }
 
+// ---- scoped maps: borrowed items and closures ----
+
+#[test]
+fn a_scoped_map_borrows_its_items_and_its_closures_data() {
+    let s = session(3);
+    let table: Vec<u64> = (0..100).map(|i| i * 3).collect();
+    let keys: Vec<usize> = (0..100).rev().collect();
+    let looked_up = s
+        .parallel_map_scoped(&keys, |&k| {
+            jitter(k as u64);
+            table[k]
+        })
+        .n_jobs(2)
+        .collect()
+        .unwrap();
+    assert_eq!(
+        looked_up,
+        keys.iter().map(|&k| table[k]).collect::<Vec<_>>()
+    );
+
+    let mut unordered = s
+        .parallel_map_scoped(keys.as_slice(), |&k| table[k])
+        .ordered(false)
+        .collect()
+        .unwrap();
+    unordered.sort_unstable();
+    assert_eq!(unordered, table);
+}
+
+#[test]
+fn a_scoped_map_keeps_lookahead_order_errors_and_fail_fast() {
+    let s = session(2);
+    // Bounded look-ahead over an unbounded borrowed input, counted without an `Arc`.
+    let pulled = AtomicUsize::new(0);
+    let words = ["1", "2", "3"];
+    let items = words.iter().cycle().inspect(|_| {
+        pulled.fetch_add(1, Ordering::SeqCst);
+    });
+    let first: Vec<usize> = s
+        .parallel_map_scoped(items, |w| w.len())
+        .lookahead(8)
+        .with_results(|results| results.take(20).map(|(i, _)| i).collect())
+        .unwrap();
+    assert_eq!(first, (0..20).collect::<Vec<_>>());
+    assert!(pulled.load(Ordering::SeqCst) <= 20 + 8);
+
+    // Per-item errors and panics with their index; fail-fast or every result.
+    let text = vec!["4".to_string(), "x".into(), "6".into(), "boom".into()];
+    let err = s
+        .try_parallel_map_scoped(&text, |t| t.parse::<i64>())
+        .collect()
+        .unwrap_err();
+    assert!(matches!(err, Error::Item { index: 1, .. }), "{err}");
+    let outcomes: Vec<(usize, bool)> = s
+        .parallel_map_scoped(&text, |t| {
+            assert!(t != "boom", "cannot parse {t}");
+            t.len()
+        })
+        .fail_fast(false)
+        .with_results(|results| results.map(|(i, r)| (i, r.is_ok())).collect())
+        .unwrap();
+    assert_eq!(outcomes, vec![(0, true), (1, true), (2, true), (3, false)]);
+    let err = s
+        .parallel_map_scoped(&text, |t| {
+            assert!(t != "boom", "cannot parse {t}");
+            t.len()
+        })
+        .collect()
+        .unwrap_err();
+    assert!(
+        matches!(err.root(), Error::UserPanic { message, .. } if message == "cannot parse boom"),
+        "{err}"
+    );
+    assert!(matches!(err, Error::Item { index: 3, .. }), "{err}");
+}
+
+#[test]
+fn a_scoped_map_inside_a_task_on_a_one_thread_session_finishes() {
+    within(WATCHDOG, || {
+        let s = session(1);
+        let inner = s.clone();
+        let total = s.submit(move || {
+            let squares: Vec<u64> = (0..50).map(|i| i * i).collect();
+            inner
+                .parallel_map_scoped(&squares, |&x| x + 1)
+                .collect()
+                .map(|v| v.iter().sum::<u64>())
+        });
+        assert_eq!(
+            total.get().unwrap().unwrap(),
+            (0..50).map(|i| i * i + 1).sum::<u64>()
+        );
+    });
+}
+
 // ---- nested use: DataFrame work, graphs and futures inside pool work ----
 
 #[test]
