@@ -129,6 +129,13 @@ impl SessionBuilder {
         self
     }
 
+    /// How long a computation runs before its progress is drawn (default one second):
+    /// shorter work leaves nothing on screen. Zero draws at once.
+    pub fn progress_delay(mut self, delay: std::time::Duration) -> Self {
+        self.config.progress_delay = delay;
+        self
+    }
+
     /// Checks the configuration and starts the pool.
     ///
     /// # Errors

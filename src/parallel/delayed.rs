@@ -333,7 +333,8 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     /// before this returns.
     pub fn compute(&self, session: &Session) -> Result<T> {
         let graph = Graph::of(&self.node);
-        let bar = Bar::new(
+        let bar = Bar::start(
+            session,
             session.config().progress,
             "delayed",
             Some(graph.nodes.len()),

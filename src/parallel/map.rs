@@ -339,7 +339,7 @@ where
         Ok(Driver {
             synchronous: self.session.config().synchronous,
             unobserved: self.session.unobserved_counter(),
-            bar: Bar::new(mode, "parallel_map", total),
+            bar: Bar::start(&self.session, mode, "parallel_map", total),
             items: Some(self.items),
             pulled: 0,
             f: self.f,

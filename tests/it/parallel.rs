@@ -893,4 +893,20 @@ fn progress_is_set_from_text_or_the_builder_and_bars_do_not_change_results() {
         .unwrap();
     assert_eq!(total, 5050);
     assert_eq!(Delayed::value(3_u8).map(|x| x * 2).compute(&s).unwrap(), 6);
+
+    // Drawn at once, with DataFrame work nested in the map's items (whose own bars are
+    // hidden): the same answers.
+    let s = Session::builder()
+        .threads(2)
+        .progress(Progress::Always)
+        .progress_delay(Duration::ZERO)
+        .build()
+        .unwrap();
+    assert_eq!(s.config().progress_delay, Duration::ZERO);
+    let inner = s.clone();
+    let sums = s
+        .try_parallel_map(1..=4_i64, move |n| engine_sum(&inner, n, 2))
+        .collect()
+        .unwrap();
+    assert_eq!(sums, vec![1, 3, 6, 10]);
 }
