@@ -527,7 +527,7 @@ fn delayed_compute_and_future_get_inside_pool_tasks_finish() {
         let inner = s.clone();
         let graph = s.submit(move || {
             let a = Delayed::new(|| 20_i64);
-            a.zip(&a.map(|x| x + 1)).map(|(x, y)| x + y).compute(&inner)
+            a.map2(&a.map(|x| x + 1), |x, y| x + y).compute(&inner)
         });
         assert_eq!(graph.get().unwrap().unwrap(), 41);
         // A future waited for inside a task.
@@ -611,6 +611,53 @@ fn a_shared_delayed_node_is_computed_once_per_compute() {
         assert_eq!(mean.compute(&s).unwrap(), 3.0);
         assert_eq!(loads.load(Ordering::SeqCst), 2, "once per compute");
     }
+}
+
+#[test]
+fn map2_and_map3_read_inputs_of_different_types_in_place() {
+    // `Table` is not `Clone`: the inputs can only be read in place.
+    struct Table(Vec<u64>);
+    let s = session(2);
+    let table = Delayed::new(|| Table((1..=4).collect())).named("table");
+    let label = Delayed::value("sum".to_string()).named("label");
+    let scale = Delayed::value(10_u8).named("scale");
+    let scaled = table.map2(&scale, |t, k| {
+        t.0.iter().map(|v| v * u64::from(*k)).sum::<u64>()
+    });
+    let report = table
+        .map3(&label, &scale, |t, l, k| {
+            format!("{l} x{k} = {}", t.0.iter().sum::<u64>() * u64::from(*k))
+        })
+        .named("report");
+    let both = scaled.map2(&report, |n, r| format!("{n}; {r}"));
+    assert_eq!(both.compute(&s).unwrap(), "100; sum x10 = 100");
+    // Topological order: `scaled` reads table and scale before `label` is reached.
+    assert!(
+        both.explain()
+            .contains("report[4]: String <- table[0], label[3], scale[1]"),
+        "{}",
+        both.explain()
+    );
+}
+
+#[test]
+fn a_node_named_after_it_is_shared_is_still_computed_once() {
+    let s = session(2);
+    let loads = Arc::new(AtomicUsize::new(0));
+    let l = Arc::clone(&loads);
+    let load = Delayed::new(move || {
+        l.fetch_add(1, Ordering::SeqCst);
+        7_i64
+    });
+    let double = load.map(|x| x * 2);
+    // Named once already an input of `double`: the same node, under its new name.
+    let load = load.named("load");
+    let total = load.map2(&double, |x, d| x + d).named("total");
+    assert_eq!(total.compute(&s).unwrap(), 21);
+    assert_eq!(loads.load(Ordering::SeqCst), 1, "load ran more than once");
+    let text = total.explain();
+    assert!(text.starts_with("delayed graph: 3 nodes"), "{text}");
+    assert!(text.contains("load[0]: i64\n"), "{text}");
 }
 
 #[test]
