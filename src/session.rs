@@ -1,6 +1,5 @@
 //! [`Session`]: the configuration and the thread pool every computation of a program runs on.
 
-use std::fmt::Display;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,7 +17,7 @@ use spillway_planner::udf::{Element, short_type_name};
 use spillway_planner::{Error, Result};
 
 use crate::frame::DataFrame;
-use crate::parallel::{self, Delayed, ParallelMap, TaskFuture, report_unobserved};
+use crate::parallel::{self, Delayed, ParallelMap, TaskFuture, UserError, report_unobserved};
 use crate::series::Series;
 
 /// The entry point: owns the configuration and a rayon pool of `threads` workers.
@@ -446,16 +445,22 @@ impl Session {
     }
 
     /// A parallel map of a closure that can fail: its `Err` is the item's error
-    /// ([`Error::Item`] around [`Error::UserFunction`]), stopping the map unless
-    /// `fail_fast(false)`. Otherwise as [`Session::parallel_map`].
+    /// ([`Error::Item`] around [`Error::UserFunction`], which keeps the closure's error as
+    /// its `source`), stopping the map unless `fail_fast(false)`. The error may be any
+    /// `std::error::Error + Send + Sync`, or a `&str` or `String`. Otherwise as
+    /// [`Session::parallel_map`].
     ///
     /// ```
     /// use spillway::prelude::*;
+    /// use std::num::ParseIntError;
     ///
     /// let session = Session::builder().threads(2).build()?;
     /// let parsed = session.try_parallel_map(["1", "2", "x"], |s| s.parse::<i64>()).collect();
     /// let err = parsed.unwrap_err();
     /// assert!(matches!(err, Error::Item { index: 2, .. }), "{err}");
+    /// // The closure's own error, typed:
+    /// let cause = std::error::Error::source(err.root()).unwrap();
+    /// assert!(cause.downcast_ref::<ParseIntError>().is_some());
     /// # Ok::<(), spillway::Error>(())
     /// ```
     pub fn try_parallel_map<I, F, U, E>(
@@ -468,10 +473,10 @@ impl Session {
         I::Item: Send + 'static,
         F: Fn(I::Item) -> std::result::Result<U, E> + Send + Sync + 'static,
         U: Send + 'static,
-        E: Display,
+        E: Into<UserError>,
     {
         let name = short_type_name::<F>();
-        let f = move |x| f(x).map_err(|e| e.to_string());
+        let f = move |x| f(x).map_err(Into::into);
         ParallelMap::new(self.clone(), items.into_iter(), Arc::new(f), name)
     }
 
@@ -526,10 +531,10 @@ impl Session {
         I::Item: Send + 'env,
         F: Fn(I::Item) -> std::result::Result<U, E> + Send + Sync + 'env,
         U: Send + 'env,
-        E: Display,
+        E: Into<UserError>,
     {
         let name = short_type_name::<F>();
-        let f = move |x| f(x).map_err(|e| e.to_string());
+        let f = move |x| f(x).map_err(Into::into);
         ParallelMap::scoped(self.clone(), items.into_iter(), Arc::new(f), name)
     }
 
@@ -570,15 +575,16 @@ impl Session {
     }
 
     /// As [`Session::submit`], for a closure that can fail: its `Err` is the future's
-    /// error, as [`Error::UserFunction`] naming the task.
+    /// error, as [`Error::UserFunction`] naming the task and keeping the closure's error
+    /// as its `source`.
     pub fn try_submit<R, E, F>(&self, f: F) -> TaskFuture<R>
     where
         R: Send + 'static,
-        E: Display,
+        E: Into<UserError>,
         F: FnOnce() -> std::result::Result<R, E> + Send + 'static,
     {
         let name = self.task_name::<F>();
-        parallel::submit(self, name, move || f().map_err(|e| e.to_string()))
+        parallel::submit(self, name, move || f().map_err(Into::into))
     }
 
     /// How many errors nobody observed: submitted tasks that failed while no

@@ -537,6 +537,7 @@ fn node_error(graph: &Graph<'_>, i: usize, failure: Failure) -> Error {
             function,
             value: None,
             message,
+            source: None,
         },
         Failure::Panic(message) => Error::UserPanic { function, message },
         Failure::Internal(message) => {

@@ -30,7 +30,7 @@ use spillway_engine::jobs::Claim;
 use spillway_planner::error::panic_message;
 use spillway_planner::{Error, Result};
 
-use super::{call_caught, report_unobserved};
+use super::{UserError, call_caught, report_unobserved};
 use crate::session::Session;
 
 type SuccessFn<R> = Box<dyn FnOnce(&R) + Send>;
@@ -83,7 +83,7 @@ struct State<R> {
 pub(crate) fn submit<R, F>(session: &Session, name: String, f: F) -> TaskFuture<R>
 where
     R: Send + 'static,
-    F: FnOnce() -> std::result::Result<R, String> + Send + 'static,
+    F: FnOnce() -> std::result::Result<R, UserError> + Send + 'static,
 {
     let slot = Arc::new(Slot {
         name,

@@ -77,7 +77,7 @@ use spillway_planner::error::panic_message;
 use spillway_planner::{Error, Result};
 
 use super::progress::Bar;
-use super::{call_caught, report_unobserved};
+use super::{UserError, call_caught, report_unobserved};
 use crate::session::Session;
 
 /// What a chunk of items aims to take, in the adaptive chunking.
@@ -87,8 +87,8 @@ const AUTO_CHUNK_MAX: usize = 1024;
 /// The default window, in chunks per worker.
 const WINDOW_CHUNKS_PER_WORKER: usize = 4;
 
-/// A user closure over one item; its error already displayed.
-type ItemFn<'env, T, U> = dyn Fn(T) -> std::result::Result<U, String> + Send + Sync + 'env;
+/// A user closure over one item.
+type ItemFn<'env, T, U> = dyn Fn(T) -> std::result::Result<U, UserError> + Send + Sync + 'env;
 
 /// How a driver hands a chunk's job to the pool: the pool's own spawn, or a scope's.
 type SpawnFn<'env> = Arc<dyn Fn(Job<'env>) + Send + Sync + 'env>;
@@ -282,8 +282,9 @@ where
 
     /// The most items pulled from the iterator and not yet handed to the consumer: running,
     /// waiting to be put in order, or ready. Default: four chunks per worker (see the
-    /// module documentation), which for slow items is `4 × workers`. Lower it when items
-    /// or results are large.
+    /// module documentation): `4 × workers` items while items are slow (a millisecond or
+    /// more each), growing with the chunk to at most `4 × workers × 1024` for trivial ones.
+    /// Lower it when items or results are large.
     pub fn lookahead(mut self, items: usize) -> Self {
         self.lookahead = Some(items);
         self

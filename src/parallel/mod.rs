@@ -48,18 +48,24 @@ pub use future::TaskFuture;
 pub(crate) use future::submit;
 pub use map::{MapResults, ParallelMap, resolve_n_jobs};
 
-/// Runs a user closure with panics caught: its error becomes [`Error::UserFunction`] and
-/// its panic [`Error::UserPanic`], both naming `name`.
+/// A user closure's error, kept as the error it is: the `source` of
+/// [`Error::UserFunction`].
+pub(crate) type UserError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs a user closure with panics caught: its error becomes [`Error::UserFunction`] (the
+/// error displayed, and kept as the source) and its panic [`Error::UserPanic`], both
+/// naming `name`.
 pub(crate) fn call_caught<R>(
     name: &str,
-    f: impl FnOnce() -> std::result::Result<R, String>,
+    f: impl FnOnce() -> std::result::Result<R, UserError>,
 ) -> spillway_planner::Result<R> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(message)) => Err(Error::UserFunction {
+        Ok(Err(e)) => Err(Error::UserFunction {
             function: name.to_string(),
             value: None,
-            message,
+            message: e.to_string(),
+            source: Some(e),
         }),
         Err(payload) => Err(Error::UserPanic {
             function: name.to_string(),
@@ -83,11 +89,11 @@ mod tests {
 
     #[test]
     fn errors_and_panics_become_typed_errors_naming_the_function() {
-        assert_eq!(call_caught("f", || Ok::<_, String>(3)).unwrap(), 3);
-        let e = call_caught("f", || Err::<i32, _>("bad".to_string())).unwrap_err();
+        assert_eq!(call_caught("f", || Ok::<_, UserError>(3)).unwrap(), 3);
+        let e = call_caught("f", || Err::<i32, _>("bad".into())).unwrap_err();
         assert!(matches!(&e, Error::UserFunction { function, message, .. }
             if function == "f" && message == "bad"));
-        let e = call_caught("g", || -> std::result::Result<i32, String> {
+        let e = call_caught("g", || -> std::result::Result<i32, UserError> {
             panic!("boom")
         })
         .unwrap_err();

@@ -195,6 +195,64 @@ fn an_unbounded_input_is_pulled_at_most_lookahead_ahead() {
 }
 
 #[test]
+fn the_default_lookahead_bounds_an_unbounded_input() {
+    // Documented: four chunks per worker, `4 × workers` items for slow items and at most
+    // `4 × workers × 1024` for trivial ones.
+    let s = session(2);
+    let workers = 2;
+    for (slow, bound) in [(true, 4 * workers), (false, 4 * workers * 1024)] {
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let p = Arc::clone(&pulled);
+        let items = (0_u64..).inspect(move |_| {
+            p.fetch_add(1, Ordering::SeqCst);
+        });
+        let taken = s
+            .parallel_map(items, move |i| {
+                if slow {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                i
+            })
+            .results()
+            .unwrap()
+            .take(10)
+            .count();
+        assert_eq!(taken, 10);
+        let pulled = pulled.load(Ordering::SeqCst);
+        assert!(pulled <= 10 + bound, "slow {slow}: pulled {pulled}");
+    }
+}
+
+#[test]
+fn completion_order_yields_a_slow_first_item_after_faster_ones() {
+    let s = session(2);
+    let order: Vec<usize> = s
+        .parallel_map(0..10_u64, |i| {
+            if i == 0 {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            i
+        })
+        .n_jobs(2)
+        .ordered(false)
+        .results()
+        .unwrap()
+        .map(|(index, _)| index)
+        .collect();
+    assert_eq!(order.len(), 10);
+    assert_ne!(order[0], 0, "the slow item came first: {order:?}");
+    // In input order the same map waits for it.
+    let first = s
+        .parallel_map(0..10_u64, |i| i)
+        .n_jobs(2)
+        .results()
+        .unwrap()
+        .next()
+        .map(|(index, _)| index);
+    assert_eq!(first, Some(0));
+}
+
+#[test]
 fn a_slow_head_item_stops_pulling_once_the_window_is_full() {
     // In input order, results after a slow first item wait in the reorder buffer; the
     // buffer counts against the window, so pulling stops at `lookahead` items.
@@ -254,6 +312,20 @@ fn errors_and_panics_are_reported_with_the_items_index() {
         err.to_string().starts_with("item 23 failed: user function"),
         "{err}"
     );
+
+    // The closure's own error is kept, typed, as the source.
+    let err = s
+        .try_parallel_map(["7", "x"], |t| t.parse::<u8>())
+        .collect()
+        .unwrap_err();
+    let source = std::error::Error::source(err.root()).expect("the closure's error");
+    assert!(
+        source.downcast_ref::<std::num::ParseIntError>().is_some(),
+        "{source:?}"
+    );
+    let err = s.try_submit(|| "300".parse::<u8>()).get().unwrap_err();
+    let source = std::error::Error::source(&err).expect("the closure's error");
+    assert!(source.is::<std::num::ParseIntError>(), "{source:?}");
 }
 
 #[test]
