@@ -6,8 +6,8 @@
 //!   possibly unbounded, with joblib's `n_jobs`, bounded look-ahead, results in input or
 //!   completion order, fail-fast or per-item results.
 //! - [`Delayed`]: lazy calls composed into a graph (`map`, `map2`, `map3`, `zip`, `all`),
-//!   a node shared by
-//!   several consumers computed once, drawn by `explain` and `to_dot`, run by `compute`.
+//!   a node shared by several consumers computed once, drawn by `explain` and `to_dot`,
+//!   run by `compute`.
 //! - [`TaskFuture`] (from [`Session::submit`]): one closure on the pool, with `get` and
 //!   success / error callbacks (`apply_async`); an error nobody retrieves is reported.
 //!

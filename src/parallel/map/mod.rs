@@ -1,38 +1,8 @@
 //! [`ParallelMap`]: joblib's `Parallel(n_jobs)(delayed(f)(x) for x in items)` over any
 //! iterator, including an unbounded one.
 //!
-//! # The driver
-//!
-//! Nothing runs until results are asked for: the driver lives in [`MapResults::next`], on
-//! the calling thread. It returns the next ready result; when none is ready, or a run of
-//! results has been used up, it takes in what the workers finished, starts more work, and
-//! waits if it must. It pulls items from the
-//! iterator in *chunks* of consecutive items, hands each chunk to the session's pool and
-//! receives the chunk's results over a channel. Its state:
-//!
-//! - `outstanding`: items pulled and not yet yielded (running, finished but waiting to be
-//!   reordered, or ready). Never more than the look-ahead window: that is what keeps an
-//!   unbounded iterator, and memory, bounded. Taking `k` results pulls at most
-//!   `k + lookahead` items.
-//! - `in_flight`: chunks on the pool, at most `workers` (from `n_jobs`). This is how `n_jobs`
-//!   limits concurrency on a pool that may be wider: at most `workers` items run at once.
-//! - `reorder`: for input order, finished chunks waiting for an earlier chunk (keyed by
-//!   their first index). Its size is part of `outstanding`, so when a slow item holds up
-//!   the head, pulling stops once the window is full rather than buffering without bound.
-//! - `ready`: runs of results (one finished chunk each, never copied item by item) in the
-//!   order they are to be yielded; `current` is the run being yielded.
-//! - `stop_at`: shared with the workers; an item at or after this index is skipped.
-//!
-//! # Chunks
-//!
-//! One chunk is one pool task and one message, so a chunk of many tiny items costs about
-//! as much overhead as one item. By default the chunk size adapts, as joblib's
-//! `batch_size="auto"` does: it starts at 1, and after each finished chunk it becomes the
-//! number of items that take about [`CHUNK_TARGET`], at most double the previous size and
-//! at most [`AUTO_CHUNK_MAX`]. Slow items stay one per chunk; trivial ones are batched by
-//! the thousand. The default window is four chunks per worker, so it grows with the chunk;
-//! a fixed `lookahead(n)` also caps the chunk at `n / (2 × workers)` so that every worker
-//! still gets work.
+//! How one run pulls, chunks, reorders and stops is the driver's business: see
+//! [`driver`].
 //!
 //! # Where chunks run
 //!
@@ -42,8 +12,8 @@
 //! borrow (`'env`): each run ([`ParallelMap::collect`], [`ParallelMap::with_results`])
 //! opens a rayon scope on the session's pool and spawns its chunks in it, so no chunk
 //! outlives what it borrows. Both go through the same driver with a different spawn
-//! function, and wait through [`Jobs`]: inside pool work the driver runs its own chunks
-//! rather than block the workers (see `spillway_engine::jobs`). A scope, as it closes,
+//! function, and wait through `spillway_engine::jobs`: inside pool work the driver runs
+//! its own chunks rather than block the workers. A scope, as it closes,
 //! may still run unrelated pool work for the instant its last chunk takes to return, as
 //! rayon's scopes do; a `'static` map never does.
 //!
@@ -64,37 +34,25 @@
 //! [`Session::parallel_map_scoped`]: crate::Session::parallel_map_scoped
 //! [`Session::unobserved_errors`]: crate::Session::unobserved_errors
 
-use std::collections::{BTreeMap, VecDeque};
-use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+mod driver;
 
-use spillway_engine::jobs::{Job, Jobs};
+use std::fmt;
+use std::sync::Arc;
+
+use spillway_engine::jobs::Job;
 use spillway_planner::config::Progress;
-use spillway_planner::error::panic_message;
 use spillway_planner::{Error, Result};
 
+use super::UserError;
 use super::progress::Bar;
-use super::{UserError, call_caught, report_unobserved};
 use crate::session::Session;
-
-/// What a chunk of items aims to take, in the adaptive chunking.
-const CHUNK_TARGET: Duration = Duration::from_millis(1);
-/// The largest adaptive chunk.
-const AUTO_CHUNK_MAX: usize = 1024;
-/// The default window, in chunks per worker.
-const WINDOW_CHUNKS_PER_WORKER: usize = 4;
+use driver::{Driver, Settings};
 
 /// A user closure over one item.
 type ItemFn<'env, T, U> = dyn Fn(T) -> std::result::Result<U, UserError> + Send + Sync + 'env;
 
 /// How a driver hands a chunk's job to the pool: the pool's own spawn, or a scope's.
 type SpawnFn<'env> = Arc<dyn Fn(Job<'env>) + Send + Sync + 'env>;
-
-/// Consecutive results: the index of the first, and the results.
-type Run<U> = (usize, std::vec::IntoIter<Result<U>>);
 
 /// Resolves joblib's `n_jobs` against a pool of `threads` workers: a positive count is that
 /// many workers (at most `threads`: the map never asks for more workers than the pool has),
@@ -336,33 +294,23 @@ where
         };
         let (lo, hi) = self.items.size_hint();
         let total = (hi == Some(lo)).then_some(lo);
-        let on_worker = self.session.pool().current_thread_index().is_some();
-        Ok(Driver {
-            synchronous: self.session.config().synchronous,
-            unobserved: self.session.unobserved_counter(),
-            bar: Bar::start(&self.session, mode, "parallel_map", total),
-            items: Some(self.items),
-            pulled: 0,
-            f: self.f,
-            name: self.name,
+        let settings = Settings {
             workers,
             ordered: self.ordered,
             fail_fast: self.fail_fast,
-            window: Window {
-                workers,
-                lookahead: self.lookahead,
-                fixed_chunk: self.chunk_size,
-                chunk: 1,
-            },
-            stop_at: Arc::new(AtomicUsize::new(usize::MAX)),
-            jobs: Jobs::new(on_worker),
-            outstanding: 0,
-            reorder: BTreeMap::new(),
-            next_in_order: 0,
-            ready: VecDeque::new(),
-            current: None,
-            finished: false,
-        })
+            lookahead: self.lookahead,
+            chunk_size: self.chunk_size,
+            synchronous: self.session.config().synchronous,
+            on_worker: self.session.pool().current_thread_index().is_some(),
+        };
+        Ok(Driver::new(
+            settings,
+            self.items,
+            self.f,
+            self.name,
+            Bar::start(&self.session, mode, "parallel_map", total),
+            self.session.unobserved_counter(),
+        ))
     }
 
     /// Runs `body` with the spawn function of this map: the pool's own, or a scope's opened
@@ -405,7 +353,7 @@ where
             // Whole runs at a time: the per-item work of the driver is what bounds the
             // rate of trivial items.
             while let Some((start, run)) = driver.next_run(spawn) {
-                driver.outstanding = driver.outstanding.saturating_sub(run.len());
+                driver.yielded(run.len());
                 for (k, result) in run.enumerate() {
                     match result {
                         Ok(v) if first_error.is_none() => out.push(v),
@@ -474,299 +422,6 @@ impl<I: Iterator, U> fmt::Debug for ParallelMap<'_, I, U> {
     }
 }
 
-/// The chunk size and the look-ahead window (see the module documentation).
-struct Window {
-    workers: usize,
-    lookahead: Option<usize>,
-    fixed_chunk: Option<usize>,
-    /// The adaptive chunk size.
-    chunk: usize,
-}
-
-impl Window {
-    fn chunk(&self) -> usize {
-        self.fixed_chunk.unwrap_or(self.chunk)
-    }
-
-    /// The most items outstanding at once.
-    fn limit(&self) -> usize {
-        self.lookahead
-            .unwrap_or(WINDOW_CHUNKS_PER_WORKER * self.workers * self.chunk())
-    }
-
-    /// Adapts the chunk size to a finished chunk of `items` that took `elapsed`.
-    fn record(&mut self, items: usize, elapsed: Duration) {
-        if self.fixed_chunk.is_some() || items == 0 {
-            return;
-        }
-        let per_item = (elapsed.as_nanos() / items as u128).max(1);
-        let ideal = usize::try_from(CHUNK_TARGET.as_nanos() / per_item).unwrap_or(usize::MAX);
-        let cap = match self.lookahead {
-            Some(n) => (n / (2 * self.workers)).clamp(1, AUTO_CHUNK_MAX),
-            None => AUTO_CHUNK_MAX,
-        };
-        self.chunk = ideal.min(self.chunk.saturating_mul(2)).clamp(1, cap);
-    }
-}
-
-/// A finished chunk.
-struct Done<U> {
-    /// The index of its first item.
-    start: usize,
-    /// The results of the items that ran, from `start` on.
-    results: Vec<Result<U>>,
-    /// Items after those, skipped because the map was stopped.
-    skipped: usize,
-    elapsed: Duration,
-}
-
-/// What one chunk job needs besides its items.
-struct ChunkContext<'a, T, U> {
-    f: &'a ItemFn<'a, T, U>,
-    name: &'a str,
-    stop_at: &'a AtomicUsize,
-    fail_fast: bool,
-    unobserved: &'a AtomicUsize,
-}
-
-/// Runs one chunk on a worker: each item under `catch_unwind`, skipping what `stop_at`
-/// excludes.
-fn run_chunk<T, U>(cx: &ChunkContext<'_, T, U>, start: usize, items: Vec<T>) -> Done<U> {
-    let began = Instant::now();
-    let n = items.len();
-    let mut results = Vec::with_capacity(n);
-    let mut items = items.into_iter();
-    for (k, item) in items.by_ref().enumerate() {
-        let index = start + k;
-        if index >= cx.stop_at.load(Ordering::Relaxed) {
-            drop_skipped(cx, index, item);
-            break;
-        }
-        let result = call_caught(cx.name, || (cx.f)(item)).map_err(|e| Error::Item {
-            index,
-            source: Box::new(e),
-        });
-        if result.is_err() && cx.fail_fast {
-            cx.stop_at.fetch_min(index + 1, Ordering::Relaxed);
-        }
-        results.push(result);
-    }
-    for (k, item) in items.enumerate() {
-        drop_skipped(cx, start + results.len() + 1 + k, item);
-    }
-    Done {
-        start,
-        skipped: n - results.len(),
-        results,
-        elapsed: began.elapsed(),
-    }
-}
-
-/// Drops an item the map skipped; a panic in its `Drop` is reported, not unwound.
-fn drop_skipped<T, U>(cx: &ChunkContext<'_, T, U>, index: usize, item: T) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(item))) {
-        report_unobserved(
-            cx.unobserved,
-            format_args!(
-                "item {index} of {}, skipped, panicked when dropped: {}",
-                cx.name,
-                panic_message(&*payload)
-            ),
-        );
-    }
-}
-
-/// The state of one run of a map, kept by the thread that consumes the results (see the
-/// module documentation). Spawning goes through the function each call is given, so the
-/// same driver serves a map on the pool and a map in a scope.
-struct Driver<'env, I: Iterator, U> {
-    synchronous: bool,
-    /// `None` once exhausted or stopped.
-    items: Option<I>,
-    /// Items pulled so far: the index of the next one.
-    pulled: usize,
-    f: Arc<ItemFn<'env, I::Item, U>>,
-    name: Arc<str>,
-    workers: usize,
-    ordered: bool,
-    fail_fast: bool,
-    window: Window,
-    stop_at: Arc<AtomicUsize>,
-    /// The chunks on the pool: at most `workers`.
-    jobs: Jobs<'env, Done<U>>,
-    outstanding: usize,
-    reorder: BTreeMap<usize, Done<U>>,
-    next_in_order: usize,
-    ready: VecDeque<Run<U>>,
-    current: Option<Run<U>>,
-    finished: bool,
-    bar: Bar,
-    unobserved: Arc<AtomicUsize>,
-}
-
-impl<'env, I, U> Driver<'env, I, U>
-where
-    I: Iterator,
-    I::Item: Send + 'env,
-    U: Send + 'env,
-{
-    /// Starts chunks while there are free workers, room in the window and items.
-    fn fill(&mut self, spawn: &dyn Fn(Job<'env>)) {
-        if self.finished || self.stop_at.load(Ordering::Relaxed) != usize::MAX {
-            return;
-        }
-        while self.jobs.in_flight() < self.workers {
-            let limit = self.window.limit();
-            if self.outstanding >= limit {
-                break;
-            }
-            let want = self.window.chunk().min(limit - self.outstanding);
-            let Some(items) = self.items.as_mut() else {
-                break;
-            };
-            let chunk: Vec<I::Item> = items.by_ref().take(want).collect();
-            if chunk.len() < want {
-                self.items = None;
-            }
-            if chunk.is_empty() {
-                break;
-            }
-            let start = self.pulled;
-            self.pulled += chunk.len();
-            self.outstanding += chunk.len();
-            let (f, name, stop_at, unobserved) = (
-                Arc::clone(&self.f),
-                Arc::clone(&self.name),
-                Arc::clone(&self.stop_at),
-                Arc::clone(&self.unobserved),
-            );
-            let fail_fast = self.fail_fast;
-            let job = move || {
-                let cx = ChunkContext {
-                    f: &*f,
-                    name: &name,
-                    stop_at: &stop_at,
-                    fail_fast,
-                    unobserved: &unobserved,
-                };
-                run_chunk(&cx, start, chunk)
-            };
-            if self.synchronous {
-                let done = job();
-                self.absorb(done);
-                break;
-            }
-            self.jobs.spawn(spawn, job);
-        }
-    }
-
-    /// Takes in a finished chunk.
-    fn absorb(&mut self, done: Done<U>) {
-        self.outstanding -= done.skipped;
-        self.bar.inc(done.results.len());
-        self.window.record(done.results.len(), done.elapsed);
-        if !self.ordered {
-            if !done.results.is_empty() {
-                self.ready.push_back((done.start, done.results.into_iter()));
-            }
-            return;
-        }
-        self.reorder.insert(done.start, done);
-        while let Some(d) = self.reorder.remove(&self.next_in_order) {
-            self.next_in_order += d.results.len() + d.skipped;
-            if !d.results.is_empty() {
-                self.ready.push_back((d.start, d.results.into_iter()));
-            }
-        }
-    }
-
-    /// The next run of results, taking in finished chunks, starting more and waiting as
-    /// needed; `None` at the end. The run's items still count as outstanding.
-    fn next_run(&mut self, spawn: &dyn Fn(Job<'env>)) -> Option<Run<U>> {
-        loop {
-            if let Some(run) = self.ready.pop_front() {
-                return Some(run);
-            }
-            while let Some(done) = self.jobs.try_next() {
-                self.take_in(done);
-            }
-            self.fill(spawn);
-            if !self.ready.is_empty() {
-                continue;
-            }
-            // Nothing running, nothing ready, nothing more to start.
-            let Some(done) = self.jobs.next() else {
-                self.stop();
-                return None;
-            };
-            self.take_in(done);
-        }
-    }
-
-    /// Takes in a chunk's outcome. A chunk whose job panicked outside its items (a bug:
-    /// items' panics are caught one by one) stops the map, whose last result is then an
-    /// internal error.
-    fn take_in(&mut self, done: std::result::Result<Done<U>, String>) {
-        match done {
-            Ok(done) => self.absorb(done),
-            Err(panic) => {
-                self.stop();
-                let lost = Error::Internal(format!("a parallel_map chunk panicked: {panic}"));
-                self.ready
-                    .push_back((self.pulled, vec![Err(lost)].into_iter()));
-            }
-        }
-    }
-
-    /// The next `(index, result)`: the iterator of [`MapResults`] and of
-    /// [`ParallelMap::with_results`].
-    fn next_item(&mut self, spawn: &dyn Fn(Job<'env>)) -> Option<(usize, Result<U>)> {
-        loop {
-            if let Some((index, run)) = &mut self.current
-                && let Some(result) = run.next()
-            {
-                let i = *index;
-                *index += 1;
-                self.outstanding = self.outstanding.saturating_sub(1);
-                if result.is_err() && self.fail_fast && self.ordered {
-                    // In input order the results end with the first failure: every item
-                    // before it has been yielded.
-                    self.stop();
-                }
-                return Some((i, result));
-            }
-            // The current run is used up: the moment to take in finished chunks and start
-            // more, so the workers keep busy even when the consumer is slow.
-            self.current = None;
-            self.current = Some(self.next_run(spawn)?);
-        }
-    }
-}
-
-impl<I: Iterator, U> Driver<'_, I, U> {
-    /// Ends the map: skips what has not run, waits for the running chunks, drops what was
-    /// not yielded.
-    fn stop(&mut self) {
-        if self.finished {
-            return;
-        }
-        self.finished = true;
-        self.stop_at.store(0, Ordering::Relaxed);
-        self.items = None;
-        while self.jobs.next().is_some() {}
-        self.reorder.clear();
-        self.ready.clear();
-        self.current = None;
-        self.bar.finish();
-    }
-}
-
-impl<I: Iterator, U> Drop for Driver<'_, I, U> {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 /// The results of a [`ParallelMap`], as they arrive: `(index, result)` pairs. Made by
 /// [`ParallelMap::results`]; see there.
 #[must_use = "a MapResults runs items only as it is iterated"]
@@ -790,13 +445,8 @@ where
 
 impl<I: Iterator, U> fmt::Debug for MapResults<I, U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = &self.driver;
         f.debug_struct("MapResults")
-            .field("function", &d.name)
-            .field("workers", &d.workers)
-            .field("pulled", &d.pulled)
-            .field("outstanding", &d.outstanding)
-            .field("in_flight", &d.jobs.in_flight())
+            .field("driver", &self.driver)
             .finish_non_exhaustive()
     }
 }
@@ -817,55 +467,5 @@ where
 
     fn next(&mut self) -> Option<Self::Item> {
         self.driver.next_item(self.spawn)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn window(workers: usize, lookahead: Option<usize>) -> Window {
-        Window {
-            workers,
-            lookahead,
-            fixed_chunk: None,
-            chunk: 1,
-        }
-    }
-
-    #[test]
-    fn chunks_grow_by_doubling_for_fast_items_and_shrink_at_once_for_slow_ones() {
-        let mut w = window(2, None);
-        // 10 ns an item: the ideal is 100 000 items, reached by doubling, capped.
-        let sizes: Vec<usize> = (0..12)
-            .map(|_| {
-                w.record(w.chunk(), Duration::from_nanos(10 * w.chunk() as u64));
-                w.chunk()
-            })
-            .collect();
-        assert_eq!(
-            sizes,
-            vec![2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 1024, 1024]
-        );
-        assert_eq!(w.limit(), WINDOW_CHUNKS_PER_WORKER * 2 * AUTO_CHUNK_MAX);
-        // 10 ms an item: one item a chunk.
-        w.record(4, Duration::from_millis(40));
-        assert_eq!(w.chunk(), 1);
-        assert_eq!(w.limit(), WINDOW_CHUNKS_PER_WORKER * 2);
-    }
-
-    #[test]
-    fn a_fixed_lookahead_caps_the_chunk_so_every_worker_gets_one() {
-        let mut w = window(2, Some(12));
-        for _ in 0..10 {
-            w.record(w.chunk(), Duration::from_nanos(1));
-        }
-        assert_eq!(w.chunk(), 3);
-        assert_eq!(w.limit(), 12);
-        let fixed = Window {
-            fixed_chunk: Some(5),
-            ..window(2, None)
-        };
-        assert_eq!((fixed.chunk(), fixed.limit()), (5, 40));
     }
 }
