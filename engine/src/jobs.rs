@@ -64,6 +64,10 @@ impl<'s> Claim<'s> {
         claim
     }
 
+    fn is_claimed(&self) -> bool {
+        self.body.lock().map_or(true, |body| body.is_none())
+    }
+
     /// Runs the job on this thread unless it has been claimed already; whether it ran here.
     pub fn run_here(&self) -> bool {
         // Nothing runs under this lock, so a job's panic cannot poison it.
@@ -110,7 +114,7 @@ pub struct Jobs<'s, T> {
     /// Whether the waiting thread is a worker of the pool the jobs go to, and so runs its
     /// own unclaimed jobs while it waits.
     helping: bool,
-    /// The jobs not yet known to be claimed, oldest first (only when `helping`).
+    /// The jobs not yet known to be claimed, oldest first.
     unclaimed: VecDeque<Arc<Claim<'s>>>,
     tx: Sender<Result<T, String>>,
     rx: Receiver<Result<T, String>>,
@@ -130,6 +134,12 @@ impl<'s, T> Jobs<'s, T> {
             rx,
             in_flight: 0,
         }
+    }
+
+    /// Tells whether the thread that waits now is a worker of the pool: for a waiter that
+    /// may move between threads (a lazy iterator of results), before it waits.
+    pub fn set_on_worker(&mut self, on_worker: bool) {
+        self.helping = on_worker;
     }
 
     /// Jobs spawned whose result has not been returned yet.
@@ -153,6 +163,8 @@ impl<T> Iterator for Jobs<'_, T> {
     /// the pool it runs its own unclaimed jobs meanwhile.
     fn next(&mut self) -> Option<Result<T, String>> {
         if self.in_flight == 0 {
+            // Every job has reported, so every claim is spent.
+            self.unclaimed.clear();
             return None;
         }
         loop {
@@ -165,12 +177,18 @@ impl<T> Iterator for Jobs<'_, T> {
                 // `self.tx` is alive: not reachable.
                 Err(TryRecvError::Disconnected) => return None,
             }
-            match self.unclaimed.pop_front() {
+            let own = if self.helping {
+                self.unclaimed.pop_front()
+            } else {
+                None
+            };
+            match own {
                 // Run here unless a worker took it first; either way, look again.
                 Some(claim) => {
                     claim.run_here();
                 }
-                // Every job is running elsewhere, and only this thread adds jobs: block.
+                // Every job is running elsewhere (only this thread adds jobs), or this
+                // thread is not one of the pool's: block.
                 None => {
                     let result = self.rx.recv().ok()?;
                     self.in_flight -= 1;
@@ -191,9 +209,13 @@ impl<'s, T: Send + 's> Jobs<'s, T> {
             // The receiver lives as long as these jobs' scheduler, which waits for them.
             let _ = tx.send(result);
         });
-        if self.helping {
-            self.unclaimed.push_back(claim);
+        // Kept even when not helping (the waiter may move onto a worker); those the pool
+        // has claimed are let go from the front, so the queue stays about as long as the
+        // jobs in flight.
+        while self.unclaimed.front().is_some_and(|c| c.is_claimed()) {
+            self.unclaimed.pop_front();
         }
+        self.unclaimed.push_back(claim);
         self.in_flight += 1;
     }
 }

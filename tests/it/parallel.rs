@@ -621,6 +621,17 @@ fn delayed_compute_and_future_get_inside_pool_tasks_finish() {
 }
 
 #[test]
+fn map_results_started_outside_and_read_inside_a_task_finish() {
+    // The results move onto the pool's only worker, which must then run the chunks itself.
+    within(WATCHDOG, || {
+        let s = session(1);
+        let results = s.parallel_map(0..100_u64, |i| i * 2).results().unwrap();
+        let total = s.submit(move || results.map(|(_, r)| r.unwrap()).sum::<u64>());
+        assert_eq!(total.get().unwrap(), 9900);
+    });
+}
+
+#[test]
 fn many_tasks_that_each_collect_do_not_pile_up_on_one_stack() {
     // A waiting worker runs only the work it waits for, so however many tasks wait in the
     // queue, a worker's stack holds one of them at a time.

@@ -47,6 +47,7 @@ use spillway_planner::{Error, Result};
 use super::ItemFn;
 use crate::parallel::progress::Bar;
 use crate::parallel::{call_caught, report_unobserved};
+use crate::session::Session;
 
 /// What a chunk of items aims to take, in the adaptive chunking.
 const CHUNK_TARGET: Duration = Duration::from_millis(1);
@@ -168,14 +169,15 @@ pub(super) struct Settings {
     pub(super) lookahead: Option<usize>,
     pub(super) chunk_size: Option<usize>,
     pub(super) synchronous: bool,
-    /// Whether the consuming thread is a worker of the pool (see [`Jobs`]).
-    pub(super) on_worker: bool,
 }
 
 /// The state of one run of a map, kept by the thread that consumes the results (see the
 /// module documentation). Spawning goes through the function each call is given, so the
 /// same driver serves a map on the pool and a map in a scope.
 pub(super) struct Driver<'env, I: Iterator, U> {
+    /// For its pool: whether the thread consuming the results now is one of its workers
+    /// (the results may move between threads).
+    session: Session,
     synchronous: bool,
     /// `None` once exhausted or stopped.
     items: Option<I>,
@@ -208,6 +210,7 @@ where
 {
     /// A run over `items`; nothing is pulled yet.
     pub(super) fn new(
+        session: Session,
         settings: Settings,
         items: I,
         f: Arc<ItemFn<'env, I::Item, U>>,
@@ -215,7 +218,9 @@ where
         bar: Bar,
         unobserved: Arc<AtomicUsize>,
     ) -> Self {
+        let on_worker = session.pool().current_thread_index().is_some();
         Driver {
+            session,
             synchronous: settings.synchronous,
             items: Some(items),
             pulled: 0,
@@ -231,7 +236,7 @@ where
                 chunk: 1,
             },
             stop_at: Arc::new(AtomicUsize::new(usize::MAX)),
-            jobs: Jobs::new(settings.on_worker),
+            jobs: Jobs::new(on_worker),
             outstanding: 0,
             reorder: BTreeMap::new(),
             next_in_order: 0,
@@ -321,6 +326,8 @@ where
     /// The next run of results, taking in finished chunks, starting more and waiting as
     /// needed; `None` at the end. The run's items still count as outstanding.
     pub(super) fn next_run(&mut self, spawn: &dyn Fn(Job<'env>)) -> Option<Run<U>> {
+        self.jobs
+            .set_on_worker(self.session.pool().current_thread_index().is_some());
         loop {
             if let Some(run) = self.ready.pop_front() {
                 return Some(run);
@@ -390,6 +397,8 @@ impl<I: Iterator, U> Driver<'_, I, U> {
         self.finished = true;
         self.stop_at.store(0, Ordering::Relaxed);
         self.items = None;
+        self.jobs
+            .set_on_worker(self.session.pool().current_thread_index().is_some());
         while self.jobs.next().is_some() {}
         self.reorder.clear();
         self.ready.clear();

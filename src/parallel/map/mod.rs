@@ -301,9 +301,9 @@ where
             lookahead: self.lookahead,
             chunk_size: self.chunk_size,
             synchronous: self.session.config().synchronous,
-            on_worker: self.session.pool().current_thread_index().is_some(),
         };
         Ok(Driver::new(
+            self.session.clone(),
             settings,
             self.items,
             self.f,
