@@ -621,6 +621,44 @@ fn delayed_compute_and_future_get_inside_pool_tasks_finish() {
 }
 
 #[test]
+fn spilling_dataframe_work_nested_in_map_items_finishes_under_a_shared_budget() {
+    // Nested runs share the session's memory budget; each waits for memory only on tasks
+    // of its own run, so the items spill rather than wait on each other.
+    within(WATCHDOG, || {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Session::builder()
+            .threads(2)
+            .batch_rows(256)
+            .memory_limit(96 << 10)
+            .spill_dir(dir.path())
+            .progress(Progress::Never)
+            .build()
+            .unwrap();
+        let inner = s.clone();
+        let spilled = s
+            .try_parallel_map(0..4_i64, move |seed| -> Result<u64> {
+                let n = 20_000_i64;
+                let keys = (0..n).map(|i| (i * 7919 + seed) % n).collect();
+                let sorted = inner
+                    .from_vec("k", keys, 4)?
+                    .into_frame()
+                    .sort([col("k")])?;
+                let (batches, stats) = sorted.collect_with_stats()?;
+                let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+                assert_eq!(rows, n as usize);
+                Ok(stats.spilled_bytes)
+            })
+            .n_jobs(2)
+            .collect()
+            .unwrap();
+        assert!(
+            spilled.iter().any(|&b| b > 0),
+            "nothing spilled: {spilled:?}"
+        );
+    });
+}
+
+#[test]
 fn map_results_started_outside_and_read_inside_a_task_finish() {
     // The results move onto the pool's only worker, which must then run the chunks itself.
     within(WATCHDOG, || {
