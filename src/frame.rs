@@ -588,7 +588,12 @@ impl DataFrame {
     fn run(&self, graph: TaskGraph, what: &'static str) -> Result<(Vec<RecordBatch>, ExecStats)> {
         let graph = Arc::new(graph);
         let config = self.session.config();
-        let bar = Bar::new(config.progress, what, Some(graph.tasks.len()));
+        let bar = Bar::start(
+            &self.session,
+            config.progress,
+            what,
+            Some(graph.tasks.len()),
+        );
         let options = ExecOptions {
             synchronous: config.synchronous,
             max_in_flight: config.threads,

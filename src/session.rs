@@ -1,6 +1,5 @@
 //! [`Session`]: the configuration and the thread pool every computation of a program runs on.
 
-use std::fmt::Display;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,13 +10,14 @@ use spillway_engine::memory::MemoryPool;
 use spillway_io::dataset::{DatasetFormat, DatasetOptions, open_dataset};
 use spillway_io::{CsvOptions, MemorySource};
 use spillway_planner::config::{Progress, SessionConfig};
+use spillway_planner::error::panic_message;
 use spillway_planner::logical::LogicalPlan;
 use spillway_planner::source::DataSource;
 use spillway_planner::udf::{Element, short_type_name};
 use spillway_planner::{Error, Result};
 
 use crate::frame::DataFrame;
-use crate::parallel::{self, Delayed, ParallelMap, TaskFuture};
+use crate::parallel::{self, Delayed, ParallelMap, TaskFuture, UserError, report_unobserved};
 use crate::series::Series;
 
 /// The entry point: owns the configuration and a rayon pool of `threads` workers.
@@ -136,6 +136,13 @@ impl SessionBuilder {
         self
     }
 
+    /// How long a computation runs before its progress is drawn (default one second):
+    /// shorter work leaves nothing on screen. Zero draws at once.
+    pub fn progress_delay(mut self, delay: std::time::Duration) -> Self {
+        self.config.progress_delay = delay;
+        self
+    }
+
     /// Checks the configuration and starts the pool.
     ///
     /// # Errors
@@ -143,9 +150,22 @@ impl SessionBuilder {
     /// not be started.
     pub fn build(self) -> Result<Session> {
         self.config.validate()?;
+        let unobserved = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&unobserved);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(self.config.threads)
             .thread_name(|i| format!("spillway-{i}"))
+            // Every job catches its user code's panics; one that still escapes (a `Drop`
+            // no job could see) is reported, where rayon would abort the process.
+            .panic_handler(move |payload| {
+                report_unobserved(
+                    &counter,
+                    format_args!(
+                        "a job on the session's pool panicked: {}",
+                        panic_message(&*payload)
+                    ),
+                );
+            })
             .build()
             .map_err(|e| {
                 Error::Config(format!("cannot start {} threads: {e}", self.config.threads))
@@ -155,7 +175,7 @@ impl SessionBuilder {
                 memory: MemoryPool::new(self.config.memory_limit),
                 config: self.config,
                 pool,
-                unobserved: Arc::new(AtomicUsize::new(0)),
+                unobserved,
                 tasks: AtomicUsize::new(0),
             }),
         })
@@ -416,7 +436,7 @@ impl Session {
     /// assert_eq!(lengths, vec![1, 2, 3]);
     /// # Ok::<(), spillway::Error>(())
     /// ```
-    pub fn parallel_map<I, F, R>(&self, items: I, f: F) -> ParallelMap<I::IntoIter, R>
+    pub fn parallel_map<I, F, R>(&self, items: I, f: F) -> ParallelMap<'static, I::IntoIter, R>
     where
         I: IntoIterator,
         I::Item: Send + 'static,
@@ -433,29 +453,97 @@ impl Session {
     }
 
     /// A parallel map of a closure that can fail: its `Err` is the item's error
-    /// ([`Error::Item`] around [`Error::UserFunction`]), stopping the map unless
-    /// `fail_fast(false)`. Otherwise as [`Session::parallel_map`].
+    /// ([`Error::Item`] around [`Error::UserFunction`], which keeps the closure's error as
+    /// its `source`), stopping the map unless `fail_fast(false)`. The error may be any
+    /// `std::error::Error + Send + Sync`, or a `&str` or `String`. Otherwise as
+    /// [`Session::parallel_map`].
     ///
     /// ```
     /// use spillway::prelude::*;
+    /// use std::num::ParseIntError;
     ///
     /// let session = Session::builder().threads(2).build()?;
     /// let parsed = session.try_parallel_map(["1", "2", "x"], |s| s.parse::<i64>()).collect();
     /// let err = parsed.unwrap_err();
     /// assert!(matches!(err, Error::Item { index: 2, .. }), "{err}");
+    /// // The closure's own error, typed:
+    /// let cause = std::error::Error::source(err.root()).unwrap();
+    /// assert!(cause.downcast_ref::<ParseIntError>().is_some());
     /// # Ok::<(), spillway::Error>(())
     /// ```
-    pub fn try_parallel_map<I, F, U, E>(&self, items: I, f: F) -> ParallelMap<I::IntoIter, U>
+    pub fn try_parallel_map<I, F, U, E>(
+        &self,
+        items: I,
+        f: F,
+    ) -> ParallelMap<'static, I::IntoIter, U>
     where
         I: IntoIterator,
         I::Item: Send + 'static,
         F: Fn(I::Item) -> std::result::Result<U, E> + Send + Sync + 'static,
         U: Send + 'static,
-        E: Display,
+        E: Into<UserError>,
     {
         let name = short_type_name::<F>();
-        let f = move |x| f(x).map_err(|e| e.to_string());
+        let f = move |x| f(x).map_err(Into::into);
         ParallelMap::new(self.clone(), items.into_iter(), Arc::new(f), name)
+    }
+
+    /// A parallel map whose items and closure may borrow (`&paths`, a closure reading a
+    /// local table): as [`Session::parallel_map`], with every run ([`ParallelMap::collect`],
+    /// [`ParallelMap::with_results`]) inside a scope on the session's pool, so that no item
+    /// outlives what it borrows. The same `n_jobs`, look-ahead, order, fail-fast and
+    /// per-item errors with their index; only the lazy [`ParallelMap::results`], which
+    /// could outlive the borrow, is for `'static` maps.
+    ///
+    /// ```
+    /// use spillway::prelude::*;
+    ///
+    /// let session = Session::builder().threads(2).build()?;
+    /// let names = vec!["ada".to_string(), "grace".into(), "alan".into()];
+    /// let prefix = String::from("dr. ");
+    /// let titled = session
+    ///     .parallel_map_scoped(&names, |n| format!("{prefix}{n}"))
+    ///     .collect()?;
+    /// assert_eq!(titled[1], "dr. grace");
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    pub fn parallel_map_scoped<'env, I, F, R>(
+        &self,
+        items: I,
+        f: F,
+    ) -> ParallelMap<'env, I::IntoIter, R>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'env,
+        F: Fn(I::Item) -> R + Send + Sync + 'env,
+        R: Send + 'env,
+    {
+        let name = short_type_name::<F>();
+        ParallelMap::scoped(
+            self.clone(),
+            items.into_iter(),
+            Arc::new(move |x| Ok(f(x))),
+            name,
+        )
+    }
+
+    /// [`Session::try_parallel_map`] whose items and closure may borrow, as
+    /// [`Session::parallel_map_scoped`].
+    pub fn try_parallel_map_scoped<'env, I, F, U, E>(
+        &self,
+        items: I,
+        f: F,
+    ) -> ParallelMap<'env, I::IntoIter, U>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'env,
+        F: Fn(I::Item) -> std::result::Result<U, E> + Send + Sync + 'env,
+        U: Send + 'env,
+        E: Into<UserError>,
+    {
+        let name = short_type_name::<F>();
+        let f = move |x| f(x).map_err(Into::into);
+        ParallelMap::scoped(self.clone(), items.into_iter(), Arc::new(f), name)
     }
 
     /// A lazy call of `f`, the leaf of a delayed graph: the same as [`Delayed::new`], here
@@ -495,21 +583,24 @@ impl Session {
     }
 
     /// As [`Session::submit`], for a closure that can fail: its `Err` is the future's
-    /// error, as [`Error::UserFunction`] naming the task.
+    /// error, as [`Error::UserFunction`] naming the task and keeping the closure's error
+    /// as its `source`.
     pub fn try_submit<R, E, F>(&self, f: F) -> TaskFuture<R>
     where
         R: Send + 'static,
-        E: Display,
+        E: Into<UserError>,
         F: FnOnce() -> std::result::Result<R, E> + Send + 'static,
     {
         let name = self.task_name::<F>();
-        parallel::submit(self, name, move || f().map_err(|e| e.to_string()))
+        parallel::submit(self, name, move || f().map_err(Into::into))
     }
 
     /// How many errors nobody observed: submitted tasks that failed while no
     /// [`TaskFuture::get`] and no [`TaskFuture::on_error`] received the error before the
-    /// future was dropped, and callbacks that panicked. Each is also reported on standard
-    /// error when it happens, naming the task.
+    /// future was dropped, callbacks that panicked, and panics in a `Drop` run on a worker
+    /// (a result whose handle was gone, an item a stopped map skipped) or otherwise
+    /// escaping a job of the session's pool. Each is also reported on standard error when
+    /// it happens, naming the task.
     pub fn unobserved_errors(&self) -> usize {
         self.inner.unobserved.load(Ordering::Relaxed)
     }
@@ -522,5 +613,23 @@ impl Session {
     fn task_name<F>(&self) -> String {
         let n = self.inner.tasks.fetch_add(1, Ordering::Relaxed);
         format!("{}[{n}]", short_type_name::<F>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_escaping_a_pool_job_is_counted_not_an_abort() {
+        let session = Session::builder().threads(1).build().unwrap();
+        session.pool().spawn(|| panic!("escaped"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while session.unobserved_errors() == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(session.unobserved_errors(), 1);
+        // The worker survived.
+        assert_eq!(session.pool().install(|| 5), 5);
     }
 }

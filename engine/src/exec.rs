@@ -14,6 +14,15 @@
 //! is started, running tasks stop before their next batch, and the error is returned
 //! naming the task and its partition. A panic anywhere in a task is caught the same way.
 //!
+//! The scheduling thread may itself be a worker of the pool (a `collect` inside a submitted
+//! task or a `parallel_map` item). Its tasks are then [`Jobs`]: while it waits it runs its
+//! own tasks that no other worker has started, so a pool whose workers all schedule still
+//! makes progress, and it never runs unrelated work on top of its state (see
+//! [`crate::jobs`]). The in-flight limit counts every started task wherever it runs. A task
+//! that waits for memory ([`TaskContext::resize_waiting`](crate::pipeline::TaskContext))
+//! waits only for other running tasks of its own run, none of which waits for it, and for at
+//! most its patience: nested runs share the budget but not their waits.
+//!
 //! Progress is reported through an optional callback, `(tasks done, tasks in the graph)`,
 //! called on the scheduling thread after each finished task; drawing it is the caller's
 //! business, so the engine stays free of terminal code.
@@ -22,14 +31,15 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
 
 use arrow::array::RecordBatch;
 use spillway_planner::error::panic_message;
 use spillway_planner::{Error, Result};
 
 use crate::graph::{TaskGraph, TaskId};
+use crate::jobs::Jobs;
 use crate::memory::MemoryPool;
 use crate::pipeline::{Activity, Data, TaskContext, TaskTally, run_task};
 use crate::spill::SpillDir;
@@ -391,18 +401,19 @@ fn schedule(
         return state.into_batches();
     }
 
-    let (tx, rx) = mpsc::channel::<(TaskId, Result<Data>)>();
+    // Tasks in flight are `jobs.in_flight()`: started and not yet reported.
+    let mut jobs: Jobs<'static, (TaskId, Result<Data>)> =
+        Jobs::new(pool.current_thread_index().is_some());
     let max_in_flight = options.max_in_flight.max(1);
     let admit = run.memory.limit() / (4 * max_in_flight);
-    let mut in_flight = 0usize;
     let mut done = 0usize;
     let mut first_error: Option<Error> = None;
     loop {
-        while first_error.is_none() && in_flight < max_in_flight {
+        while first_error.is_none() && jobs.in_flight() < max_in_flight {
             // Admission: a task starts only when its share of the budget is free, so that
             // producers wait while held outputs fill memory and consumers (taken first)
             // drain them. With nothing running, a task always starts: operators spill.
-            if in_flight > 0 && run.memory.available() < admit {
+            if jobs.in_flight() > 0 && run.memory.available() < admit {
                 break;
             }
             let Some(id) = state.pop_ready() else { break };
@@ -414,25 +425,32 @@ fn schedule(
                     break;
                 }
             };
-            let (g, shared, tx) = (Arc::clone(graph), Arc::clone(run), tx.clone());
-            in_flight += 1;
-            pool.spawn(move || {
-                let result = run_caught(&g, id, &deps, &shared);
-                // Let go of the inputs and the run before reporting, so that the run's
-                // spill folder is gone when `execute` returns.
-                drop(deps);
-                drop(shared);
-                // The receiver outlives every task it is waiting for.
-                let _ = tx.send((id, result));
-            });
+            let (g, shared) = (Arc::clone(graph), Arc::clone(run));
+            jobs.spawn(
+                |job| pool.spawn(job),
+                move || {
+                    let result = run_caught(&g, id, &deps, &shared);
+                    // Let go of the inputs and the run before reporting, so that the run's
+                    // spill folder is gone when `execute` returns.
+                    drop(deps);
+                    drop(shared);
+                    (id, result)
+                },
+            );
         }
-        if in_flight == 0 {
-            break;
-        }
-        let Ok((id, result)) = rx.recv() else {
-            return Err(Error::Internal("the scheduler lost its workers".into()));
+        // `None`: nothing in flight, and nothing more could start.
+        let Some(finished) = jobs.next() else { break };
+        let (id, result) = match finished {
+            Ok(finished) => finished,
+            // `run_caught` catches the task's panics; this is one in the scheduler's own code.
+            Err(panic) => {
+                if first_error.is_none() {
+                    first_error = Some(Error::Internal(format!("a task's job panicked: {panic}")));
+                    cancel.store(true, Ordering::Relaxed);
+                }
+                continue;
+            }
         };
-        in_flight -= 1;
         match result {
             Ok(data) if first_error.is_none() => {
                 done += 1;
@@ -469,6 +487,8 @@ mod tests {
     use spillway_planner::config::SessionConfig;
     use spillway_planner::expr::col;
     use spillway_planner::logical::LogicalPlan;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::mpsc;
 
     /// Counts the closure's calls. Partitions after the failing one are held back until
     /// the failure is `GRACE` old, so the counts show what the scheduler guarantees rather
@@ -550,6 +570,68 @@ mod tests {
             let expected: Vec<(usize, usize)> = (1..=n).map(|d| (d, n)).collect();
             assert_eq!(*seen.lock().unwrap(), expected);
         }
+    }
+
+    /// A graph whose 20 scan tasks each sleep a millisecond inside `running`, which counts
+    /// the tasks running at once.
+    fn counted_graph(running: Arc<(AtomicUsize, AtomicUsize)>) -> Arc<TaskGraph> {
+        let scan = Arc::new(LogicalPlan::scan(Batches::numbers(1000, 20)));
+        let p = LogicalPlan::project(
+            scan,
+            vec![
+                col("x")
+                    .apply(move |x: i64| {
+                        if x % 50 == 0 {
+                            let now = running.0.fetch_add(1, Ordering::SeqCst) + 1;
+                            running.1.fetch_max(now, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(1));
+                            running.0.fetch_sub(1, Ordering::SeqCst);
+                        }
+                        x
+                    })
+                    .alias("y"),
+            ],
+        )
+        .unwrap();
+        let a = LogicalPlan::aggregate(Arc::new(p), vec![col("y").sum()]).unwrap();
+        Arc::new(lower(&a, &SessionConfig::default()).unwrap())
+    }
+
+    #[test]
+    fn a_scheduler_on_a_worker_of_its_own_pool_finishes_within_its_limit() {
+        // Every worker schedules a run and waits for it: each runs its own tasks, and the
+        // in-flight limit still holds.
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let pool = Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(2)
+                    .build()
+                    .unwrap(),
+            );
+            let running = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+            let runs = pool.install(|| {
+                let (g1, g2) = (
+                    counted_graph(Arc::clone(&running)),
+                    graph(-1, Arc::default()),
+                );
+                let opts = |max_in_flight| ExecOptions {
+                    max_in_flight,
+                    ..ExecOptions::default()
+                };
+                rayon::join(
+                    || execute(g1, &pool, opts(1)).is_ok(),
+                    || execute(g2, &pool, opts(2)).is_ok(),
+                )
+            });
+            let _ = tx.send((runs, running.1.load(Ordering::SeqCst)));
+        });
+        // A panic in the thread above drops `tx`, which fails this as well.
+        let (runs, most_at_once) = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("a scheduler inside its own pool deadlocked or panicked");
+        assert_eq!(runs, (true, true));
+        assert_eq!(most_at_once, 1, "max_in_flight 1 ran tasks side by side");
     }
 
     #[test]

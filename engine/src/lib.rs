@@ -6,6 +6,8 @@
 //!   task per partition and reductions into a tree of combine tasks.
 //! - [`exec`]: a scheduler in the spirit of `dask/local.py` runs ready tasks on a rayon
 //!   pool, releases outputs once read, and cancels the graph on the first error.
+//! - [`jobs`]: how every scheduler waits for its jobs, also from inside the pool, without
+//!   deadlock.
 //! - [`pipeline`]: what one task does with its batches.
 //! - [`eval`]: expressions over a batch, with Arrow's kernels.
 //! - [`aggregate`]: partial aggregate states and their merge.
@@ -21,6 +23,7 @@ pub mod exec;
 pub mod graph;
 pub mod group;
 pub mod hash_agg;
+pub mod jobs;
 pub mod join;
 pub mod lower;
 pub mod memory;

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use crate::{Error, Result};
 
@@ -81,6 +82,9 @@ pub struct SessionConfig {
     pub fan_in: usize,
     /// When to draw progress bars (default: only when standard error is a terminal).
     pub progress: Progress,
+    /// How long a computation runs before its progress is drawn (default one second), so
+    /// that short work leaves nothing on the screen or in the log.
+    pub progress_delay: Duration,
     /// A join whose right side is estimated at most this many bytes (and at most an
     /// eighth of `memory_limit`) is a broadcast join: the right side is built into one
     /// hash table that every left partition streams through, with no shuffle of the left
@@ -100,6 +104,7 @@ impl Default for SessionConfig {
             target_partition_bytes: 128 << 20,
             fan_in: 8,
             progress: Progress::Auto,
+            progress_delay: Duration::from_secs(1),
             broadcast_limit: 64 << 20,
         }
     }
@@ -153,10 +158,42 @@ pub fn parse_bytes(text: &str) -> Result<usize> {
     Ok((num * mult) as usize)
 }
 
+/// Parses a duration: `1.5s`, `500ms`, `2m`, or a bare number of seconds (`0`, `2.5`).
+///
+/// ```
+/// use spillway_planner::config::parse_duration;
+/// use std::time::Duration;
+///
+/// assert_eq!(parse_duration("500ms")?, Duration::from_millis(500));
+/// assert_eq!(parse_duration("2")?, Duration::from_secs(2));
+/// assert!(parse_duration("soon").is_err());
+/// # Ok::<(), spillway_planner::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Config`] naming the text.
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let bad = || Error::Config(format!("'{text}' is not a duration like 500ms, 1.5s or 2m"));
+    let num: f64 = num.parse().map_err(|_| bad())?;
+    let seconds = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "s" | "sec" | "secs" => num,
+        "ms" => num / 1000.0,
+        "m" | "min" => num * 60.0,
+        _ => return Err(bad()),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| bad())
+}
+
 impl SessionConfig {
     /// The defaults, overridden by `SPILLWAY_THREADS`, `SPILLWAY_MEMORY_LIMIT` (a byte size
     /// such as `2GiB`), `SPILLWAY_SPILL_DIR`, `SPILLWAY_BATCH_ROWS`, `SPILLWAY_BATCH_BYTES`
-    /// (a byte size) and `SPILLWAY_PROGRESS` (`auto`, `always` or `never`). The only place
+    /// (a byte size), `SPILLWAY_PROGRESS` (`auto`, `always` or `never`) and
+    /// `SPILLWAY_PROGRESS_DELAY` (a duration such as `500ms` or `2s`). The only place
     /// Spillway reads its own settings from the environment (the platform's temp folder
     /// aside: [`system_temp_dir`]).
     ///
@@ -190,6 +227,10 @@ impl SessionConfig {
             c.progress = v
                 .parse()
                 .map_err(|e| Error::Config(format!("SPILLWAY_PROGRESS: {e}")))?;
+        }
+        if let Some(v) = var("SPILLWAY_PROGRESS_DELAY") {
+            c.progress_delay = parse_duration(&v)
+                .map_err(|e| Error::Config(format!("SPILLWAY_PROGRESS_DELAY: {e}")))?;
         }
         c.validate()?;
         Ok(c)
@@ -240,8 +281,27 @@ mod tests {
     }
 
     #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(
+            parse_duration(" 250ms ").unwrap(),
+            Duration::from_millis(250)
+        );
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        for bad in ["", "soon", "5 fortnights", "1e999"] {
+            let err = parse_duration(bad).unwrap_err();
+            assert!(err.to_string().contains("duration"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn progress_settings() {
         assert_eq!(SessionConfig::default().progress, Progress::Auto);
+        assert_eq!(
+            SessionConfig::default().progress_delay,
+            Duration::from_secs(1)
+        );
         for p in [Progress::Auto, Progress::Always, Progress::Never] {
             assert_eq!(p.to_string().parse::<Progress>().unwrap(), p);
         }

@@ -50,6 +50,9 @@ pub enum Error {
         value: Option<String>,
         /// The closure's own error, displayed.
         message: String,
+        /// The closure's own error itself, when the API keeps it (the `try_` parallel maps
+        /// and `try_submit`): this error's `source()`, to downcast to the closure's type.
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// A user closure panicked; the panic was caught and the rest of the graph cancelled.
     #[error("user function {function} panicked: {message}")]

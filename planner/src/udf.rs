@@ -222,6 +222,7 @@ impl ElementFn {
                                 function: fname.to_string(),
                                 value: Some(value.to_string()),
                                 message,
+                                source: None,
                             });
                         }
                     },
@@ -339,6 +340,7 @@ impl PartitionFn {
                     function: self.name.to_string(),
                     value: None,
                     message,
+                    source: None,
                 });
             }
             Err(payload) => {

@@ -5,7 +5,9 @@
 //! by `Arc`, so a graph is built bottom-up and cannot have a cycle. Cloning a `Delayed` or
 //! using it as the input of several nodes shares the node: one `compute` runs it once.
 //! Values cross the graph type-erased, as `Arc<dyn Any + Send + Sync>`; the typed API
-//! (`Delayed<T>`) guarantees that every downcast succeeds.
+//! (`Delayed<T>`) guarantees that every downcast succeeds. A node reads its inputs in
+//! place (`map`, `map2`, `map3` take references), so a value read by many nodes is never
+//! copied; only `zip` and `all`, which build a new value out of their inputs, clone.
 //!
 //! # Scheduling
 //!
@@ -21,6 +23,9 @@
 //!   the value is dropped. The output counts one more reader.
 //! - at most `threads` nodes run at once; independent branches run in parallel.
 //!
+//! The nodes are [`Jobs`]: computed from inside pool work (a node or a task that itself
+//! computes a graph), the waiting thread runs its own nodes rather than block the pool.
+//!
 //! The first failure (a closure's error or panic, as [`Error::UserFunction`] /
 //! [`Error::UserPanic`] naming the node as `name[number]`) stops the scheduling: nothing
 //! new starts, the running nodes are waited for, and that error is returned. With the
@@ -31,14 +36,14 @@ use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use spillway_engine::jobs::Jobs;
 use spillway_planner::error::panic_message;
 use spillway_planner::udf::short_type_name;
 use spillway_planner::{Error, Result};
 
 use super::progress::Bar;
-use super::recv_helping;
 use crate::session::Session;
 
 /// A node's value, type-erased.
@@ -58,11 +63,19 @@ enum Failure {
 }
 
 struct Node {
-    name: String,
+    /// Set by `named`, in place: renaming a shared node renames it for every holder.
+    name: Mutex<Arc<str>>,
     /// The Rust type of the node's value, for `explain` and `to_dot`.
     output_type: &'static str,
     deps: Vec<Arc<Node>>,
     func: Arc<NodeFn>,
+}
+
+impl Node {
+    fn name(&self) -> Arc<str> {
+        // Nothing panics while holding this lock.
+        Arc::clone(&self.name.lock().unwrap_or_else(PoisonError::into_inner))
+    }
 }
 
 impl Drop for Node {
@@ -81,8 +94,8 @@ impl Drop for Node {
 /// computed.
 ///
 /// Build leaves with [`Delayed::new`] (or [`Session::delayed`](crate::Session::delayed)),
-/// compose them with [`map`](Delayed::map), [`zip`](Delayed::zip) and
-/// [`all`](Delayed::all), and run the graph with [`compute`](Delayed::compute). Cloning a
+/// compose them with [`map`](Delayed::map), [`map2`](Delayed::map2),
+/// [`map3`](Delayed::map3), [`zip`](Delayed::zip) and [`all`](Delayed::all), and run the graph with [`compute`](Delayed::compute). Cloning a
 /// node, or using it as the input of several others, shares it: one `compute` runs it
 /// once.
 ///
@@ -117,7 +130,7 @@ impl<T> fmt::Debug for Delayed<T> {
         write!(
             f,
             "Delayed({}: {})",
-            self.node.name,
+            self.node.name(),
             short_type(self.node.output_type)
         )
     }
@@ -144,7 +157,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     ) -> Self {
         Delayed {
             node: Arc::new(Node {
-                name,
+                name: Mutex::new(name.into()),
                 output_type: std::any::type_name::<T>(),
                 deps,
                 func: Arc::new(func),
@@ -218,8 +231,65 @@ impl<T: Send + Sync + 'static> Delayed<T> {
         )
     }
 
+    /// A node computing `f(&value of self, &value of b)`: two inputs of any types, read in
+    /// place (nothing is cloned).
+    ///
+    /// ```
+    /// use spillway::prelude::*;
+    ///
+    /// let session = Session::builder().threads(2).build()?;
+    /// let rows = Delayed::new(|| vec![3.0_f64, 4.0, 5.0]);
+    /// let scale = Delayed::value(2.0_f64);
+    /// let scaled = rows.map2(&scale, |r, k| r.iter().map(|x| x * k).sum::<f64>());
+    /// assert_eq!(scaled.compute(&session)?, 24.0);
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    pub fn map2<B, U, F>(&self, b: &Delayed<B>, f: F) -> Delayed<U>
+    where
+        B: Send + Sync + 'static,
+        U: Send + Sync + 'static,
+        F: Fn(&T, &B) -> U + Send + Sync + 'static,
+    {
+        Delayed::from_parts(
+            short_type_name::<F>(),
+            vec![Arc::clone(&self.node), Arc::clone(&b.node)],
+            move |inputs| {
+                let value = f(input::<T>(inputs, 0)?, input::<B>(inputs, 1)?);
+                Ok(Arc::new(value) as Value)
+            },
+        )
+    }
+
+    /// A node computing `f(&value of self, &value of b, &value of c)`: three inputs of any
+    /// types, read in place (nothing is cloned). For more, gather same-typed inputs with
+    /// [`Delayed::all`], or nest `map2` / `map3`.
+    pub fn map3<B, C, U, F>(&self, b: &Delayed<B>, c: &Delayed<C>, f: F) -> Delayed<U>
+    where
+        B: Send + Sync + 'static,
+        C: Send + Sync + 'static,
+        U: Send + Sync + 'static,
+        F: Fn(&T, &B, &C) -> U + Send + Sync + 'static,
+    {
+        Delayed::from_parts(
+            short_type_name::<F>(),
+            vec![
+                Arc::clone(&self.node),
+                Arc::clone(&b.node),
+                Arc::clone(&c.node),
+            ],
+            move |inputs| {
+                let value = f(
+                    input::<T>(inputs, 0)?,
+                    input::<B>(inputs, 1)?,
+                    input::<C>(inputs, 2)?,
+                );
+                Ok(Arc::new(value) as Value)
+            },
+        )
+    }
+
     /// A node pairing the values of `self` and `other` (cloned; wrap large values in an
-    /// `Arc`), to be taken apart by a `map`.
+    /// `Arc`, or read both in place with [`Delayed::map2`]), to be taken apart by a `map`.
     pub fn zip<U>(&self, other: &Delayed<U>) -> Delayed<(T, U)>
     where
         T: Clone,
@@ -254,28 +324,21 @@ impl<T: Send + Sync + 'static> Delayed<T> {
         })
     }
 
-    /// This node under another name, shown by `explain`, `to_dot` and errors. Name a node
-    /// where it is made: a node that is already shared (cloned, or an input of another) is
-    /// copied, and the copy computes separately from the original.
-    pub fn named(mut self, name: impl Into<String>) -> Self {
-        let name = name.into();
-        match Arc::get_mut(&mut self.node) {
-            Some(node) => node.name = name,
-            None => {
-                self.node = Arc::new(Node {
-                    name,
-                    output_type: self.node.output_type,
-                    deps: self.node.deps.clone(),
-                    func: Arc::clone(&self.node.func),
-                });
-            }
-        }
+    /// This node under another name, shown by `explain`, `to_dot` and errors. The node
+    /// stays the same node: renaming one that is already shared (cloned, or an input of
+    /// another) renames it for all, and it is still computed once.
+    pub fn named(self, name: impl Into<String>) -> Self {
+        *self
+            .node
+            .name
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = name.into().into();
         self
     }
 
     /// The node's name.
-    pub fn name(&self) -> &str {
-        &self.node.name
+    pub fn name(&self) -> String {
+        self.node.name().to_string()
     }
 
     /// The graph as text: one line per node in topological order, `name[number]: type`,
@@ -330,7 +393,8 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     /// before this returns.
     pub fn compute(&self, session: &Session) -> Result<T> {
         let graph = Graph::of(&self.node);
-        let bar = Bar::new(
+        let bar = Bar::start(
+            session,
             session.config().progress,
             "delayed",
             Some(graph.nodes.len()),
@@ -383,7 +447,7 @@ impl<'a> Graph<'a> {
     }
 
     fn label(&self, i: usize) -> String {
-        format!("{}[{i}]", self.nodes[i].name)
+        format!("{}[{i}]", self.nodes[i].name())
     }
 }
 
@@ -451,9 +515,15 @@ impl<'g> State<'g> {
     }
 }
 
-/// Calls a node's closure with panics caught.
-fn call(func: &NodeFn, inputs: &[Value]) -> std::result::Result<Value, Failure> {
-    match catch_unwind(AssertUnwindSafe(|| func(inputs))) {
+/// Calls a node's closure with panics caught, then lets go of its inputs: if this was an
+/// input's last reader, the value's `Drop` runs here, also caught (a panic there fails the
+/// node).
+fn call(func: &NodeFn, inputs: Vec<Value>) -> std::result::Result<Value, Failure> {
+    match catch_unwind(AssertUnwindSafe(move || {
+        let out = func(&inputs);
+        drop(inputs);
+        out
+    })) {
         Ok(r) => r,
         Err(payload) => Err(Failure::Panic(panic_message(payload.as_ref()))),
     }
@@ -467,6 +537,7 @@ fn node_error(graph: &Graph<'_>, i: usize, failure: Failure) -> Error {
             function,
             value: None,
             message,
+            source: None,
         },
         Failure::Panic(message) => Error::UserPanic { function, message },
         Failure::Internal(message) => {
@@ -483,20 +554,18 @@ fn run(graph: &Graph<'_>, session: &Session, bar: &Bar) -> Result<Value> {
     if session.config().synchronous {
         while let Some(i) = state.ready.pop() {
             let inputs = state.inputs(i)?;
-            let value =
-                call(&*graph.nodes[i].func, &inputs).map_err(|f| node_error(graph, i, f))?;
-            drop(inputs);
+            let value = call(&*graph.nodes[i].func, inputs).map_err(|f| node_error(graph, i, f))?;
             state.finish(i, value);
             done += 1;
             bar.inc(1);
         }
     } else {
-        let (tx, rx) = mpsc::channel::<(usize, std::result::Result<Value, Failure>)>();
+        let mut jobs: Jobs<'static, (usize, std::result::Result<Value, Failure>)> =
+            Jobs::new(session.pool().current_thread_index().is_some());
         let max_in_flight = session.config().threads.max(1);
-        let mut in_flight = 0usize;
         let mut first_error: Option<Error> = None;
         loop {
-            while first_error.is_none() && in_flight < max_in_flight {
+            while first_error.is_none() && jobs.in_flight() < max_in_flight {
                 let Some(i) = state.ready.pop() else { break };
                 let inputs = match state.inputs(i) {
                     Ok(inputs) => inputs,
@@ -505,25 +574,24 @@ fn run(graph: &Graph<'_>, session: &Session, bar: &Bar) -> Result<Value> {
                         break;
                     }
                 };
-                let (func, tx) = (Arc::clone(&graph.nodes[i].func), tx.clone());
-                in_flight += 1;
-                session.pool().spawn(move || {
-                    let result = call(&*func, &inputs);
-                    drop(inputs);
-                    // The scheduler waits for every node it started, so the receiver is
-                    // still there.
-                    let _ = tx.send((i, result));
-                });
+                let func = Arc::clone(&graph.nodes[i].func);
+                jobs.spawn(
+                    |job| session.pool().spawn(job),
+                    move || (i, call(&*func, inputs)),
+                );
             }
-            if in_flight == 0 {
-                break;
-            }
-            let Some((i, result)) = recv_helping(&rx) else {
-                return Err(Error::Internal(
-                    "the delayed scheduler lost its workers".into(),
-                ));
+            // `None`: nothing in flight, and nothing more could start.
+            let Some(finished) = jobs.next() else { break };
+            let (i, result) = match finished {
+                Ok(finished) => finished,
+                // `call` catches the node's panics: this is one in this module.
+                Err(panic) => {
+                    first_error.get_or_insert(Error::Internal(format!(
+                        "a delayed node's job panicked: {panic}"
+                    )));
+                    continue;
+                }
             };
-            in_flight -= 1;
             match result {
                 Ok(value) if first_error.is_none() => {
                     state.finish(i, value);
@@ -613,7 +681,7 @@ mod tests {
         let c = a.map(|x| x * 10).named("c");
         let d = Delayed::all([b, c, a]).named("d");
         let g = Graph::of(&d.node);
-        let names: Vec<&str> = g.nodes.iter().map(|n| n.name.as_str()).collect();
+        let names: Vec<String> = g.nodes.iter().map(|n| n.name().to_string()).collect();
         assert_eq!(names, vec!["a", "b", "c", "d"]);
         assert_eq!(g.deps, vec![vec![], vec![0], vec![0], vec![1, 2, 0]]);
     }

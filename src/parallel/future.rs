@@ -14,15 +14,23 @@
 //! standard error, naming the task, and counted in
 //! [`Session::unobserved_errors`](crate::Session::unobserved_errors): asyncio's "Task
 //! exception was never retrieved". A callback that panics does not change the task's
-//! result; its panic is reported and counted the same way.
+//! result; its panic is reported and counted the same way, as is a panic in the `Drop` of
+//! a result that the worker drops last (its handle gone).
+//!
+//! `get` from inside pool work (a task waiting for another) cannot deadlock the pool: the
+//! task is a [`Claim`], and a waiting worker runs it at once if no worker has started it,
+//! then waits for it only when it is running elsewhere.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
+use spillway_engine::jobs::Claim;
+use spillway_planner::error::panic_message;
 use spillway_planner::{Error, Result};
 
-use super::{HELP_POLL, call_caught};
+use super::{UserError, call_caught, report_unobserved};
 use crate::session::Session;
 
 type SuccessFn<R> = Box<dyn FnOnce(&R) + Send>;
@@ -47,6 +55,8 @@ type ErrorFn = Box<dyn FnOnce(&Error) + Send>;
 #[must_use = "an error of a task whose future is dropped unread is reported on stderr"]
 pub struct TaskFuture<R> {
     slot: Arc<Slot<R>>,
+    /// The task on the pool; `None` in synchronous mode, where it has already run.
+    claim: Option<Arc<Claim<'static>>>,
 }
 
 struct Slot<R> {
@@ -73,7 +83,7 @@ struct State<R> {
 pub(crate) fn submit<R, F>(session: &Session, name: String, f: F) -> TaskFuture<R>
 where
     R: Send + 'static,
-    F: FnOnce() -> std::result::Result<R, String> + Send + 'static,
+    F: FnOnce() -> std::result::Result<R, UserError> + Send + 'static,
 {
     let slot = Arc::new(Slot {
         name,
@@ -89,16 +99,29 @@ where
         finished: Condvar::new(),
     });
     let task_slot = Arc::clone(&slot);
+    let (name, unobserved) = (slot.name.clone(), session.unobserved_counter());
     let task = move || {
-        let result = call_caught(&task_slot.name, f);
-        task_slot.complete(result);
+        // The outcome, the callbacks, and the slot itself: if the handle is gone, this is
+        // its last owner, and the result's `Drop` runs here.
+        let ran = catch_unwind(AssertUnwindSafe(move || {
+            let result = call_caught(&task_slot.name, f);
+            task_slot.complete(result);
+        }));
+        if let Err(payload) = ran {
+            let message = panic_message(&*payload);
+            report_unobserved(
+                &unobserved,
+                format_args!("task {name} panicked after it ended (its result's Drop?): {message}"),
+            );
+        }
     };
-    if session.config().synchronous {
+    let claim = if session.config().synchronous {
         task();
+        None
     } else {
-        session.pool().spawn(task);
-    }
-    TaskFuture { slot }
+        Some(Claim::spawn(|job| session.pool().spawn(job), task))
+    };
+    TaskFuture { slot, claim }
 }
 
 impl<R> Slot<R> {
@@ -166,43 +189,29 @@ impl<R> Slot<R> {
             f();
             Ok(())
         }) {
-            eprintln!("spillway: {e}");
-            self.unobserved.fetch_add(1, Ordering::Relaxed);
+            report_unobserved(&self.unobserved, format_args!("{e}"));
         }
     }
 
     fn report_unobserved(&self, e: &Error) {
-        eprintln!(
-            "spillway: task {} failed and its error was never retrieved (no get(), no \
-             on_error callback): {e}",
-            self.name
+        report_unobserved(
+            &self.unobserved,
+            format_args!(
+                "task {} failed and its error was never retrieved (no get(), no on_error \
+                 callback): {e}",
+                self.name
+            ),
         );
-        self.unobserved.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Waits until the task has ended. On a rayon worker it runs other pool work meanwhile,
-    /// so waiting from inside a task cannot deadlock the pool.
+    /// Waits until the task has ended.
     fn wait(&self) -> MutexGuard<'_, State<R>> {
-        let on_worker = rayon::current_thread_index().is_some();
         let mut state = self.lock();
         while !state.finished {
-            if !on_worker {
-                state = self
-                    .finished
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
-                continue;
-            }
-            drop(state);
-            let helped = rayon::yield_now() == Some(rayon::Yield::Executed);
-            state = self.lock();
-            if !helped && !state.finished {
-                state = self
-                    .finished
-                    .wait_timeout(state, HELP_POLL)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-            }
+            state = self
+                .finished
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
         }
         state
     }
@@ -225,6 +234,13 @@ impl<R> TaskFuture<R> {
     /// [`Error::UserFunction`] when a `try_submit` closure returned an error,
     /// [`Error::UserPanic`] when the closure panicked; both name the task.
     pub fn get(self) -> Result<R> {
+        // On a worker, run the task here if no worker has started it: blocking instead
+        // could leave it in the queue of a pool whose workers all wait.
+        if let Some(claim) = &self.claim
+            && rayon::current_thread_index().is_some()
+        {
+            claim.run_here();
+        }
         let mut state = self.slot.wait();
         state.error_seen = true;
         state.result.take().unwrap_or_else(|| {
@@ -293,6 +309,7 @@ impl<R> fmt::Debug for TaskFuture<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering;
 
     fn session(synchronous: bool) -> Session {
         Session::builder()
