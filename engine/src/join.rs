@@ -3,15 +3,15 @@
 //!
 //! A **broadcast** join (inner, left, semi or anti, right side estimated within the
 //! session's `broadcast_limit`) reads the right side in parallel, builds one table in one
-//! task ([`broadcast_build`], its memory reserved while it is held) and fuses the probe
+//! task (`broadcast_build`, its memory reserved while it is held) and fuses the probe
 //! into every left partition's pipeline: the left side is never shuffled, keeps its
 //! partitioning and row order, and several broadcast joins chain in one pipeline.
 //!
 //! A **partitioned** join:
 //! Both sides are hash-partitioned on their keys into the same number of buckets
-//! ([`shuffle`], through the [`Buckets`] exchange, spilled when it does not fit). One task
+//! (`shuffle`, through the [`Buckets`] exchange, spilled when it does not fit). One task
 //! per bucket then builds a hash table from the right side's bucket and streams the left
-//! side's bucket through it ([`join_bucket`]). When the build side outgrows its
+//! side's bucket through it (`join_bucket`). When the build side outgrows its
 //! reservation, both sides of the bucket are split again with another hash seed into
 //! [`FANOUT`] spilled sub-buckets, joined pair by pair (recursive partitioning). Rows of
 //! one key always land in the same sub-bucket, so a key whose rows alone exceed the

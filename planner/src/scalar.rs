@@ -150,7 +150,7 @@ impl ScalarValue {
         &self.0
     }
 
-    /// The value as an Arrow [`Datum`] for kernels that broadcast a scalar over a column.
+    /// The value as an Arrow [`Datum`](arrow::array::Datum) for kernels that broadcast a scalar over a column.
     pub fn to_datum(&self) -> Scalar<ArrayRef> {
         Scalar::new(Arc::clone(&self.0))
     }

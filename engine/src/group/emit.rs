@@ -15,7 +15,7 @@ impl GroupAcc {
     /// The partial state columns of the groups `ids`, in that order.
     ///
     /// # Errors
-    /// [`Error::Compute`] when min/max values cannot be decoded.
+    /// [`Error::Compute`](spillway_planner::Error::Compute) when min/max values cannot be decoded.
     pub fn state(&self, ids: &[u32]) -> Result<Vec<ArrayRef>> {
         let pick = |i: &u32| *i as usize;
         Ok(match self {
@@ -138,7 +138,7 @@ impl GroupAcc {
     /// The final values of groups `ids`, of type `output`.
     ///
     /// # Errors
-    /// [`Error::Compute`] when min/max values cannot be decoded.
+    /// [`Error::Compute`](spillway_planner::Error::Compute) when min/max values cannot be decoded.
     pub fn finish(&self, ids: &[u32], output: &DataType) -> Result<ArrayRef> {
         let pick = |i: &u32| *i as usize;
         Ok(match self {

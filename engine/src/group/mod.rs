@@ -9,7 +9,7 @@
 //! `min` and `max` keep the row-format bytes of the best value, so one implementation
 //! serves every orderable type (floats in total order: NaN above +∞).
 //!
-//! Decimals sum and average exactly, as unscaled `i128` ([`decimal`]).
+//! Decimals sum and average exactly, as unscaled `i128` (`decimal.rs`).
 //!
 //! The key table ([`GroupTable`]) is in `table`; folding values and partial states into
 //! the states in `fold`, the state columns and finished values out in `emit`.

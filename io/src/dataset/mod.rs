@@ -5,7 +5,7 @@
 //! - **Construction** ([`DatasetSource::try_new`]) lists the files of a file, folder or
 //!   glob (as the format's own source does). The folders between the dataset's root (the
 //!   folder given, or a glob's fixed prefix) and each file that read `key=value` are its
-//!   hive values ([`hive`](crate::sink::hive) escaping; `__HIVE_DEFAULT_PARTITION__` is
+//!   hive values ([`crate::sink::hive`] escaping; `__HIVE_DEFAULT_PARTITION__` is
 //!   null); every file must have the same keys in the same order. A key becomes a column
 //!   after the files' columns, typed as given, or `Int64` when every value parses as one,
 //!   else `Utf8View`. Each file gets its own source of its format (footers read now).
