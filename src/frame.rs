@@ -127,7 +127,7 @@ impl DataFrame {
     pub fn map_partitions<F, E>(&self, schema: SchemaRef, f: F) -> DataFrame
     where
         F: Fn(RecordBatch) -> std::result::Result<RecordBatch, E> + Send + Sync + 'static,
-        E: std::fmt::Display,
+        E: Into<spillway_planner::error::UserError>,
     {
         let func = PartitionFn::new(schema, f);
         self.then(LogicalPlan::map_partitions(Arc::clone(&self.plan), func))
@@ -147,7 +147,7 @@ impl DataFrame {
             + Send
             + Sync
             + 'static,
-        E: std::fmt::Display,
+        E: Into<spillway_planner::error::UserError>,
     {
         let func = PartitionFn::named(
             &spillway_planner::udf::short_type_name::<F>(),

@@ -24,6 +24,7 @@ use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
 use polars_arrow::ffi as pl_ffi;
 use polars_core::prelude::{Column, CompatLevel, DataFrame as PolarsFrame, Series};
+use spillway_planner::error::UserError;
 use spillway_planner::{Error, Result};
 
 fn interop(what: impl std::fmt::Display, e: impl std::fmt::Display) -> Error {
@@ -150,21 +151,20 @@ pub fn batches_to_polars(schema: &Schema, batches: &[RecordBatch]) -> Result<Pol
 }
 
 /// A closure over a Polars frame as a closure over a record batch, for `map_partitions`;
-/// its errors are the closure's own message, or the interop's.
+/// its errors are the closure's own (kept as the source), or the interop's.
 pub(crate) fn partition_closure<F, E>(
     f: F,
-) -> impl Fn(RecordBatch) -> std::result::Result<RecordBatch, String> + Send + Sync + 'static
+) -> impl Fn(RecordBatch) -> std::result::Result<RecordBatch, UserError> + Send + Sync + 'static
 where
     F: Fn(PolarsFrame) -> std::result::Result<PolarsFrame, E> + Send + Sync + 'static,
-    E: std::fmt::Display,
+    E: Into<UserError>,
 {
     move |batch: RecordBatch| {
-        let input = batches_to_polars(&batch.schema(), std::slice::from_ref(&batch))
-            .map_err(|e| e.to_string())?;
+        let input = batches_to_polars(&batch.schema(), std::slice::from_ref(&batch))?;
         drop(batch);
-        let output = f(input).map_err(|e| e.to_string())?;
-        let (schema, batches) = batches_from_polars(&output).map_err(|e| e.to_string())?;
+        let output = f(input).map_err(Into::into)?;
+        let (schema, batches) = batches_from_polars(&output)?;
         arrow::compute::concat_batches(&schema, &batches)
-            .map_err(|e| interop("the closure's frame", e).to_string())
+            .map_err(|e| interop("the closure's frame", e).into())
     }
 }

@@ -9,6 +9,11 @@ use std::path::PathBuf;
 
 use arrow::error::ArrowError;
 
+/// A user closure's error, kept as the error it is: the `source` of
+/// [`Error::UserFunction`], to downcast to the closure's own type. A closure may return
+/// anything that is `Into<UserError>`: an error type, a `String` or a `&str`.
+pub type UserError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Result with Spillway's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -50,8 +55,8 @@ pub enum Error {
         value: Option<String>,
         /// The closure's own error, displayed.
         message: String,
-        /// The closure's own error itself, when the API keeps it (the `try_` parallel maps
-        /// and `try_submit`): this error's `source()`, to downcast to the closure's type.
+        /// The closure's own error itself (`apply`, `map_partitions`, the `try_` parallel
+        /// maps, `try_submit`): this error's `source()`, to downcast to the closure's type.
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// A user closure panicked; the panic was caught and the rest of the graph cancelled.

@@ -8,8 +8,9 @@
 //! - [`ApplyArg`]: what a closure takes. `T` is called only for non-null values (a null
 //!   input gives a null output); `Option<T>` sees the nulls too.
 //! - [`ApplyOut`]: what a closure returns. `T`, `Option<T>` (null), or `Result<_, E>` with
-//!   `E: Display` for a closure that can fail: the error stops the computation and names
-//!   the value it failed on.
+//!   `E: Into<UserError>` (an error type, a `String`, a `&str`) for a closure that can
+//!   fail: the error stops the computation, names the value it failed on, and is kept as
+//!   the [`Error::UserFunction`]'s source.
 //!
 //! Both kinds of closure are called behind `catch_unwind`: a panic becomes
 //! [`Error::UserPanic`] instead of unwinding through the engine.
@@ -24,7 +25,7 @@ use arrow::array::{
 use arrow::datatypes::*;
 use arrow::record_batch::RecordBatch;
 
-use crate::error::panic_message;
+use crate::error::{UserError, panic_message};
 use crate::scalar::ScalarValue;
 use crate::{Error, Result};
 
@@ -145,8 +146,8 @@ pub trait ApplyArg: Sized + 'static {
 pub trait ApplyOut: 'static {
     /// The output column's element type.
     type Elem: Element;
-    /// The value to store, or the closure's error as a message.
-    fn into_elem(self) -> Result<Option<Self::Elem>, String>;
+    /// The value to store, or the closure's error.
+    fn into_elem(self) -> Result<Option<Self::Elem>, UserError>;
 }
 
 macro_rules! apply_types {
@@ -161,19 +162,19 @@ macro_rules! apply_types {
         }
         impl ApplyOut for $t {
             type Elem = $t;
-            fn into_elem(self) -> Result<Option<$t>, String> { Ok(Some(self)) }
+            fn into_elem(self) -> Result<Option<$t>, UserError> { Ok(Some(self)) }
         }
         impl ApplyOut for Option<$t> {
             type Elem = $t;
-            fn into_elem(self) -> Result<Option<$t>, String> { Ok(self) }
+            fn into_elem(self) -> Result<Option<$t>, UserError> { Ok(self) }
         }
-        impl<E: fmt::Display + 'static> ApplyOut for Result<$t, E> {
+        impl<E: Into<UserError> + 'static> ApplyOut for Result<$t, E> {
             type Elem = $t;
-            fn into_elem(self) -> Result<Option<$t>, String> { self.map(Some).map_err(|e| e.to_string()) }
+            fn into_elem(self) -> Result<Option<$t>, UserError> { self.map(Some).map_err(Into::into) }
         }
-        impl<E: fmt::Display + 'static> ApplyOut for Result<Option<$t>, E> {
+        impl<E: Into<UserError> + 'static> ApplyOut for Result<Option<$t>, E> {
             type Elem = $t;
-            fn into_elem(self) -> Result<Option<$t>, String> { self.map_err(|e| e.to_string()) }
+            fn into_elem(self) -> Result<Option<$t>, UserError> { self.map_err(Into::into) }
         }
     )*};
 }
@@ -182,7 +183,7 @@ apply_types!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, bool, String);
 
 impl ApplyOut for &'static str {
     type Elem = &'static str;
-    fn into_elem(self) -> Result<Option<&'static str>, String> {
+    fn into_elem(self) -> Result<Option<&'static str>, UserError> {
         Ok(Some(self))
     }
 }
@@ -215,14 +216,14 @@ impl ElementFn {
                     None => out.push(None),
                     Some(a) => match f(a).into_elem() {
                         Ok(o) => out.push(o),
-                        Err(message) => {
+                        Err(e) => {
                             // Formatted only here: the hot path does no formatting.
                             let value = ScalarValue::from_array_index(array, out.len());
                             return Err(Error::UserFunction {
                                 function: fname.to_string(),
                                 value: Some(value.to_string()),
-                                message,
-                                source: None,
+                                message: e.to_string(),
+                                source: Some(e),
                             });
                         }
                     },
@@ -280,7 +281,7 @@ impl fmt::Debug for ElementFn {
     }
 }
 
-type BatchFn = dyn Fn(RecordBatch) -> Result<RecordBatch, String> + Send + Sync;
+type BatchFn = dyn Fn(RecordBatch) -> Result<RecordBatch, UserError> + Send + Sync;
 
 /// A type-erased closure over a whole partition, with the schema it declares it returns.
 #[derive(Clone)]
@@ -295,12 +296,12 @@ impl PartitionFn {
     pub fn new<F, E>(schema: SchemaRef, f: F) -> Self
     where
         F: Fn(RecordBatch) -> Result<RecordBatch, E> + Send + Sync + 'static,
-        E: fmt::Display,
+        E: Into<UserError>,
     {
         PartitionFn {
             name: short_type_name::<F>().into(),
             schema,
-            f: Arc::new(move |b| f(b).map_err(|e| e.to_string())),
+            f: Arc::new(move |b| f(b).map_err(Into::into)),
         }
     }
 
@@ -309,7 +310,7 @@ impl PartitionFn {
     pub fn named<F, E>(name: &str, schema: SchemaRef, f: F) -> Self
     where
         F: Fn(RecordBatch) -> Result<RecordBatch, E> + Send + Sync + 'static,
-        E: fmt::Display,
+        E: Into<UserError>,
     {
         PartitionFn {
             name: name.into(),
@@ -335,12 +336,12 @@ impl PartitionFn {
     pub fn call(&self, batch: RecordBatch) -> Result<RecordBatch> {
         let out = match catch_unwind(AssertUnwindSafe(|| (self.f)(batch))) {
             Ok(Ok(out)) => out,
-            Ok(Err(message)) => {
+            Ok(Err(e)) => {
                 return Err(Error::UserFunction {
                     function: self.name.to_string(),
                     value: None,
-                    message,
-                    source: None,
+                    message: e.to_string(),
+                    source: Some(e),
                 });
             }
             Err(payload) => {

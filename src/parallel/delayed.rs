@@ -39,7 +39,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use spillway_engine::jobs::Jobs;
-use spillway_planner::error::panic_message;
+use spillway_planner::error::{UserError, panic_message};
 use spillway_planner::udf::short_type_name;
 use spillway_planner::{Error, Result};
 
@@ -54,8 +54,8 @@ type NodeFn = dyn Fn(&[Value]) -> std::result::Result<Value, Failure> + Send + S
 
 /// How a node's closure failed, before the scheduler names the node.
 enum Failure {
-    /// The user's closure returned an error (displayed).
-    User(String),
+    /// The user's closure returned an error.
+    User(UserError),
     /// The user's closure panicked.
     Panic(String),
     /// An input had the wrong type: a bug in this module.
@@ -182,11 +182,11 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     pub fn try_new<F, E>(f: F) -> Self
     where
         F: Fn() -> std::result::Result<T, E> + Send + Sync + 'static,
-        E: fmt::Display,
+        E: Into<UserError>,
     {
         Self::from_parts(short_type_name::<F>(), Vec::new(), move |_| match f() {
             Ok(v) => Ok(Arc::new(v) as Value),
-            Err(e) => Err(Failure::User(e.to_string())),
+            Err(e) => Err(Failure::User(e.into())),
         })
     }
 
@@ -218,7 +218,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     pub fn try_map<U, E, F>(&self, f: F) -> Delayed<U>
     where
         U: Send + Sync + 'static,
-        E: fmt::Display,
+        E: Into<UserError>,
         F: Fn(&T) -> std::result::Result<U, E> + Send + Sync + 'static,
     {
         Delayed::from_parts(
@@ -226,7 +226,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
             vec![Arc::clone(&self.node)],
             move |inputs| match f(input::<T>(inputs, 0)?) {
                 Ok(v) => Ok(Arc::new(v) as Value),
-                Err(e) => Err(Failure::User(e.to_string())),
+                Err(e) => Err(Failure::User(e.into())),
             },
         )
     }
@@ -533,11 +533,11 @@ fn call(func: &NodeFn, inputs: Vec<Value>) -> std::result::Result<Value, Failure
 fn node_error(graph: &Graph<'_>, i: usize, failure: Failure) -> Error {
     let function = graph.label(i);
     match failure {
-        Failure::User(message) => Error::UserFunction {
+        Failure::User(e) => Error::UserFunction {
             function,
             value: None,
-            message,
-            source: None,
+            message: e.to_string(),
+            source: Some(e),
         },
         Failure::Panic(message) => Error::UserPanic { function, message },
         Failure::Internal(message) => {

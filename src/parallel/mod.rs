@@ -48,9 +48,7 @@ pub use future::TaskFuture;
 pub(crate) use future::submit;
 pub use map::{MapResults, ParallelMap, resolve_n_jobs};
 
-/// A user closure's error, kept as the error it is: the `source` of
-/// [`Error::UserFunction`].
-pub(crate) type UserError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) use spillway_planner::error::UserError;
 
 /// Runs a user closure with panics caught: its error becomes [`Error::UserFunction`] (the
 /// error displayed, and kept as the source) and its panic [`Error::UserPanic`], both

@@ -285,6 +285,66 @@ fn a_closure_error_names_the_value_it_failed_on() {
     }
 }
 
+/// A user's own error type, to get back from Spillway's error.
+#[derive(Debug, PartialEq)]
+struct Unlucky(i64);
+
+impl std::fmt::Display for Unlucky {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} is unlucky", self.0)
+    }
+}
+
+impl std::error::Error for Unlucky {}
+
+/// The closure's own error, as the root's `source`, downcast to its type.
+fn unlucky(err: &Error) -> Option<&Unlucky> {
+    match err.root() {
+        Error::UserFunction {
+            source: Some(e), ..
+        } => e.downcast_ref::<Unlucky>(),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_closures_own_error_type_is_kept_as_the_source() {
+    let s = session(2);
+    // Element-wise.
+    let err = numbers(&s, 100, 4)
+        .with_column(
+            col("x")
+                .apply(|x: i64| if x == 77 { Err(Unlucky(x)) } else { Ok(x) })
+                .alias("y"),
+        )
+        .unwrap()
+        .collect()
+        .unwrap_err();
+    assert_eq!(unlucky(&err), Some(&Unlucky(77)), "{err}");
+    assert!(err.to_string().contains("77 is unlucky"), "{err}");
+    // A whole partition.
+    let schema = numbers(&s, 1, 1).schema();
+    let err = numbers(&s, 100, 4)
+        .map_partitions(schema, |batch: RecordBatch| {
+            let first = batch.column(0).as_primitive::<Int64Type>().value(0);
+            if first == 50 {
+                Err(Unlucky(first))
+            } else {
+                Ok(batch)
+            }
+        })
+        .collect()
+        .unwrap_err();
+    assert_eq!(unlucky(&err), Some(&Unlucky(50)), "{err}");
+    // A delayed node.
+    let err = s
+        .delayed(|| 7_i64)
+        .try_map(|x: &i64| if *x == 7 { Err(Unlucky(*x)) } else { Ok(*x) })
+        .compute(&s)
+        .unwrap_err();
+    assert_eq!(unlucky(&err), Some(&Unlucky(7)), "{err}");
+}
+
 #[test]
 fn map_partitions_checks_the_declared_schema_on_every_partition() {
     let s = session(2);
