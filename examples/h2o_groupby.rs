@@ -134,10 +134,11 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
             chk.push(format!("\"{}\": {sum}", f.name()));
         }
         println!(
-            "RESULT {{\"engine\": \"spillway\", \"query\": \"{q}\", \"threads\": {}, \"inner_s\": {inner:.4}, \"rows\": {rows}, \"spilled_bytes\": {}, \"spill_files\": {}, \"chk\": {{{}}}}}",
+            "RESULT {{\"engine\": \"spillway\", \"query\": \"{q}\", \"threads\": {}, \"inner_s\": {inner:.4}, \"rows\": {rows}, \"spilled_bytes\": {}, \"spill_files\": {}, \"peak_reserved_mib\": {:.1}, \"chk\": {{{}}}}}",
             session.config().threads,
             stats.spilled_bytes,
             stats.spill_files,
+            stats.peak_memory as f64 / (1024.0 * 1024.0),
             chk.join(", ")
         );
     }

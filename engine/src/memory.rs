@@ -14,7 +14,9 @@
 //! batch of at most `batch_rows` rows at a time, and `map_partitions` holds the one
 //! partition it is defined over. What they hand on unreserved is bounded by the plan, not
 //! by the data's size: a reduction's partial states, a limit's first `n` rows, and the
-//! result batches a `collect` returns (which the caller asked to hold).
+//! result batches a `collect` returns (which the caller asked to hold). A task that writes
+//! to a sink reserves the writer's buffer (a Parquet writer's open row group) after each
+//! write, and has the writer flush early when the budget cannot cover it.
 //!
 //! The pool counts bytes as Arrow reports them (`get_array_memory_size`), which is what the
 //! buffers occupy; the process's peak RSS is the limit plus the allocator's slack, the

@@ -299,9 +299,15 @@ pub fn run_task(kind: &TaskKind, deps: &[Arc<Data>], ctx: &TaskContext<'_>) -> R
 
 /// Where a task's finished batches go: held as its output, or written to a sink (then the
 /// output is the count of rows written).
+///
+/// A writer's buffer (a Parquet writer's open row group, up to its row-group size) is
+/// reserved as `sink buffer` after every write; when the budget cannot cover it, the
+/// writer flushes early (smaller row groups, the same data) rather than hold memory the
+/// pool does not know about.
 pub(crate) struct Output {
     held: Vec<RecordBatch>,
     writer: Option<Box<dyn PartitionWriter>>,
+    buffer: Reservation,
 }
 
 impl Output {
@@ -313,6 +319,7 @@ impl Output {
         Ok(Output {
             held: Vec::new(),
             writer,
+            buffer: ctx.reserve("sink buffer"),
         })
     }
 
@@ -325,7 +332,16 @@ impl Output {
             return Ok(());
         }
         match &mut self.writer {
-            Some(w) => w.write(&batch),
+            Some(w) => {
+                w.write(&batch)?;
+                if self.buffer.try_resize(w.buffered_bytes()).is_err() {
+                    w.flush()?;
+                    // What a flushed writer keeps (empty page buffers) is small; if even
+                    // that is not free, the reservation keeps what it had.
+                    let _ = self.buffer.try_resize(w.buffered_bytes());
+                }
+                Ok(())
+            }
             None => {
                 self.held.push(batch);
                 Ok(())

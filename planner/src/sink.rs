@@ -34,6 +34,22 @@ pub trait PartitionWriter: Send {
     /// A write that fails names the file.
     fn write(&mut self, batch: &RecordBatch) -> Result<()>;
 
+    /// Bytes the writer holds in memory between writes (a Parquet writer's open row group),
+    /// which the engine reserves from the memory budget; 0 for a writer that holds nothing.
+    fn buffered_bytes(&self) -> usize {
+        0
+    }
+
+    /// Writes out what the writer holds, so that [`PartitionWriter::buffered_bytes`] drops
+    /// (a Parquet writer closes its row group early: the file stays valid, its row groups
+    /// are smaller). The engine calls it when the memory budget cannot cover the buffer.
+    ///
+    /// # Errors
+    /// A write that fails names the file.
+    fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     /// Completes the partition (a file's footer) and returns the rows written.
     ///
     /// # Errors

@@ -284,3 +284,65 @@ fn results_are_written_partition_by_partition_and_read_back() {
         assert_eq!(s.memory().used(), 0);
     }
 }
+
+/// Row groups of each Parquet file in `folder`, in file-name order.
+fn row_groups_per_file(folder: &Path) -> Vec<usize> {
+    let mut files: Vec<_> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| {
+            parquet::file::reader::FileReader::num_row_groups(
+                &parquet::file::reader::SerializedFileReader::new(File::open(p).unwrap()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_writers_open_row_group_is_reserved_and_flushed_early_when_memory_is_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let spill = tempfile::tempdir().unwrap();
+    let n = 100_000_i64;
+    let mut groups = Vec::new();
+    for limit in [256 << 10, 1 << 30] {
+        let s = Session::builder()
+            .threads(2)
+            .batch_rows(4_096)
+            .memory_limit(limit)
+            .spill_dir(spill.path())
+            .build()
+            .unwrap();
+        let df = s
+            .from_vec("id", (0..n).collect(), 2)
+            .unwrap()
+            .into_frame()
+            .with_column((col("id") * lit(3)).alias("v"))
+            .unwrap();
+        let out = dir.path().join(format!("out-{limit}"));
+        let (rows, stats) = df.write_parquet_with_stats(&out).unwrap();
+        assert_eq!(rows, n as usize);
+        // The open row group (well over the small limit at 50,000 rows) is reserved from
+        // the pool, so the pool sees it: under the ample limit it is held whole.
+        let task_peak = stats.per_task.iter().map(|t| t.peak_memory).max().unwrap();
+        assert!(task_peak > 0, "{stats:?}");
+        assert!(stats.peak_memory <= limit, "{stats:?}");
+        assert_eq!(s.memory().used(), 0);
+
+        let back = s.read_parquet(out.to_string_lossy()).unwrap();
+        assert_eq!(back.count_rows().unwrap(), n as usize);
+        assert_eq!(
+            back.column("v").unwrap().sum().compute::<i64>().unwrap(),
+            3 * (0..n).sum::<i64>()
+        );
+        groups.push(row_groups_per_file(&out));
+    }
+    // Under the small limit the writers close their row groups early: the same rows in
+    // more, smaller row groups; under the ample one each file is one row group.
+    assert_eq!(groups[1], vec![1, 1]);
+    assert!(groups[0].iter().all(|&g| g > 1), "{groups:?}");
+}

@@ -124,6 +124,16 @@ impl Encoder for ParquetEncoder {
         Ok(())
     }
 
+    /// The open row group: its encoded pages and the column writers' page buffers.
+    fn buffered_bytes(&self) -> usize {
+        self.writer.memory_size()
+    }
+
+    /// Closes the open row group early.
+    fn flush(&mut self) -> Result<(), String> {
+        self.writer.flush().map_err(|e| e.to_string())
+    }
+
     fn finish(self: Box<Self>) -> Result<(), String> {
         self.writer.close().map(drop).map_err(|e| e.to_string())
     }
@@ -178,6 +188,31 @@ mod tests {
             min_partitions: 1,
         };
         assert_eq!(source.plan_scan(&req).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_writer_reports_its_open_row_group_and_flushes_it_early() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let sink =
+            FileSink::try_new(&out, FileFormat::Parquet(ParquetWriteOptions::new())).unwrap();
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let batch = |from: i64| {
+            let n: Vec<i64> = (from..from + 10_000).collect();
+            RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(Int64Array::from(n))]).unwrap()
+        };
+        let mut w = sink.open(0, &schema).unwrap();
+        w.write(&batch(0)).unwrap();
+        let open = w.buffered_bytes();
+        assert!(open >= 10_000 * 8, "{open}");
+        w.flush().unwrap();
+        assert!(w.buffered_bytes() < open);
+        w.write(&batch(10_000)).unwrap();
+        assert_eq!(w.finish().unwrap(), 20_000);
+        sink.commit().unwrap();
+
+        let source = ParquetSource::try_new(out.to_string_lossy()).unwrap();
+        assert_eq!((source.num_row_groups(), source.num_rows()), (2, 20_000));
     }
 
     #[test]

@@ -97,6 +97,14 @@ impl FileFormat {
 pub(crate) trait Encoder: Send {
     /// Appends a batch.
     fn write(&mut self, batch: &RecordBatch) -> Result<(), String>;
+    /// Bytes held in memory between writes (see `PartitionWriter::buffered_bytes`).
+    fn buffered_bytes(&self) -> usize {
+        0
+    }
+    /// Writes out what is held in memory (see `PartitionWriter::flush`).
+    fn flush(&mut self) -> Result<(), String> {
+        Ok(())
+    }
     /// Writes the footer and flushes.
     fn finish(self: Box<Self>) -> Result<(), String>;
 }
@@ -359,6 +367,16 @@ impl FileWriter {
         Ok(())
     }
 
+    fn buffered_bytes(&self) -> usize {
+        self.encoder.buffered_bytes()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.encoder
+            .flush()
+            .map_err(|m| write_error(&self.pending.path, m))
+    }
+
     /// Completes the file under its temporary name; the caller commits it.
     fn close(self) -> Result<(PendingFile, usize)> {
         let FileWriter {
@@ -396,6 +414,14 @@ struct PlainWriter {
 impl PartitionWriter for PlainWriter {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.file.write(batch)
+    }
+
+    fn buffered_bytes(&self) -> usize {
+        self.file.buffered_bytes()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.file.flush()
     }
 
     fn finish(self: Box<Self>) -> Result<usize> {
@@ -500,6 +526,14 @@ impl PartitionWriter for HiveWriter {
             }
         }
         Ok(())
+    }
+
+    fn buffered_bytes(&self) -> usize {
+        self.files.values().map(FileWriter::buffered_bytes).sum()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.files.values_mut().try_for_each(FileWriter::flush)
     }
 
     fn finish(self: Box<Self>) -> Result<usize> {
