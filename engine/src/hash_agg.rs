@@ -2,19 +2,22 @@
 //! bucket, both within the memory budget.
 //!
 //! - **Partial** (one task per input partition): rows fold into a [`GroupTable`] whose
-//!   memory is reserved as it grows. When the reservation cannot grow, the table is
-//!   flushed: its partial states are hashed into the buckets and the table starts again
-//!   (a partial aggregate may emit a key more than once; the final merges them). Bucket
-//!   batches are held under a second reservation; when that cannot grow, every bucket's
-//!   batches are spilled to compressed IPC files. A table that holds more groups than 80% of
-//!   the rows it folded (judged after 100 000 rows) is flushed after every batch from
-//!   then on: with nearly unique keys, a big partial table costs cache misses
-//!   and saves nothing.
+//!   memory is reserved before it grows: each batch's keys are encoded first, and the
+//!   table's size should they all be new groups ([`GroupTable::grown_size`]: its vectors
+//!   double as they fill) is reserved before they are added, since a doubling counted
+//!   after the fact holds up to twice what was reserved. When the reservation cannot
+//!   grow, the table is flushed: its partial states are hashed into the buckets and the
+//!   table starts again (a partial aggregate may emit a key more than once; the final
+//!   merges them). Bucket batches are held under a second reservation; when that cannot
+//!   grow, every bucket's batches are spilled to compressed IPC files. A table that holds
+//!   more groups than 80% of the rows it folded (judged after 100 000 rows) is flushed
+//!   after every batch from then on: with nearly unique keys, a big partial table costs
+//!   cache misses and saves nothing.
 //! - **Final** (one task per bucket): the bucket's partial states from every producer,
-//!   in memory or read back from disk, merge into a table. When the table cannot grow,
-//!   it and the rest of the input are re-partitioned with another hash seed into
-//!   [`FANOUT`] spilled sub-buckets, each merged the same way in turn (recursive
-//!   partitioning). A key is one state, so a split always makes progress; only a budget
+//!   in memory or read back from disk, merge into a table, reserved the same way. When
+//!   the table cannot grow, it and the rest of the input are re-partitioned with another
+//!   hash seed into [`FANOUT`] spilled sub-buckets, each merged the same way in turn
+//!   (recursive partitioning). A key is one state, so a split always makes progress; only a budget
 //!   too small for a table of two groups at [`MAX_DEPTH`] is
 //!   [`Error::ResourcesExhausted`], naming the operator and the sizes.
 
@@ -56,6 +59,13 @@ fn accumulators(spec: &GroupSpec) -> Result<Vec<GroupAcc>> {
 /// Bytes a table and its states hold.
 fn held(table: &GroupTable, accs: &[GroupAcc]) -> usize {
     table.memory_size() + accs.iter().map(GroupAcc::memory_size).sum::<usize>()
+}
+
+/// Bytes a table and its states may hold once `rows` are folded in: what to reserve
+/// before folding them, as the table's vectors grow by doubling.
+fn grown(table: &GroupTable, accs: &[GroupAcc], rows: &arrow::row::Rows) -> usize {
+    let groups = table.len() + rows.num_rows();
+    table.grown_size(rows) + accs.iter().map(|a| a.grown_size(groups)).sum::<usize>()
 }
 
 /// The partial-state batches of groups `ids` (keys, then each aggregate's state columns),
@@ -101,7 +111,17 @@ pub(crate) fn partial(
             .iter()
             .map(|k| evaluate(k, &b))
             .collect::<Result<Vec<_>>>()?;
-        let ids = table.intern(&keys)?;
+        // Reserve before the table grows; a table that cannot grow is flushed first.
+        let rows = table.encode(&keys)?;
+        if table_mem.try_resize(grown(&table, &accs, &rows)).is_err() && !table.is_empty() {
+            flush(&mut table, &mut accs, &mut out, spec, ctx)?;
+            table_mem.free();
+            rows_in = b.num_rows();
+            // One batch's table is bounded by the batch: held whether or not it fits.
+            let _ = table_mem.try_resize(grown(&table, &accs, &rows));
+        }
+        let ids = table.intern_rows(&rows);
+        drop(rows);
         for (acc, agg) in accs.iter_mut().zip(&spec.aggs) {
             let values = crate::eval::evaluate_agg_input(agg, &b)?;
             acc.update(values.as_ref(), &ids, table.len())?;
@@ -193,10 +213,22 @@ fn merge(
     let mut table = GroupTable::new(&spec.key_types)?;
     let mut accs = accumulators(spec)?;
     let mut mem = ctx.reserve("hash table");
-    while let Some(b) = input.next() {
+    let split = loop {
+        let Some(b) = input.next() else { break false };
         ctx.check()?;
         let b = b?;
-        let ids = table.intern(&b.columns()[..nkeys])?;
+        // Reserve before the table grows; a table that cannot grow is split first, this
+        // batch going with the rest of the input.
+        let rows = table.encode(&b.columns()[..nkeys])?;
+        if depth < MAX_DEPTH
+            && !table.is_empty()
+            && mem.try_resize(grown(&table, &accs, &rows)).is_err()
+        {
+            input = Box::new(std::iter::once(Ok(b)).chain(input));
+            break true;
+        }
+        let ids = table.intern_rows(&rows);
+        drop(rows);
         let mut at = nkeys;
         for (acc, w) in accs.iter_mut().zip(&widths) {
             acc.merge(&b.columns()[at..at + w], &ids, table.len())?;
@@ -215,30 +247,33 @@ fn merge(
                     limit: ctx.memory.limit(),
                 });
             }
-            // Split: this table's states and the rest of the input, by another hash.
-            let all: Vec<u32> = (0..table.len() as u32).collect();
-            let mut writers: Vec<Option<SpillWriter>> = (0..FANOUT).map(|_| None).collect();
-            for part in states(&table, &accs, &all, spec, ctx.batch_rows) {
-                scatter(&part?, spec, depth + 1, &mut writers, ctx)?;
-            }
-            drop((table, accs));
-            mem.free();
-            for b in input {
-                ctx.check()?;
-                scatter(&b?, spec, depth + 1, &mut writers, ctx)?;
-            }
-            let files = writers
-                .into_iter()
-                .flatten()
-                .map(SpillWriter::finish)
-                .collect::<Result<Vec<SpillFile>>>()?;
-            for f in files {
-                merge(Box::new(f.read()?), spec, ctx, depth + 1, emit)?;
-                // Each sub-bucket's file goes as soon as it is merged.
-                drop(f);
-            }
-            return Ok(());
+            break true;
         }
+    };
+    if split {
+        // Split: this table's states and the rest of the input, by another hash.
+        let all: Vec<u32> = (0..table.len() as u32).collect();
+        let mut writers: Vec<Option<SpillWriter>> = (0..FANOUT).map(|_| None).collect();
+        for part in states(&table, &accs, &all, spec, ctx.batch_rows) {
+            scatter(&part?, spec, depth + 1, &mut writers, ctx)?;
+        }
+        drop((table, accs));
+        mem.free();
+        for b in input {
+            ctx.check()?;
+            scatter(&b?, spec, depth + 1, &mut writers, ctx)?;
+        }
+        let files = writers
+            .into_iter()
+            .flatten()
+            .map(SpillWriter::finish)
+            .collect::<Result<Vec<SpillFile>>>()?;
+        for f in files {
+            merge(Box::new(f.read()?), spec, ctx, depth + 1, emit)?;
+            // Each sub-bucket's file goes as soon as it is merged.
+            drop(f);
+        }
+        return Ok(());
     }
     let all: Vec<u32> = (0..table.len() as u32).collect();
     for ids in all.chunks(ctx.batch_rows.max(1)) {

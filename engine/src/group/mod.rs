@@ -281,36 +281,49 @@ impl GroupAcc {
 
     /// Bytes the states hold (approximate for min/max of variable-width values).
     pub fn memory_size(&self) -> usize {
+        let (slots, bytes) = self.slots();
+        slots * bytes + self.values_size()
+    }
+
+    /// Bytes the states may hold once there are `groups` groups: the per-group vectors
+    /// grown as `Vec` grows them (values still to be added to distinct sets and value
+    /// lists are counted as they come).
+    pub fn grown_size(&self, groups: usize) -> usize {
+        let (slots, bytes) = self.slots();
+        grown_capacity(slots, groups) * bytes + self.values_size()
+    }
+
+    /// The per-group slots allocated, and the bytes of one.
+    fn slots(&self) -> (usize, usize) {
         use std::mem::size_of;
         match self {
-            GroupAcc::SumInt(v) => v.capacity() * 8,
-            GroupAcc::SumUInt(v) | GroupAcc::Count(v) => v.capacity() * 8,
-            GroupAcc::SumFloat(v) => v.capacity() * 8,
-            GroupAcc::Mean(s, c) => s.capacity() * 8 + c.capacity() * 8,
-            GroupAcc::SumDecimal { sums, .. } => sums.capacity() * 16,
-            GroupAcc::MeanDecimal { sums, counts, .. } => {
-                sums.capacity() * 16 + counts.capacity() * 8
-            }
-            GroupAcc::ExtremeInt { best, .. } => best.capacity() * size_of::<Option<i64>>(),
-            GroupAcc::ExtremeFloat { best, .. } => best.capacity() * size_of::<Option<f64>>(),
+            GroupAcc::SumInt(v) => (v.capacity(), 8),
+            GroupAcc::SumUInt(v) | GroupAcc::Count(v) => (v.capacity(), 8),
+            GroupAcc::SumFloat(v) => (v.capacity(), 8),
+            GroupAcc::Mean(s, _) => (s.capacity(), 16),
+            GroupAcc::SumDecimal { sums, .. } => (sums.capacity(), 16),
+            GroupAcc::MeanDecimal { sums, .. } => (sums.capacity(), 24),
+            GroupAcc::ExtremeInt { best, .. } => (best.capacity(), size_of::<Option<i64>>()),
+            GroupAcc::ExtremeFloat { best, .. } => (best.capacity(), size_of::<Option<f64>>()),
             // Approximate: a row of a few tens of bytes per group.
-            GroupAcc::Extreme { best, .. } => {
-                best.capacity() * (size_of::<Option<OwnedRow>>() + 32)
-            }
+            GroupAcc::Extreme { best, .. } => (best.capacity(), size_of::<Option<OwnedRow>>() + 32),
             GroupAcc::Pick { value, .. } => {
-                value.capacity() * (size_of::<Option<Option<OwnedRow>>>() + 32)
+                (value.capacity(), size_of::<Option<Option<OwnedRow>>>() + 32)
             }
-            GroupAcc::Distinct { sets, bytes, .. } => {
-                sets.capacity() * size_of::<HashSet<Box<[u8]>>>() + bytes * 2
-            }
-            GroupAcc::Values { values, count, .. } => {
-                values.capacity() * size_of::<Vec<f64>>() + count * 8
-            }
-            GroupAcc::Comoments { m } => m.capacity() * 48,
-            GroupAcc::Top { n, values } => values.capacity() * (size_of::<Vec<f64>>() + n * 8),
-            GroupAcc::Moments {
-                count, mean, m2, ..
-            } => (count.capacity() + mean.capacity() + m2.capacity()) * 8,
+            GroupAcc::Distinct { sets, .. } => (sets.capacity(), size_of::<HashSet<Box<[u8]>>>()),
+            GroupAcc::Values { values, .. } => (values.capacity(), size_of::<Vec<f64>>()),
+            GroupAcc::Comoments { m } => (m.capacity(), 48),
+            GroupAcc::Top { n, values } => (values.capacity(), size_of::<Vec<f64>>() + n * 8),
+            GroupAcc::Moments { count, .. } => (count.capacity(), 24),
+        }
+    }
+
+    /// Bytes of values held outside the per-group slots.
+    fn values_size(&self) -> usize {
+        match self {
+            GroupAcc::Distinct { bytes, .. } => bytes * 2,
+            GroupAcc::Values { count, .. } => count * 8,
+            _ => 0,
         }
     }
 
@@ -346,6 +359,17 @@ impl GroupAcc {
             }
         }
     }
+}
+
+/// The capacity a `Vec` of capacity `cap` has once it holds `n` elements, pushed one at a
+/// time or resized to `n`: at most doubled until `n` fit (an upper bound on how `Vec`
+/// grows), so that memory can be reserved before it is allocated.
+pub(crate) fn grown_capacity(cap: usize, n: usize) -> usize {
+    let mut c = cap;
+    while c < n {
+        c = (c * 2).max(8);
+    }
+    c
 }
 
 /// The scale of a decimal type, whose sums and means are kept exactly.
@@ -468,6 +492,25 @@ mod tests {
                 .values()
                 .to_vec();
             assert_eq!(got, want, "{func:?}");
+        }
+    }
+
+    #[test]
+    fn the_states_size_for_more_groups_is_known_before_they_grow() {
+        for func in [AggFunc::Sum, AggFunc::Mean, AggFunc::Var, AggFunc::Max] {
+            let mut acc = GroupAcc::new(func, &DataType::Float64).unwrap();
+            let mut groups = 0usize;
+            for step in 1..30usize {
+                let n = groups + step * step * 10;
+                let bound = acc.grown_size(n);
+                let values: ArrayRef = Arc::new(Float64Array::from_iter_values(
+                    (groups..n).map(|i| i as f64),
+                ));
+                let ids: Vec<u32> = (groups as u32..n as u32).collect();
+                acc.update(values.as_ref(), &ids, n).unwrap();
+                assert!(acc.memory_size() <= bound, "{func:?} at {n} groups");
+                groups = n;
+            }
         }
     }
 }

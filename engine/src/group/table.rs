@@ -2,23 +2,32 @@
 
 use arrow::array::ArrayRef;
 use arrow::datatypes::DataType;
-use arrow::row::{RowConverter, Rows, SortField};
+use arrow::row::{RowConverter, RowParser, Rows, SortField};
 use hashbrown::HashTable;
 use spillway_planner::{Error, Result};
 
-use super::arrow_err;
+use super::{arrow_err, grown_capacity};
 
 /// Key rows → dense group ids, with the keys kept to be output.
 ///
 /// The table stores only group ids; a probe compares the candidate's key bytes with the
 /// stored row, so a new group costs one row append and no allocation of its own. Hashes
 /// use fixed seeds, so every task puts a key in the same bucket.
+///
+/// Memory is known before it is allocated: [`GroupTable::grown_size`] is what the table
+/// holds after interning a batch of encoded keys, should every key be new (its vectors
+/// double as they fill, and the hash table holds its old allocation while it rehashes
+/// into the new one), so that a caller reserves first and flushes or splits the table
+/// when the reservation cannot grow.
 #[derive(Debug)]
 pub struct GroupTable {
     converter: RowConverter,
+    parser: RowParser,
     ids: HashTable<u32>,
     hashes: Vec<u64>,
-    keys: Rows,
+    /// The keys' row-format bytes, one after another; `ends[g]` is where group `g`'s end.
+    keys: Vec<u8>,
+    ends: Vec<usize>,
     state: ahash::RandomState,
 }
 
@@ -30,12 +39,14 @@ impl GroupTable {
     pub fn new(key_types: &[DataType]) -> Result<Self> {
         let converter = RowConverter::new(key_types.iter().cloned().map(SortField::new).collect())
             .map_err(|e| Error::type_error("group_by key", e.to_string()))?;
-        let keys = converter.empty_rows(0, 0);
+        let parser = converter.parser();
         Ok(GroupTable {
             converter,
+            parser,
             ids: HashTable::new(),
             hashes: Vec::new(),
-            keys,
+            keys: Vec::new(),
+            ends: Vec::new(),
             state: ahash::RandomState::with_seeds(
                 0x5bd1_e995,
                 0x2545_f491,
@@ -47,7 +58,7 @@ impl GroupTable {
 
     /// Groups so far.
     pub fn len(&self) -> usize {
-        self.keys.num_rows()
+        self.ends.len()
     }
 
     /// Whether there are no groups.
@@ -55,9 +66,42 @@ impl GroupTable {
         self.len() == 0
     }
 
-    /// Bytes held by the keys, their hashes and the table (approximate).
+    /// Bytes held by the keys, their hashes and the table.
     pub fn memory_size(&self) -> usize {
-        self.keys.size() + self.hashes.capacity() * 8 + self.ids.capacity() * 5
+        self.keys.capacity()
+            + self.ends.capacity() * size_of::<usize>()
+            + self.hashes.capacity() * size_of::<u64>()
+            + self.ids.allocation_size()
+    }
+
+    /// Bytes the table may hold once `rows` (from [`GroupTable::encode`]) are interned:
+    /// at most, every row a new group. Counts the old hash table too when it must grow,
+    /// as both are held while the entries move.
+    pub fn grown_size(&self, rows: &Rows) -> usize {
+        let (n, bytes) = (rows.num_rows(), rows.lengths().sum::<usize>());
+        let groups = self.len() + n;
+        let ids = if groups > self.ids.capacity() {
+            // hashbrown keeps buckets 7/8 full at most, in powers of two: 5 bytes each
+            // (the id and a control byte), plus one group of control bytes.
+            let buckets = (groups.max(4) * 8 / 7).next_power_of_two();
+            buckets * (size_of::<u32>() + 1) + 16 + self.ids.allocation_size()
+        } else {
+            self.ids.allocation_size()
+        };
+        grown_capacity(self.keys.capacity(), self.keys.len() + bytes)
+            + grown_capacity(self.ends.capacity(), groups) * size_of::<usize>()
+            + grown_capacity(self.hashes.capacity(), groups) * size_of::<u64>()
+            + ids
+    }
+
+    /// The keys of a batch in the row format, to be interned.
+    ///
+    /// # Errors
+    /// [`Error::Compute`] when the keys cannot be encoded.
+    pub fn encode(&self, keys: &[ArrayRef]) -> Result<Rows> {
+        self.converter
+            .convert_columns(keys)
+            .map_err(arrow_err("group_by keys"))
     }
 
     /// The group id of each row of `keys`, adding new groups.
@@ -65,15 +109,19 @@ impl GroupTable {
     /// # Errors
     /// [`Error::Compute`] when the keys cannot be encoded.
     pub fn intern(&mut self, keys: &[ArrayRef]) -> Result<Vec<u32>> {
-        let rows = self
-            .converter
-            .convert_columns(keys)
-            .map_err(arrow_err("group_by keys"))?;
+        let rows = self.encode(keys)?;
+        Ok(self.intern_rows(&rows))
+    }
+
+    /// The group id of each row of `rows` (from [`GroupTable::encode`]), adding new
+    /// groups.
+    pub fn intern_rows(&mut self, rows: &Rows) -> Vec<u32> {
         let mut out = Vec::with_capacity(rows.num_rows());
         let GroupTable {
             ids,
             hashes,
-            keys: stored,
+            keys,
+            ends,
             state,
             ..
         } = self;
@@ -81,13 +129,14 @@ impl GroupTable {
             let bytes = row.as_ref();
             let hash = state.hash_one(bytes);
             let found = ids
-                .find(hash, |&id| stored.row(id as usize).as_ref() == bytes)
+                .find(hash, |&id| key_of(keys, ends, id as usize) == bytes)
                 .copied();
             let id = match found {
                 Some(id) => id,
                 None => {
-                    let id = stored.num_rows() as u32;
-                    stored.push(row);
+                    let id = ends.len() as u32;
+                    keys.extend_from_slice(bytes);
+                    ends.push(keys.len());
                     hashes.push(hash);
                     ids.insert_unique(hash, id, |&g| hashes[g as usize]);
                     id
@@ -95,7 +144,7 @@ impl GroupTable {
             };
             out.push(id);
         }
-        Ok(out)
+        out
     }
 
     /// The bucket (of `n`) of each group, from its key's hash: the same in every task.
@@ -135,10 +184,20 @@ impl GroupTable {
     /// # Errors
     /// [`Error::Compute`] when the keys cannot be decoded.
     pub fn key_columns(&self, ids: &[u32]) -> Result<Vec<ArrayRef>> {
+        let rows = ids.iter().map(|&g| {
+            self.parser
+                .parse(key_of(&self.keys, &self.ends, g as usize))
+        });
         self.converter
-            .convert_rows(ids.iter().map(|&i| self.keys.row(i as usize)))
+            .convert_rows(rows)
             .map_err(arrow_err("group_by keys"))
     }
+}
+
+/// The row-format bytes of group `g`.
+fn key_of<'a>(keys: &'a [u8], ends: &[usize], g: usize) -> &'a [u8] {
+    let start = if g == 0 { 0 } else { ends[g - 1] };
+    &keys[start..ends[g]]
 }
 
 #[cfg(test)]
@@ -173,5 +232,28 @@ mod tests {
             vec![again.buckets(7)[1], again.buckets(7)[0]],
             "the same in every table"
         );
+    }
+
+    #[test]
+    fn the_size_after_a_batch_is_known_before_it_is_interned() {
+        let mut t = GroupTable::new(&[DataType::Utf8View, DataType::Int64]).unwrap();
+        for round in 0..40i64 {
+            // New keys, then a mix of new and repeated ones.
+            let n = 1000 + round * 37;
+            let ints: ArrayRef = Arc::new(Int64Array::from_iter_values(
+                (0..n).map(|i| i + round * 700),
+            ));
+            let strs: ArrayRef = Arc::new(StringViewArray::from_iter_values(
+                (0..n).map(|i| format!("key number {}", (i + round * 700) % 5000)),
+            ));
+            let rows = t.encode(&[strs, ints]).unwrap();
+            let bound = t.grown_size(&rows);
+            t.intern_rows(&rows);
+            assert!(
+                t.memory_size() <= bound,
+                "round {round}: {} > {bound}",
+                t.memory_size()
+            );
+        }
     }
 }
