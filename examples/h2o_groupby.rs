@@ -13,6 +13,9 @@ use std::time::Instant;
 use clap::Parser;
 use spillway::prelude::*;
 
+#[path = "common/answer.rs"]
+mod answer;
+
 #[derive(Parser)]
 struct Args {
     /// A folder of Parquet files (or a glob).
@@ -102,45 +105,10 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
                 continue;
             }
         };
-        // With --out-dir the answer streams into Parquet files as the final tasks finish
-        // their groups; the checksums are then read back from the files.
-        let (answer, rows, stats) = match &args.out_dir {
-            Some(dir) => {
-                let folder = dir.join(format!("{q}.parquet"));
-                if folder.exists() {
-                    std::fs::remove_dir_all(&folder)?;
-                }
-                let (rows, stats) = df.write_parquet_with_stats(&folder)?;
-                (session.read_parquet(folder.to_string_lossy())?, rows, stats)
-            }
-            None => {
-                let (batches, stats) = df.collect_with_stats()?;
-                let rows = batches.iter().map(|b| b.num_rows()).sum();
-                let held = session.from_batches(df.schema(), batches, 1)?;
-                (held, rows, stats)
-            }
-        };
-        let inner = t0.elapsed().as_secs_f64();
-        let mut chk = Vec::new();
-        for f in df.schema().fields() {
-            if f.name().starts_with("id") || !f.data_type().is_numeric() {
-                continue;
-            }
-            let sum: f64 = answer
-                .column(f.name())?
-                .map(col(f.name().as_str()).cast(DataType::Float64))?
-                .sum()
-                .compute()?;
-            chk.push(format!("\"{}\": {sum}", f.name()));
-        }
-        println!(
-            "RESULT {{\"engine\": \"spillway\", \"query\": \"{q}\", \"threads\": {}, \"inner_s\": {inner:.4}, \"rows\": {rows}, \"spilled_bytes\": {}, \"spill_files\": {}, \"peak_reserved_mib\": {:.1}, \"chk\": {{{}}}}}",
-            session.config().threads,
-            stats.spilled_bytes,
-            stats.spill_files,
-            stats.peak_memory as f64 / (1024.0 * 1024.0),
-            chk.join(", ")
-        );
+        // The id columns are keys, not measures: only the measures are checksummed.
+        answer::report(&session, &df, q, q, t0, args.out_dir.as_deref(), |name| {
+            !name.starts_with("id")
+        })?;
     }
     Ok(())
 }
