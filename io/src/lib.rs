@@ -65,3 +65,10 @@ pub use ipc::{IpcCompression, IpcSource, IpcWriteOptions};
 pub use memory::MemorySource;
 pub use parquet::{ParquetCompression, ParquetSource, ParquetWriteOptions};
 pub use sink::{FileFormat, FileSink};
+
+/// How a source over files names itself in plans and errors:
+/// `kind pattern (N file[s]detail)`, `detail` being `""` or `", more"`.
+pub(crate) fn files_name(kind: &str, pattern: &str, files: usize, detail: &str) -> String {
+    let plural = if files == 1 { "" } else { "s" };
+    format!("{kind} {pattern} ({files} file{plural}{detail})")
+}

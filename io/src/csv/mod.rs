@@ -475,12 +475,7 @@ impl fmt::Debug for CsvSource {
 
 impl DataSource for CsvSource {
     fn name(&self) -> String {
-        let files = self.files.len();
-        format!(
-            "csv {} ({files} file{})",
-            self.pattern,
-            if files == 1 { "" } else { "s" }
-        )
+        crate::files_name("csv", &self.pattern, self.files.len(), "")
     }
 
     fn schema(&self) -> SchemaRef {

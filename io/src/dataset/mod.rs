@@ -345,19 +345,14 @@ impl fmt::Debug for DatasetSource {
 
 impl DataSource for DatasetSource {
     fn name(&self) -> String {
-        let files = self.files.len();
         let hive = self.hive_columns();
-        format!(
-            "{} dataset {} ({files} file{}{})",
-            self.format,
-            self.pattern,
-            if files == 1 { "" } else { "s" },
-            if hive.is_empty() {
-                String::new()
-            } else {
-                format!(", hive columns [{}]", hive.join(", "))
-            }
-        )
+        let detail = if hive.is_empty() {
+            String::new()
+        } else {
+            format!(", hive columns [{}]", hive.join(", "))
+        };
+        let kind = format!("{} dataset", self.format);
+        crate::files_name(&kind, &self.pattern, self.files.len(), &detail)
     }
 
     fn schema(&self) -> SchemaRef {

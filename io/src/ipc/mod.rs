@@ -223,13 +223,8 @@ impl fmt::Debug for IpcFile {
 
 impl DataSource for IpcSource {
     fn name(&self) -> String {
-        let files = self.files.len();
-        format!(
-            "ipc {} ({files} file{}, {} batches)",
-            self.pattern,
-            if files == 1 { "" } else { "s" },
-            self.num_batches()
-        )
+        let batches = format!(", {} batches", self.num_batches());
+        crate::files_name("ipc", &self.pattern, self.files.len(), &batches)
     }
 
     fn schema(&self) -> SchemaRef {

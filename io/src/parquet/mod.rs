@@ -170,13 +170,8 @@ impl fmt::Debug for ParquetFile {
 
 impl DataSource for ParquetSource {
     fn name(&self) -> String {
-        let files = self.files.len();
-        format!(
-            "parquet {} ({files} file{}, {} row groups)",
-            self.pattern,
-            if files == 1 { "" } else { "s" },
-            self.num_row_groups()
-        )
+        let groups = format!(", {} row groups", self.num_row_groups());
+        crate::files_name("parquet", &self.pattern, self.files.len(), &groups)
     }
 
     fn schema(&self) -> SchemaRef {
