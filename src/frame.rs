@@ -6,7 +6,7 @@ use arrow::array::AsArray;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use arrow::datatypes::UInt64Type;
-use spillway_engine::exec::{ExecOptions, ExecStats, execute_with_stats};
+use spillway_engine::exec::{ExecStats, RunEnv, execute_with_stats};
 use spillway_engine::graph::TaskGraph;
 use spillway_engine::lower::{lower, lower_to_sink};
 use spillway_io::{CsvWriteOptions, FileFormat, FileSink, IpcWriteOptions, ParquetWriteOptions};
@@ -378,7 +378,7 @@ impl DataFrame {
     /// A source whose metadata cannot be read.
     pub fn task_graph(&self) -> Result<TaskGraph> {
         let optimized = optimize(&self.plan)?;
-        lower(&optimized, self.session.config())
+        lower(&optimized, self.session.engine_config())
     }
 
     /// How many partitions the result has (Dask's `npartitions`): the tasks whose
@@ -396,7 +396,7 @@ impl DataFrame {
     /// As [`DataFrame::task_graph`].
     pub fn explain(&self) -> Result<String> {
         let optimized = optimize(&self.plan)?;
-        let graph = lower(&optimized, self.session.config())?;
+        let graph = lower(&optimized, self.session.engine_config())?;
         Ok(format!(
             "== logical plan ==\n{}\n== optimized plan ==\n{}\n== task graph ==\n{}",
             self.plan, optimized, graph
@@ -412,7 +412,7 @@ impl DataFrame {
     /// As [`DataFrame::collect`].
     pub fn explain_analyze(&self) -> Result<String> {
         let optimized = optimize(&self.plan)?;
-        let graph = lower(&optimized, self.session.config())?;
+        let graph = lower(&optimized, self.session.engine_config())?;
         let started = std::time::Instant::now();
         let (batches, stats) = self.run(graph.clone(), "analyze")?;
         let elapsed = started.elapsed();
@@ -567,7 +567,11 @@ impl DataFrame {
                 .map(|s| s.partition_by(options.partition_by))?,
         );
         let optimized = optimize(&self.plan)?;
-        let graph = lower_to_sink(&optimized, self.session.config(), Arc::clone(&sink) as _)?;
+        let graph = lower_to_sink(
+            &optimized,
+            self.session.engine_config(),
+            Arc::clone(&sink) as _,
+        )?;
         // Every task has ended when the run returns, so on failure the files completed so far
         // are all in the sink's list, and removed.
         let (batches, stats) = match self.run(graph, "write") {
@@ -594,15 +598,12 @@ impl DataFrame {
             what,
             Some(graph.tasks.len()),
         );
-        let options = ExecOptions {
-            synchronous: config.synchronous,
-            max_in_flight: config.threads,
+        let env = RunEnv {
+            memory: Arc::clone(self.session.memory()),
             progress: bar.callback(),
-            memory: Some(Arc::clone(self.session.memory())),
-            spill_dir: Some(config.spill_dir.clone()),
-            batch_rows: config.batch_rows,
         };
-        let out = execute_with_stats(graph, self.session.pool(), options);
+        let engine = self.session.engine_config();
+        let out = execute_with_stats(graph, self.session.pool(), engine, env);
         bar.finish();
         out
     }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema, SchemaRef};
+use spillway_engine::config::EngineConfig;
 use spillway_engine::memory::MemoryPool;
 use spillway_io::dataset::{DatasetFormat, DatasetOptions, open_dataset};
 use spillway_io::{CsvOptions, MemorySource};
@@ -41,6 +42,8 @@ pub struct Session {
 
 struct Inner {
     config: SessionConfig,
+    /// The engine's settings, derived once from `config`.
+    engine: EngineConfig,
     pool: rayon::ThreadPool,
     /// Failed tasks whose error nobody retrieved, and panicked callbacks.
     unobserved: Arc<AtomicUsize>,
@@ -170,9 +173,11 @@ impl SessionBuilder {
             .map_err(|e| {
                 Error::Config(format!("cannot start {} threads: {e}", self.config.threads))
             })?;
+        let engine = EngineConfig::from_session(&self.config);
         Ok(Session {
             inner: Arc::new(Inner {
-                memory: MemoryPool::new(self.config.memory_limit),
+                memory: MemoryPool::with_policy(engine.memory_limit, engine.policy.clone()),
+                engine,
                 config: self.config,
                 pool,
                 unobserved,
@@ -210,6 +215,11 @@ impl Session {
     /// The configuration.
     pub fn config(&self) -> &SessionConfig {
         &self.inner.config
+    }
+
+    /// The engine's settings, derived from [`Session::config`] when the session was built.
+    pub(crate) fn engine_config(&self) -> &EngineConfig {
+        &self.inner.engine
     }
 
     pub(crate) fn pool(&self) -> &rayon::ThreadPool {

@@ -8,9 +8,9 @@
 //! most outputs held at once is [`ExecStats::peak_held_outputs`].
 //!
 //! At most `threads` tasks are in flight at once, so the pool never holds more started
-//! partitions than it has workers, and a task is admitted only while a quarter of its
-//! share of the memory budget is free (tasks reserve as they go, and spill when they
-//! cannot). The first error raises the cancel flag: nothing new
+//! partitions than it has workers, and a task is admitted only while the memory policy's
+//! admission share of the budget is free ([`crate::memory::policy`]; tasks reserve as
+//! they go, and spill when they cannot). The first error raises the cancel flag: nothing new
 //! is started, running tasks stop before their next batch, and the error is returned
 //! naming the task and its partition. A panic anywhere in a task is caught the same way.
 //!
@@ -19,8 +19,8 @@
 //! own tasks that no other worker has started, so a pool whose workers all schedule still
 //! makes progress, and it never runs unrelated work on top of its state (see
 //! [`crate::jobs`]). The in-flight limit counts every started task wherever it runs. A task
-//! that waits for memory ([`TaskContext::resize_waiting`](crate::pipeline::TaskContext))
-//! waits only for other running tasks of its own run, none of which waits for it, and for at
+//! that waits for memory ([`TaskContext::resize_waiting`]) waits only for other running
+//! tasks of its own run, none of which waits for it, and for at
 //! most its patience: nested runs share the budget but not their waits.
 //!
 //! Progress is reported through an optional callback, `(tasks done, tasks in the graph)`,
@@ -30,7 +30,6 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -38,42 +37,41 @@ use arrow::array::RecordBatch;
 use spillway_planner::error::panic_message;
 use spillway_planner::{Error, Result};
 
+use crate::config::EngineConfig;
 use crate::graph::{TaskGraph, TaskId};
 use crate::jobs::Jobs;
-use crate::memory::MemoryPool;
-use crate::pipeline::{Activity, Data, TaskContext, TaskTally, run_task};
+use crate::memory::{Activity, MemoryPool};
+use crate::ops::{Data, TaskContext, TaskTally, run_task};
 use crate::spill::SpillDir;
 
 /// A progress callback: `(tasks done, tasks in the graph, bytes spilled so far)`.
 pub type ProgressFn = Arc<dyn Fn(usize, usize, u64) + Send + Sync>;
 
-/// How to run a graph.
+/// What a run draws on besides its settings ([`EngineConfig`]).
 #[derive(Clone)]
-pub struct ExecOptions {
-    /// Run every task on the calling thread, one at a time, in scheduling order.
-    pub synchronous: bool,
-    /// The most tasks running at once.
-    pub max_in_flight: usize,
+pub struct RunEnv {
+    /// The memory budget operators reserve from (the session's, shared by its runs).
+    pub memory: Arc<MemoryPool>,
     /// Called on the scheduling thread after each finished task.
     pub progress: Option<ProgressFn>,
-    /// The memory budget operators reserve from; `None` for an unlimited one.
-    pub memory: Option<Arc<MemoryPool>>,
-    /// Where the run's private spill folder is created; `None` for the system temp folder.
-    pub spill_dir: Option<PathBuf>,
-    /// Largest number of rows in one output batch.
-    pub batch_rows: usize,
 }
 
-impl Default for ExecOptions {
-    fn default() -> Self {
-        ExecOptions {
-            synchronous: false,
-            max_in_flight: 1,
+impl RunEnv {
+    /// An unlimited budget and no progress: for tests and tools.
+    pub fn unlimited() -> Self {
+        RunEnv {
+            memory: MemoryPool::new(usize::MAX),
             progress: None,
-            memory: None,
-            spill_dir: None,
-            batch_rows: 64 * 1024,
         }
+    }
+}
+
+impl std::fmt::Debug for RunEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunEnv")
+            .field("memory", &self.memory.limit())
+            .field("progress", &self.progress.is_some())
+            .finish()
     }
 }
 
@@ -97,19 +95,6 @@ pub struct ExecStats {
     pub peak_held_outputs: usize,
     /// Per task, by task id (default values for a task that did not finish).
     pub per_task: Vec<TaskMetrics>,
-}
-
-impl std::fmt::Debug for ExecOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExecOptions")
-            .field("synchronous", &self.synchronous)
-            .field("max_in_flight", &self.max_in_flight)
-            .field("progress", &self.progress.is_some())
-            .field("memory", &self.memory.as_ref().map(|m| m.limit()))
-            .field("spill_dir", &self.spill_dir)
-            .field("batch_rows", &self.batch_rows)
-            .finish()
-    }
 }
 
 /// Bookkeeping of one run.
@@ -292,9 +277,10 @@ fn run_caught(graph: &TaskGraph, id: TaskId, deps: &[Arc<Data>], run: &Run) -> R
 pub fn execute(
     graph: Arc<TaskGraph>,
     pool: &rayon::ThreadPool,
-    options: ExecOptions,
+    config: &EngineConfig,
+    env: RunEnv,
 ) -> Result<Vec<RecordBatch>> {
-    execute_with_stats(graph, pool, options).map(|(batches, _)| batches)
+    execute_with_stats(graph, pool, config, env).map(|(batches, _)| batches)
 }
 
 /// What one task did, for `explain_analyze`.
@@ -334,26 +320,19 @@ struct Run {
 pub fn execute_with_stats(
     graph: Arc<TaskGraph>,
     pool: &rayon::ThreadPool,
-    options: ExecOptions,
+    config: &EngineConfig,
+    env: RunEnv,
 ) -> Result<(Vec<RecordBatch>, ExecStats)> {
     let run = Arc::new(Run {
         metrics: std::sync::Mutex::new(vec![None; graph.tasks.len()]),
         cancel: AtomicBool::new(false),
-        memory: options
-            .memory
-            .clone()
-            .unwrap_or_else(|| MemoryPool::new(usize::MAX)),
-        spill: SpillDir::new(
-            options
-                .spill_dir
-                .clone()
-                .unwrap_or_else(spillway_planner::config::system_temp_dir),
-        ),
-        batch_rows: options.batch_rows.max(1),
+        memory: env.memory,
+        spill: SpillDir::new(config.spill_dir.clone()),
+        batch_rows: config.batch_rows.max(1),
         activity: Activity::default(),
         peak_held: AtomicUsize::new(0),
     });
-    let out = schedule(&graph, pool, &options, &run);
+    let out = schedule(&graph, pool, config, env.progress.as_ref(), &run);
     let spill = run.spill.stats();
     let stats = ExecStats {
         tasks: graph.tasks.len(),
@@ -377,18 +356,19 @@ pub fn execute_with_stats(
 fn schedule(
     graph: &Arc<TaskGraph>,
     pool: &rayon::ThreadPool,
-    options: &ExecOptions,
+    config: &EngineConfig,
+    progress: Option<&ProgressFn>,
     run: &Arc<Run>,
 ) -> Result<Vec<RecordBatch>> {
     let cancel = &run.cancel;
     let mut state = State::new(graph, &run.peak_held);
     let total = graph.tasks.len();
     let report = |done: usize| {
-        if let Some(p) = &options.progress {
+        if let Some(p) = progress {
             p(done, total, run.spill.stats().bytes.load(Ordering::Relaxed));
         }
     };
-    if options.synchronous {
+    if config.synchronous {
         let mut done = 0usize;
         while let Some(id) = state.pop_ready() {
             let deps = state.inputs(id)?;
@@ -404,8 +384,11 @@ fn schedule(
     // Tasks in flight are `jobs.in_flight()`: started and not yet reported.
     let mut jobs: Jobs<'static, (TaskId, Result<Data>)> =
         Jobs::new(pool.current_thread_index().is_some());
-    let max_in_flight = options.max_in_flight.max(1);
-    let admit = run.memory.limit() / (4 * max_in_flight);
+    let max_in_flight = config.threads.max(1);
+    let admit = run
+        .memory
+        .policy()
+        .admit_bytes(run.memory.limit(), max_in_flight);
     let mut done = 0usize;
     let mut first_error: Option<Error> = None;
     loop {
@@ -484,7 +467,6 @@ mod tests {
     use super::*;
     use crate::lower::lower;
     use crate::testing::Batches;
-    use spillway_planner::config::SessionConfig;
     use spillway_planner::expr::col;
     use spillway_planner::logical::LogicalPlan;
     use std::sync::atomic::AtomicUsize;
@@ -541,7 +523,7 @@ mod tests {
         )
         .unwrap();
         let a = LogicalPlan::aggregate(Arc::new(p), vec![col("y").sum()]).unwrap();
-        Arc::new(lower(&a, &SessionConfig::default()).unwrap())
+        Arc::new(lower(&a, &EngineConfig::default()).unwrap())
     }
 
     #[test]
@@ -553,17 +535,20 @@ mod tests {
         for (synchronous, max_in_flight) in [(true, 1), (false, 1), (false, 3), (false, 100)] {
             let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
             let s = Arc::clone(&seen);
-            let opts = ExecOptions {
+            let config = EngineConfig {
                 synchronous,
-                max_in_flight,
+                threads: max_in_flight,
+                ..EngineConfig::default()
+            };
+            let env = RunEnv {
                 progress: Some(Arc::new(move |done, total, _spilled| {
                     s.lock().unwrap().push((done, total))
                 })),
-                ..ExecOptions::default()
+                ..RunEnv::unlimited()
             };
             let g = graph(-1, Arc::default());
             let n = g.tasks.len();
-            let out = execute(g, &pool, opts).unwrap();
+            let out = execute(g, &pool, &config, env).unwrap();
             let sum = spillway_planner::scalar::ScalarValue::from_array_index(out[0].column(0), 0);
             assert_eq!(sum.to_value::<i64>().unwrap(), 499_500);
             // One report per task, counting up to the graph's size.
@@ -594,7 +579,7 @@ mod tests {
         )
         .unwrap();
         let a = LogicalPlan::aggregate(Arc::new(p), vec![col("y").sum()]).unwrap();
-        Arc::new(lower(&a, &SessionConfig::default()).unwrap())
+        Arc::new(lower(&a, &EngineConfig::default()).unwrap())
     }
 
     #[test]
@@ -615,13 +600,13 @@ mod tests {
                     counted_graph(Arc::clone(&running)),
                     graph(-1, Arc::default()),
                 );
-                let opts = |max_in_flight| ExecOptions {
-                    max_in_flight,
-                    ..ExecOptions::default()
+                let config = |threads| EngineConfig {
+                    threads,
+                    ..EngineConfig::default()
                 };
                 rayon::join(
-                    || execute(g1, &pool, opts(1)).is_ok(),
-                    || execute(g2, &pool, opts(2)).is_ok(),
+                    || execute(g1, &pool, &config(1), RunEnv::unlimited()).is_ok(),
+                    || execute(g2, &pool, &config(2), RunEnv::unlimited()).is_ok(),
                 )
             });
             let _ = tx.send((runs, running.1.load(Ordering::SeqCst)));
@@ -641,13 +626,19 @@ mod tests {
             .build()
             .unwrap();
         for synchronous in [true, false] {
-            let opts = ExecOptions {
+            let config = EngineConfig {
                 synchronous,
-                max_in_flight: 2,
-                ..ExecOptions::default()
+                threads: 2,
+                ..EngineConfig::default()
             };
             let calls = Arc::new(Calls::default());
-            let err = execute(graph(510, Arc::clone(&calls)), &pool, opts).unwrap_err();
+            let err = execute(
+                graph(510, Arc::clone(&calls)),
+                &pool,
+                &config,
+                RunEnv::unlimited(),
+            )
+            .unwrap_err();
             assert!(
                 matches!(&err, Error::Task { task, partition: 10, .. } if task == "scan-apply-partial[10]"),
                 "{err}"

@@ -1,34 +1,42 @@
 //! # spillway-engine: how to compute it
 //!
-//! Lowers an optimized logical plan to a task graph and runs it on the session's pool:
+//! ```text
+//! optimized LogicalPlan ──lower──► TaskGraph ──exec──► tasks on the pool ──► batches / files
+//!                          (lower/)   (graph/)   (exec)    (ops/, under memory/ and spill)
+//! ```
 //!
+//! - [`config`]: [`config::EngineConfig`], the engine's settings, derived once from the
+//!   session's; lowering and the scheduler read only it.
 //! - [`lower`]: the plan becomes a [`graph::TaskGraph`], streaming work fused into one
-//!   task per partition and reductions into a tree of combine tasks.
+//!   task per partition, one file per plan-node family.
+//! - [`graph`]: the task graph and every operator's spec, plain data that imports no
+//!   operator.
 //! - [`exec`]: a scheduler in the spirit of `dask/local.py` runs ready tasks on a rayon
-//!   pool, releases outputs once read, and cancels the graph on the first error.
-//! - [`jobs`]: how every scheduler waits for its jobs, also from inside the pool, without
-//!   deadlock.
-//! - [`pipeline`]: what one task does with its batches.
-//! - [`eval`]: expressions over a batch, with Arrow's kernels.
-//! - [`aggregate`]: partial aggregate states and their merge.
-//! - [`memory`]: the session's memory budget and RAII reservations.
-//! - [`hash_agg`], [`join`], [`sort`]: the out-of-core operators (hash aggregation, grace
-//!   hash join, external sort), exchanging data through [`exchange`] buckets.
-//! - [`spill`]: compressed Arrow IPC spill files in a private folder.
+//!   pool, admits them by the memory policy, releases outputs once read, and cancels the
+//!   graph on the first error; [`jobs`]: how every scheduler waits for its jobs, also from
+//!   inside the pool, without deadlock.
+//! - [`ops`]: the operator contract (task context, data, batch streams) and one file per
+//!   operator; [`ops::run`] is the switchboard that calls them.
+//! - [`eval`]: expressions over a batch, with Arrow's kernels; [`aggregate`] and
+//!   [`group`]: aggregate states, global and per group.
+//! - [`memory`]: the budget, RAII reservations and the memory policy (every share and the
+//!   waiting rule, in one place); [`spill`]: compressed Arrow IPC spill files in a private
+//!   folder.
+//!
+//! Module dependencies run one way: `config`, `graph`, `memory`, `spill`, `eval`, `group`
+//! at the bottom; `ops` on them; `lower` on `graph`; `exec` on `ops` and `graph`. No
+//! module imports one above it (`shared/tools/modcycles.py engine/src` prints nothing).
 
 pub mod aggregate;
+pub mod config;
 pub mod eval;
-pub mod exchange;
 pub mod exec;
 pub mod graph;
 pub mod group;
-pub mod hash_agg;
 pub mod jobs;
-pub mod join;
 pub mod lower;
 pub mod memory;
-pub mod pipeline;
-pub mod sort;
+pub mod ops;
 pub mod spill;
 
 #[cfg(test)]

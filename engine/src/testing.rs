@@ -15,6 +15,11 @@ pub(crate) struct Batches {
 }
 
 impl Batches {
+    /// A source of `parts`, one batch per partition (all of `schema`).
+    pub(crate) fn of(schema: SchemaRef, parts: Vec<RecordBatch>) -> Arc<dyn DataSource> {
+        Arc::new(Batches { schema, parts })
+    }
+
     /// `0..rows` as column `x`, in `parts` partitions of equal size.
     pub(crate) fn numbers(rows: i64, parts: i64) -> Arc<dyn DataSource> {
         let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
@@ -61,4 +66,134 @@ impl ScanPartition for Part {
     fn open(&self) -> Result<BatchStream> {
         Ok(Box::new(std::iter::once(Ok(self.0.clone()))))
     }
+}
+
+/// A task context for testing one operator alone: its own memory pool (of `limit` bytes),
+/// spill folder, cancel flag and tally.
+///
+/// ```ignore
+/// let t = TestContext::new(64 << 10);
+/// let runs = sort::runs(stream, &spec, &t.ctx())?;
+/// assert!(t.spilled_bytes() > 0);
+/// ```
+pub(crate) struct TestContext {
+    pub(crate) cancel: std::sync::atomic::AtomicBool,
+    pub(crate) memory: Arc<crate::memory::MemoryPool>,
+    pub(crate) spill: Arc<crate::spill::SpillDir>,
+    pub(crate) tally: crate::ops::TaskTally,
+    pub(crate) activity: crate::memory::Activity,
+    pub(crate) schema: SchemaRef,
+    pub(crate) batch_rows: usize,
+}
+
+impl TestContext {
+    /// A context whose pool holds `limit` bytes.
+    pub(crate) fn new(limit: usize) -> Self {
+        TestContext {
+            cancel: std::sync::atomic::AtomicBool::new(false),
+            memory: crate::memory::MemoryPool::new(limit),
+            spill: crate::spill::SpillDir::new(spillway_planner::config::system_temp_dir()),
+            tally: crate::ops::TaskTally::default(),
+            activity: crate::memory::Activity::default(),
+            schema: Arc::new(Schema::empty()),
+            batch_rows: 1024,
+        }
+    }
+
+    /// The context an operator is called with, named `t[0]`.
+    pub(crate) fn ctx(&self) -> crate::ops::TaskContext<'_> {
+        crate::ops::TaskContext {
+            name: "t[0]".into(),
+            cancel: &self.cancel,
+            memory: &self.memory,
+            spill: &self.spill,
+            batch_rows: self.batch_rows,
+            partition: 0,
+            output_schema: &self.schema,
+            tally: &self.tally,
+            activity: &self.activity,
+        }
+    }
+
+    /// Bytes the operator wrote to spill files.
+    pub(crate) fn spilled_bytes(&self) -> u64 {
+        self.tally
+            .spill
+            .bytes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// `batches` as an operator's input stream.
+pub(crate) fn stream(batches: Vec<RecordBatch>) -> crate::ops::Batches<'static> {
+    Box::new(batches.into_iter().map(Ok))
+}
+
+/// A stream that yields `good` batches, then an error.
+pub(crate) fn failing(good: Vec<RecordBatch>) -> crate::ops::Batches<'static> {
+    Box::new(
+        good.into_iter()
+            .map(Ok)
+            .chain(std::iter::once(Err(spillway_planner::Error::Io {
+                path: "test input".into(),
+                source: std::io::Error::other("disk gone"),
+            }))),
+    )
+}
+
+/// Batches of `(k, v)` Int64 columns: `rows` rows cut into batches of `per` rows, with key
+/// `i % keys` and value `i`.
+pub(crate) fn keyed(rows: i64, keys: i64, per: usize) -> Vec<RecordBatch> {
+    let schema = keyed_schema();
+    let all: Vec<i64> = (0..rows).collect();
+    all.chunks(per.max(1))
+        .map(|c| {
+            let k: Int64Array = c.iter().map(|i| i % keys).collect();
+            let v: Int64Array = c.iter().copied().collect();
+            RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(k), Arc::new(v)]).unwrap()
+        })
+        .collect()
+}
+
+/// The schema of [`keyed`]: `k`, `v`, both Int64.
+pub(crate) fn keyed_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, true),
+        Field::new("v", DataType::Int64, true),
+    ]))
+}
+
+/// The graph of `plan`, lowered with the default engine config.
+pub(crate) fn lowered(plan: spillway_planner::logical::LogicalPlan) -> crate::graph::TaskGraph {
+    crate::lower::lower(&plan, &crate::config::EngineConfig::default()).unwrap()
+}
+
+/// A scan of `batches` (one per partition) as a plan's input.
+pub(crate) fn scan_of(batches: Vec<RecordBatch>) -> Arc<spillway_planner::logical::LogicalPlan> {
+    let schema = batches.first().map_or_else(keyed_schema, |b| b.schema());
+    Arc::new(spillway_planner::logical::LogicalPlan::scan(Batches::of(
+        schema, batches,
+    )))
+}
+
+/// Every `(k, v)` row of `batches`, sorted.
+pub(crate) fn pairs(batches: &[RecordBatch]) -> Vec<(Option<i64>, Option<i64>)> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
+    let mut out: Vec<_> = batches
+        .iter()
+        .flat_map(|b| {
+            let k = b.column(0).as_primitive::<Int64Type>().clone();
+            let v = b.column(1).as_primitive::<Int64Type>().clone();
+            (0..b.num_rows())
+                .map(move |i| {
+                    use arrow::array::Array;
+                    let get = |a: &Int64Array| (!a.is_null(i)).then(|| a.value(i));
+                    (get(&k), get(&v))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    out.sort();
+    out
 }

@@ -236,12 +236,6 @@ impl SessionConfig {
         Ok(c)
     }
 
-    /// The largest estimated right side a join broadcasts: `broadcast_limit`, at most an
-    /// eighth of `memory_limit`.
-    pub fn broadcast_bytes(&self) -> usize {
-        self.broadcast_limit.min(self.memory_limit / 8)
-    }
-
     /// Checks that every value is in range.
     ///
     /// # Errors

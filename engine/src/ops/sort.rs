@@ -18,66 +18,43 @@
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
-use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow::compute::{concat_batches, interleave_record_batch, take_record_batch};
-use arrow::datatypes::{DataType, SchemaRef};
 use arrow::row::{RowConverter, Rows, SortField};
-use spillway_planner::sort::SortKey;
 use spillway_planner::{Error, Result};
 
 use crate::eval::evaluate;
-use crate::memory::{MemoryPool, Reservation};
-use crate::pipeline::{Batches, Data, TaskContext};
+use crate::graph::SortSpec;
+use crate::memory::Reservation;
+use crate::ops::context::{Batches, TaskContext};
 use crate::spill::SpillFile;
 
 /// Runs merged at once; more are merged in groups first.
 pub const MERGE_FAN_IN: usize = 64;
 
-/// A sort, with what its tasks need to know.
-#[derive(Debug)]
-pub struct SortSpec {
-    /// The keys, most significant first.
-    pub keys: Vec<SortKey>,
-    /// The type of each key.
-    pub key_types: Vec<DataType>,
-    /// The rows' schema.
-    pub schema: SchemaRef,
-    /// Keep only the first rows (top-k).
-    pub fetch: Option<usize>,
+/// The row format of the sort's keys, with each key's direction and null placement.
+fn converter(spec: &SortSpec) -> Result<RowConverter> {
+    RowConverter::new(
+        spec.keys
+            .iter()
+            .zip(&spec.key_types)
+            .map(|(k, t)| SortField::new_with_options(t.clone(), k.options()))
+            .collect(),
+    )
+    .map_err(|e| Error::type_error("sort key", e.to_string()))
 }
 
-impl SortSpec {
-    fn converter(&self) -> Result<RowConverter> {
-        RowConverter::new(
-            self.keys
-                .iter()
-                .zip(&self.key_types)
-                .map(|(k, t)| SortField::new_with_options(t.clone(), k.options()))
-                .collect(),
-        )
-        .map_err(|e| Error::type_error("sort key", e.to_string()))
-    }
-
-    fn rows(&self, converter: &RowConverter, batch: &RecordBatch) -> Result<Rows> {
-        let keys = self
-            .keys
-            .iter()
-            .map(|k| evaluate(&k.expr, batch))
-            .collect::<Result<Vec<ArrayRef>>>()?;
-        converter
-            .convert_columns(&keys)
-            .map_err(|e| Error::compute("sort keys", e))
-    }
-
-    pub(crate) fn describe(&self) -> String {
-        let keys: Vec<String> = self.keys.iter().map(ToString::to_string).collect();
-        match self.fetch {
-            Some(n) => format!("[{}] first {n}", keys.join(", ")),
-            None => format!("[{}]", keys.join(", ")),
-        }
-    }
+/// The sort keys of `batch`, in row format.
+fn key_rows(spec: &SortSpec, converter: &RowConverter, batch: &RecordBatch) -> Result<Rows> {
+    let keys = spec
+        .keys
+        .iter()
+        .map(|k| evaluate(&k.expr, batch))
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    converter
+        .convert_columns(&keys)
+        .map_err(|e| Error::compute("sort keys", e))
 }
 
 /// One sorted run.
@@ -115,8 +92,8 @@ impl Runs {
 ///
 /// # Errors
 /// The source's or a key's error; [`Error::Io`] when spilling fails.
-pub(crate) fn runs(stream: Batches<'_>, spec: &SortSpec, ctx: &TaskContext<'_>) -> Result<Runs> {
-    let converter = spec.converter()?;
+pub fn runs(stream: Batches<'_>, spec: &SortSpec, ctx: &TaskContext<'_>) -> Result<Runs> {
+    let converter = converter(spec)?;
     let mut buffer: Vec<RecordBatch> = Vec::new();
     let mut buffered_rows = 0usize;
     let mut buffer_mem = ctx.reserve("sort buffer");
@@ -159,11 +136,7 @@ pub(crate) fn runs(stream: Batches<'_>, spec: &SortSpec, ctx: &TaskContext<'_>) 
         out.rows += sorted.iter().map(RecordBatch::num_rows).sum::<usize>();
         buffer_mem.free();
         let size: usize = sorted.iter().map(RecordBatch::get_array_memory_size).sum();
-        if out
-            ._held
-            .try_grow_held(size, MemoryPool::HELD_SHARE)
-            .is_ok()
-        {
+        if out._held.try_grow_held(size).is_ok() {
             out.runs.push(Run::Memory(sorted));
         } else {
             out.runs
@@ -183,7 +156,7 @@ fn sort_chunk(
 ) -> Result<Vec<RecordBatch>> {
     let all = concat_batches(&spec.schema, &batches).map_err(|e| Error::compute("sort", e))?;
     drop(batches);
-    let rows = spec.rows(converter, &all)?;
+    let rows = key_rows(spec, converter, &all)?;
     let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
     order.sort_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
     if let Some(fetch) = spec.fetch {
@@ -235,23 +208,17 @@ impl Ord for Cursor<'_> {
     }
 }
 
-/// Merges the runs of every dependency, in order, and emits the sorted rows.
+/// Merges the runs of every producer, in order, and emits the sorted rows.
 ///
 /// # Errors
 /// A spill file that cannot be read or written; a key's error.
-pub(crate) fn merge(
-    deps: &[Arc<Data>],
+pub fn merge(
+    producers: &[&Runs],
     spec: &SortSpec,
     ctx: &TaskContext<'_>,
     emit: &mut dyn FnMut(RecordBatch) -> Result<()>,
 ) -> Result<()> {
-    let mut all: Vec<&Run> = Vec::new();
-    for d in deps {
-        let Data::Runs(r) = d.as_ref() else {
-            return Err(Error::Internal("a sort merge was given other data".into()));
-        };
-        all.extend(r.runs.iter());
-    }
+    let all: Vec<&Run> = producers.iter().flat_map(|r| r.runs.iter()).collect();
     // Too many runs: merge consecutive groups into spilled runs first (order-preserving).
     let mut merged: Vec<SpillFile> = Vec::new();
     if all.len() > MERGE_FAN_IN {
@@ -277,12 +244,12 @@ fn k_way<'a>(
     ctx: &TaskContext<'_>,
     emit: &mut dyn FnMut(RecordBatch) -> Result<()>,
 ) -> Result<()> {
-    let converter = spec.converter()?;
+    let converter = converter(spec)?;
     let mut batches: Vec<RecordBatch> = Vec::new();
     let mut heap: BinaryHeap<Reverse<Cursor<'a>>> = BinaryHeap::new();
     for (run, mut source) in sources.into_iter().enumerate() {
         if let Some(batch) = next_batch(&mut source)? {
-            let rows = spec.rows(&converter, &batch)?;
+            let rows = key_rows(spec, &converter, &batch)?;
             batches.push(batch.clone());
             heap.push(Reverse(Cursor {
                 run,
@@ -308,7 +275,7 @@ fn k_way<'a>(
             ctx.check()?;
             match next_batch(&mut c.source)? {
                 Some(batch) => {
-                    c.rows = spec.rows(&converter, &batch)?;
+                    c.rows = key_rows(spec, &converter, &batch)?;
                     c.pos = 0;
                     batches.push(batch.clone());
                     c.slot = batches.len() - 1;
@@ -360,4 +327,99 @@ fn flush(
     }
     *heap = cursors.into_iter().collect();
     emit(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::TaskKind;
+    use crate::testing::{TestContext, failing, keyed, lowered, scan_of, stream};
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
+    use spillway_planner::expr::col;
+    use spillway_planner::logical::LogicalPlan;
+
+    /// The spec of a sort on `v` descending (optionally its first `fetch` rows).
+    fn spec(fetch: Option<usize>) -> Arc<SortSpec> {
+        let plan = LogicalPlan::sort(scan_of(keyed(1, 1, 1)), vec![col("v").desc()], fetch);
+        let g = lowered(plan.unwrap());
+        g.tasks
+            .iter()
+            .find_map(|t| match &t.kind {
+                TaskKind::SortMerge { spec, .. } => Some(Arc::clone(spec)),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    /// Sorts each partition into runs, merges them all, and returns column `v`.
+    fn sort(parts: Vec<Vec<RecordBatch>>, fetch: Option<usize>, t: &TestContext) -> Vec<i64> {
+        let spec = spec(fetch);
+        let ctx = t.ctx();
+        let runs: Vec<Runs> = parts
+            .into_iter()
+            .map(|p| runs(stream(p), &spec, &ctx).unwrap())
+            .collect();
+        let mut out = Vec::new();
+        let refs: Vec<&Runs> = runs.iter().collect();
+        merge(&refs, &spec, &ctx, &mut |b| {
+            assert!(b.num_rows() <= ctx.batch_rows);
+            out.extend(b.column(1).as_primitive::<Int64Type>().values().iter());
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    use std::sync::Arc;
+
+    #[test]
+    fn empty_input_sorts_to_nothing() {
+        let t = TestContext::new(1 << 30);
+        assert!(sort(vec![vec![], vec![]], None, &t).is_empty());
+        assert!(sort(vec![], None, &t).is_empty());
+    }
+
+    #[test]
+    fn one_batch_and_many_partitions_sort_alike() {
+        let t = TestContext::new(1 << 30);
+        let want: Vec<i64> = (0..5000).rev().collect();
+        assert_eq!(sort(vec![keyed(5000, 7, 5000)], None, &t), want);
+        let many: Vec<Vec<RecordBatch>> =
+            keyed(5000, 7, 300).chunks(3).map(<[_]>::to_vec).collect();
+        assert_eq!(sort(many, None, &t), want);
+        assert_eq!(t.spilled_bytes(), 0);
+    }
+
+    #[test]
+    fn a_tiny_budget_spills_runs_and_gives_the_same_answer() {
+        let t = TestContext::new(16 << 10);
+        let many: Vec<Vec<RecordBatch>> =
+            keyed(20_000, 7, 500).chunks(8).map(<[_]>::to_vec).collect();
+        let want: Vec<i64> = (0..20_000).rev().collect();
+        assert_eq!(sort(many, None, &t), want);
+        assert!(t.spilled_bytes() > 0, "nothing spilled under 16 KiB");
+        assert_eq!(
+            t.memory.used(),
+            0,
+            "the sort kept memory reserved after it ended"
+        );
+    }
+
+    #[test]
+    fn top_k_keeps_only_the_first_rows() {
+        let t = TestContext::new(1 << 30);
+        let many: Vec<Vec<RecordBatch>> = keyed(10_000, 7, 100)
+            .chunks(10)
+            .map(<[_]>::to_vec)
+            .collect();
+        assert_eq!(sort(many, Some(3), &t), vec![9999, 9998, 9997]);
+    }
+
+    #[test]
+    fn an_input_error_is_returned() {
+        let t = TestContext::new(1 << 30);
+        let err = runs(failing(keyed(10, 2, 5)), &spec(None), &t.ctx()).unwrap_err();
+        assert!(err.to_string().contains("disk gone"), "{err}");
+    }
 }

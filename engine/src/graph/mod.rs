@@ -1,4 +1,6 @@
-//! The task graph: what the executor runs.
+//! The task graph: what the executor runs. Plain data: it names operators and carries
+//! their specs ([`specs`]), and imports no operator, so lowering builds it and the
+//! scheduler and the operators read it without depending on each other.
 //!
 //! A graph is a list of stages; a stage is a list of tasks of one kind, one per partition.
 //! Streaming work (scan → filter → project → apply → partial aggregate) is fused into one
@@ -10,15 +12,15 @@
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, SchemaRef};
-use spillway_planner::agg::AggExpr;
+use arrow::datatypes::SchemaRef;
 use spillway_planner::expr::Expr;
 use spillway_planner::sink::DataSink;
-
-use crate::join::{JoinSpec, ShuffleSpec};
-use crate::sort::SortSpec;
 use spillway_planner::source::ScanPartition;
 use spillway_planner::udf::PartitionFn;
+
+mod specs;
+
+pub use specs::{AggSpec, GroupSpec, JoinSpec, ShuffleSpec, SortSpec, rows_written_schema};
 
 /// A task's index in [`TaskGraph::tasks`].
 pub type TaskId = usize;
@@ -126,51 +128,6 @@ impl fmt::Display for Op {
     }
 }
 
-/// Global aggregates, with what the accumulators need to know.
-#[derive(Debug)]
-pub struct AggSpec {
-    /// The aggregates.
-    pub aggs: Vec<AggExpr>,
-    /// The type of each aggregate's input expression.
-    pub input_types: Vec<DataType>,
-    /// The one-row output schema.
-    pub schema: SchemaRef,
-}
-
-impl AggSpec {
-    fn list(&self) -> String {
-        let list: Vec<String> = self.aggs.iter().map(ToString::to_string).collect();
-        list.join(", ")
-    }
-}
-
-/// Aggregates per group, with what the tasks need to know.
-#[derive(Debug)]
-pub struct GroupSpec {
-    /// The group keys.
-    pub keys: Vec<Expr>,
-    /// The type of each key.
-    pub key_types: Vec<DataType>,
-    /// The aggregates.
-    pub aggs: Vec<AggExpr>,
-    /// The type of each aggregate's input expression.
-    pub input_types: Vec<DataType>,
-    /// Partial results: the keys, then each aggregate's state columns.
-    pub partial_schema: SchemaRef,
-    /// The output: the keys, then the aggregates.
-    pub schema: SchemaRef,
-    /// How many buckets the partial results are hashed into (one final task each).
-    pub buckets: usize,
-}
-
-impl GroupSpec {
-    fn list(&self) -> String {
-        let keys: Vec<String> = self.keys.iter().map(ToString::to_string).collect();
-        let aggs: Vec<String> = self.aggs.iter().map(ToString::to_string).collect();
-        format!("by [{}] [{}]", keys.join(", "), aggs.join(", "))
-    }
-}
-
 /// What a pipeline task does with the batches at its end.
 #[derive(Clone, Debug)]
 pub enum Sink {
@@ -240,6 +197,27 @@ pub enum TaskKind {
     },
 }
 
+impl TaskKind {
+    /// Whether the task is a blocking operator's final task that can write its output to a
+    /// sink itself (see `lower_to_sink`).
+    pub fn can_write(&self) -> bool {
+        matches!(
+            self,
+            TaskKind::GroupFinal { .. } | TaskKind::SortMerge { .. } | TaskKind::HashJoin { .. }
+        )
+    }
+
+    /// Has a final task ([`TaskKind::can_write`]) write its output to `sink`.
+    pub fn write_to(&mut self, sink: Arc<dyn DataSink>) {
+        if let TaskKind::GroupFinal { sink: s, .. }
+        | TaskKind::SortMerge { sink: s, .. }
+        | TaskKind::HashJoin { sink: s, .. } = self
+        {
+            *s = Some(sink);
+        }
+    }
+}
+
 /// One node of the graph.
 #[derive(Clone, Debug)]
 pub struct Task {
@@ -281,6 +259,17 @@ pub struct TaskGraph {
 }
 
 impl TaskGraph {
+    /// An empty graph whose result has `schema`, writing rows of `written_schema`.
+    pub fn new(schema: SchemaRef, written_schema: SchemaRef) -> Self {
+        TaskGraph {
+            stages: Vec::new(),
+            tasks: Vec::new(),
+            outputs: Vec::new(),
+            schema,
+            written_schema,
+        }
+    }
+
     /// `stage[partition]`, the name errors use for a task.
     pub fn task_name(&self, id: TaskId) -> String {
         let t = &self.tasks[id];

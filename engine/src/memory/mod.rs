@@ -1,13 +1,17 @@
 //! The memory manager: one budget, the session's `memory_limit`, for everything the engine
-//! holds.
+//! holds. Read the README beside this file for the policy in one page.
 //!
 //! Every consumer that buffers data (a task's output held between stages as buckets or
 //! sorted runs, an exchange bucket, a hash table, a sort buffer, a join's build side) holds a
-//! [`Reservation`] from the session's [`MemoryPool`] and grows it before it allocates. A reservation is RAII: dropping it returns its bytes, so memory
-//! is given back on success, error, panic and cancellation alike. When a reservation cannot
-//! grow, the consumer decides: spill and shrink, wait ([`MemoryPool::wait_for`], used by the
-//! scheduler to admit a task only once its memory is there), or fail with
-//! [`Error::ResourcesExhausted`] naming itself and the sizes.
+//! [`Reservation`] from the session's [`MemoryPool`] and grows it before it allocates. A
+//! reservation is RAII: dropping it returns its bytes, so memory is given back on success,
+//! error, panic and cancellation alike. When a reservation cannot grow, the consumer
+//! decides: spill and shrink, split its input and try again, or, with nothing left to
+//! split, wait for other running tasks by the waiting rule
+//! ([`MemoryPool::resize_waiting`]) and then fail with [`Error::ResourcesExhausted`]
+//! naming itself and the sizes. How the budget is shared (held data, admission of new
+//! tasks, broadcast tables, the waiting rule) is the pool's [`MemoryPolicy`], defined in
+//! one place: [`policy`].
 //!
 //! Streaming operators reserve nothing, so a pipeline of them runs under any limit, however
 //! small: a filter, a projection, `apply`, a local limit or a partial aggregate holds one
@@ -22,6 +26,10 @@
 //! buffers occupy; the process's peak RSS is the limit plus the allocator's slack, the
 //! batches being decoded, and the program itself (documented in BENCHMARKS.md).
 
+pub mod policy;
+
+pub use policy::{Activity, MemoryPolicy};
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -32,6 +40,7 @@ use spillway_planner::{Error, Result};
 #[derive(Debug)]
 pub struct MemoryPool {
     limit: usize,
+    policy: MemoryPolicy,
     state: Mutex<PoolState>,
     freed: Condvar,
 }
@@ -45,8 +54,14 @@ struct PoolState {
 impl MemoryPool {
     /// A pool of `limit` bytes.
     pub fn new(limit: usize) -> Arc<MemoryPool> {
+        Self::with_policy(limit, MemoryPolicy::default())
+    }
+
+    /// A pool of `limit` bytes shared by `policy`.
+    pub fn with_policy(limit: usize, policy: MemoryPolicy) -> Arc<MemoryPool> {
         Arc::new(MemoryPool {
             limit,
+            policy,
             state: Mutex::new(PoolState::default()),
             freed: Condvar::new(),
         })
@@ -79,9 +94,10 @@ impl MemoryPool {
         self.lock().peak
     }
 
-    /// The share of the limit that memory held between tasks may take; the rest is left
-    /// to the tasks that consume it.
-    pub const HELD_SHARE: f64 = 0.5;
+    /// How the budget is shared.
+    pub fn policy(&self) -> &MemoryPolicy {
+        &self.policy
+    }
 
     /// An empty reservation for `consumer` (named in errors and in `explain_analyze`).
     pub fn reserve(self: &Arc<Self>, consumer: impl Into<String>) -> Reservation {
@@ -107,7 +123,8 @@ impl MemoryPool {
         }
     }
 
-    /// Waits until `bytes` are free, or `timeout` passes; returns whether they are free.
+    /// Waits until `bytes` are free, or `timeout` passes; returns whether they are free
+    /// (the waiting rule's wait, [`MemoryPool::resize_waiting`]).
     /// The bytes are not reserved: the caller grows its reservation next (and may still
     /// lose the race, which it must handle).
     pub fn wait_for(&self, bytes: usize, timeout: Duration) -> bool {
@@ -200,14 +217,15 @@ impl Reservation {
         self.try_grow_below(bytes, usize::MAX)
     }
 
-    /// Grows by `bytes` if the pool's total stays within `share` of its limit (0 to 1):
-    /// for memory held between tasks (exchange buckets, sorted runs), which must leave the
-    /// rest of the budget to the tasks that consume it.
+    /// Grows by `bytes` if the pool's total stays within the policy's held share of its
+    /// limit ([`MemoryPolicy::held_share`]): for memory held between tasks (exchange
+    /// buckets, sorted runs), which must leave the rest of the budget to the tasks that
+    /// consume it.
     ///
     /// # Errors
     /// As [`Reservation::try_grow`].
-    pub fn try_grow_held(&mut self, bytes: usize, share: f64) -> Result<()> {
-        let ceiling = (self.pool.limit as f64 * share.clamp(0.0, 1.0)) as usize;
+    pub fn try_grow_held(&mut self, bytes: usize) -> Result<()> {
+        let ceiling = self.pool.policy.held_ceiling(self.pool.limit);
         self.try_grow_below(bytes, ceiling)
     }
 

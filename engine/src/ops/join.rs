@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array, new_null_array};
 use arrow::compute::{concat_batches, take};
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::datatypes::DataType;
 use arrow::row::{RowConverter, Rows, SortField};
 use hashbrown::HashTable;
 use spillway_planner::expr::Expr;
@@ -35,10 +35,11 @@ use spillway_planner::logical::JoinType;
 use spillway_planner::{Error, Result};
 
 use crate::eval::evaluate;
-use crate::exchange::Buckets;
+use crate::graph::{JoinSpec, ShuffleSpec};
 use crate::group::GroupTable;
 use crate::memory::Reservation;
-use crate::pipeline::{Batches, Data, TaskContext};
+use crate::ops::context::{Batches, TaskContext};
+use crate::ops::exchange::Buckets;
 use crate::spill::{SpillFile, SpillWriter};
 
 /// Sub-buckets a bucket is split into when its build side does not fit.
@@ -47,51 +48,6 @@ pub const FANOUT: usize = 8;
 pub const MAX_DEPTH: u32 = 5;
 
 const NONE: u32 = u32::MAX;
-
-/// Hash partitioning of one side's rows on its keys.
-#[derive(Debug)]
-pub struct ShuffleSpec {
-    /// The key expressions.
-    pub keys: Vec<Expr>,
-    /// Their types (the same on both sides of a join).
-    pub key_types: Vec<DataType>,
-    /// The rows' schema.
-    pub schema: SchemaRef,
-    /// How many buckets.
-    pub buckets: usize,
-}
-
-/// A join, with what its tasks need to know.
-#[derive(Debug)]
-pub struct JoinSpec {
-    /// Which rows are kept.
-    pub how: JoinType,
-    /// The left side's partitioning (its keys and schema).
-    pub left: Arc<ShuffleSpec>,
-    /// The right side's partitioning.
-    pub right: Arc<ShuffleSpec>,
-    /// Indices of the left key columns in the left schema.
-    pub left_key_columns: Vec<usize>,
-    /// Indices of the right key columns in the right schema.
-    pub right_key_columns: Vec<usize>,
-    /// Indices of the right columns that are output (the non-keys), in order.
-    pub right_output_columns: Vec<usize>,
-    /// The output schema.
-    pub schema: SchemaRef,
-}
-
-impl JoinSpec {
-    pub(crate) fn describe(&self) -> String {
-        let on: Vec<String> = self
-            .left
-            .keys
-            .iter()
-            .zip(&self.right.keys)
-            .map(|(l, r)| format!("{l} = {r}"))
-            .collect();
-        format!("{} join on [{}]", self.how, on.join(", "))
-    }
-}
 
 /// The row-format keys of `batch`, and which rows have a null key.
 fn key_rows(
@@ -126,11 +82,7 @@ fn converter(types: &[DataType]) -> Result<RowConverter> {
 ///
 /// # Errors
 /// A key's error; [`Error::Io`] when spilling fails.
-pub(crate) fn shuffle(
-    stream: Batches<'_>,
-    spec: &ShuffleSpec,
-    ctx: &TaskContext<'_>,
-) -> Result<Buckets> {
+pub fn shuffle(stream: Batches<'_>, spec: &ShuffleSpec, ctx: &TaskContext<'_>) -> Result<Buckets> {
     let mut out = Buckets::new(spec.buckets, ctx);
     for b in stream {
         let b = b?;
@@ -169,22 +121,22 @@ fn split(
         .collect()
 }
 
-/// Joins bucket `bucket`: the left side from the first `left_count` dependencies, the right
-/// side from the rest.
+/// Joins bucket `bucket` of the left side's producers with the same bucket of the right
+/// side's.
 ///
 /// # Errors
 /// [`Error::ResourcesExhausted`] for a build side that cannot be split to fit;
 /// [`Error::Io`] when spilling fails.
-pub(crate) fn join_bucket(
-    deps: &[Arc<Data>],
-    left_count: usize,
+pub fn join_bucket(
+    left: &[&Buckets],
+    right: &[&Buckets],
     spec: &JoinSpec,
     bucket: usize,
     ctx: &TaskContext<'_>,
     emit: &mut dyn FnMut(RecordBatch) -> Result<()>,
 ) -> Result<()> {
-    let left = side(&deps[..left_count], bucket)?;
-    let right = side(&deps[left_count..], bucket)?;
+    let left = side(left, bucket)?;
+    let right = side(right, bucket)?;
     join(
         Box::new(left.into_iter().flatten()),
         Box::new(right.into_iter().flatten()),
@@ -196,12 +148,9 @@ pub(crate) fn join_bucket(
 }
 
 /// Bucket `bucket` of each producer's output.
-fn side(deps: &[Arc<Data>], bucket: usize) -> Result<Vec<Batches<'_>>> {
+fn side<'a>(producers: &[&'a Buckets], bucket: usize) -> Result<Vec<Batches<'a>>> {
     let mut out = Vec::new();
-    for d in deps {
-        let Data::Buckets(b) = d.as_ref() else {
-            return Err(Error::Internal("a join was given other data".into()));
-        };
+    for b in producers {
         if let Some(b) = b.get(bucket) {
             out.push(b.read()?);
         }
@@ -399,25 +348,18 @@ impl BroadcastTable {
     }
 }
 
-/// Builds a broadcast join's table from the right side's batches (the dependencies).
+/// Builds a broadcast join's table from the right side's batches (each producer's, in
+/// order).
 ///
 /// # Errors
 /// [`Error::ResourcesExhausted`] when the right side turns out too big for the memory
 /// left (its size was estimated when planning).
-pub(crate) fn broadcast_build(
-    deps: &[Arc<Data>],
+pub fn broadcast_build(
+    producers: &[&[RecordBatch]],
     spec: &JoinSpec,
     ctx: &TaskContext<'_>,
 ) -> Result<BroadcastTable> {
-    let mut batches = Vec::new();
-    for d in deps {
-        let Data::Batches(b) = d.as_ref() else {
-            return Err(Error::Internal(
-                "a broadcast join was given other data".into(),
-            ));
-        };
-        batches.extend(b.iter().cloned());
-    }
+    let batches: Vec<RecordBatch> = producers.iter().flat_map(|b| b.iter().cloned()).collect();
     let mut memory = ctx.reserve("broadcast join table");
     let data: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
     let build = concat_batches(&spec.right.schema, &batches)
@@ -445,16 +387,28 @@ pub(crate) fn broadcast_build(
     Ok(BroadcastTable { table, memory })
 }
 
-/// Streams one left batch through a broadcast join's table and emits its output rows
-/// (the join keeps no unmatched right rows: it is inner, left, semi or anti).
-pub(crate) fn broadcast_probe(
-    left: &RecordBatch,
-    table: &BroadcastTable,
-    spec: &JoinSpec,
-    ctx: &TaskContext<'_>,
-    emit: &mut dyn FnMut(RecordBatch) -> Result<()>,
-) -> Result<()> {
-    probe(left, &table.table, &mut [], spec, ctx, emit)
+/// Streams each left batch through a broadcast join's table (the probe fused into the left
+/// side's pipeline); a batch's output rows come out together, in the left batch's row
+/// order. The join keeps no unmatched right rows: it is inner, left, semi or anti.
+pub fn broadcast_probe<'a, 'c: 'a>(
+    input: Batches<'a>,
+    table: &'a BroadcastTable,
+    spec: &'a JoinSpec,
+    ctx: &'a TaskContext<'c>,
+) -> Batches<'a> {
+    Box::new(input.flat_map(move |b| {
+        let mut out = Vec::new();
+        let done = b.and_then(|b| {
+            probe(&b, &table.table, &mut [], spec, ctx, &mut |o| {
+                out.push(Ok(o));
+                Ok(())
+            })
+        });
+        if let Err(e) = done {
+            out.push(Err(e));
+        }
+        out
+    }))
 }
 
 /// Streams one left batch through the table and emits its output rows; marks the build
@@ -560,4 +514,128 @@ fn right_only(build: &RecordBatch, rows: &[u32], spec: &JoinSpec) -> Result<Reco
     }
     RecordBatch::try_new(Arc::clone(&spec.schema), columns)
         .map_err(|e| Error::Internal(format!("join built a bad batch: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::TaskKind;
+    use crate::testing::{TestContext, failing, keyed, lowered, pairs, scan_of, stream};
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
+    use spillway_planner::logical::LogicalPlan;
+
+    /// The spec of an inner join of `(k, v)` with `(k, v)` on `k`.
+    fn spec() -> Arc<JoinSpec> {
+        let side = || scan_of(keyed(4, 2, 2));
+        let plan = LogicalPlan::join(
+            side(),
+            side(),
+            vec!["k".into()],
+            vec!["k".into()],
+            JoinType::Inner,
+        );
+        let g = lowered(plan.unwrap());
+        g.tasks
+            .iter()
+            .find_map(|t| match &t.kind {
+                TaskKind::HashJoin { spec, .. } => Some(Arc::clone(spec)),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    /// Shuffles both sides' partitions and joins every bucket; returns the output batches.
+    fn join_all(
+        left: Vec<Vec<RecordBatch>>,
+        right: Vec<Vec<RecordBatch>>,
+        t: &TestContext,
+    ) -> Result<Vec<RecordBatch>> {
+        let spec = spec();
+        let ctx = t.ctx();
+        let shuffle_all = |parts: Vec<Vec<RecordBatch>>, side: &ShuffleSpec| {
+            parts
+                .into_iter()
+                .map(|p| shuffle(stream(p), side, &ctx))
+                .collect::<Result<Vec<Buckets>>>()
+        };
+        let (l, r) = (
+            shuffle_all(left, &spec.left)?,
+            shuffle_all(right, &spec.right)?,
+        );
+        let (l, r): (Vec<&Buckets>, Vec<&Buckets>) = (l.iter().collect(), r.iter().collect());
+        let mut out = Vec::new();
+        for bucket in 0..spec.left.buckets {
+            join_bucket(&l, &r, &spec, bucket, &ctx, &mut |b| {
+                out.push(b);
+                Ok(())
+            })?;
+        }
+        Ok(out)
+    }
+
+    /// Left `keyed(rows, keys, per)` in `parts`-batch partitions, right one row per key.
+    fn check(rows: i64, keys: i64, per: usize, t: &TestContext) {
+        let left: Vec<Vec<RecordBatch>> = keyed(rows, keys, per)
+            .chunks(3)
+            .map(<[_]>::to_vec)
+            .collect();
+        let right = vec![keyed(keys, keys, 7)];
+        let out = join_all(left, right, t).unwrap();
+        let want: Vec<_> = {
+            let mut w: Vec<_> = (0..rows).map(|i| (Some(i % keys), Some(i))).collect();
+            w.sort();
+            w
+        };
+        assert_eq!(pairs(&out), want);
+        for b in &out {
+            // The right row's `v` is its key.
+            assert_eq!(
+                b.column(0).as_primitive::<Int64Type>(),
+                b.column(2).as_primitive::<Int64Type>()
+            );
+        }
+    }
+
+    #[test]
+    fn empty_sides_join_to_nothing() {
+        let t = TestContext::new(1 << 30);
+        assert!(
+            join_all(vec![vec![]], vec![keyed(5, 5, 5)], &t)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            join_all(vec![keyed(5, 5, 5)], vec![vec![]], &t)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn one_batch_and_many_partitions_agree() {
+        let t = TestContext::new(1 << 30);
+        check(500, 50, 500, &t);
+        check(500, 50, 20, &t);
+        assert_eq!(t.spilled_bytes(), 0);
+    }
+
+    #[test]
+    fn a_tiny_budget_spills_and_splits_buckets_with_the_same_answer() {
+        let t = TestContext::new(64 << 10);
+        check(30_000, 3_000, 1000, &t);
+        assert!(t.spilled_bytes() > 0, "nothing spilled under 64 KiB");
+        assert_eq!(
+            t.memory.used(),
+            0,
+            "memory still reserved after the join ended"
+        );
+    }
+
+    #[test]
+    fn an_input_error_is_returned() {
+        let t = TestContext::new(1 << 30);
+        let err = shuffle(failing(keyed(10, 2, 5)), &spec().left, &t.ctx()).unwrap_err();
+        assert!(err.to_string().contains("disk gone"), "{err}");
+    }
 }

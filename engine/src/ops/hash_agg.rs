@@ -21,24 +21,21 @@
 //!   too small for a table of two groups at [`MAX_DEPTH`] is
 //!   [`Error::ResourcesExhausted`], naming the operator and the sizes.
 
-use std::sync::Arc;
-
 use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow::compute::take;
 use spillway_planner::{Error, Result};
 
-use crate::eval::evaluate;
+use crate::eval::{evaluate, evaluate_agg_input};
 use crate::graph::GroupSpec;
 use crate::group::{GroupAcc, GroupTable, batch};
-use crate::pipeline::{Batches, Data, TaskContext};
+use crate::ops::context::{Batches, TaskContext};
+use crate::ops::exchange::Buckets;
 use crate::spill::{SpillFile, SpillWriter};
 
 /// Sub-buckets one final bucket is split into when its table does not fit.
 pub const FANOUT: usize = 8;
 /// Re-partitioning rounds before giving up (8^8 ≈ 16.7 million sub-buckets).
 pub const MAX_DEPTH: u32 = 8;
-
-pub use crate::exchange::{Bucket, Buckets};
 
 /// Rows a partial table folds before it is judged.
 const PROBE_ROWS: usize = 100_000;
@@ -91,11 +88,7 @@ fn states<'a>(
 ///
 /// # Errors
 /// The source's or an expression's error; [`Error::Io`] when spilling fails.
-pub(crate) fn partial(
-    stream: Batches<'_>,
-    spec: &GroupSpec,
-    ctx: &TaskContext<'_>,
-) -> Result<Buckets> {
+pub fn partial(stream: Batches<'_>, spec: &GroupSpec, ctx: &TaskContext<'_>) -> Result<Buckets> {
     let mut table = GroupTable::new(&spec.key_types)?;
     let mut accs = accumulators(spec)?;
     let mut table_mem = ctx.reserve("hash table");
@@ -123,7 +116,7 @@ pub(crate) fn partial(
         let ids = table.intern_rows(&rows);
         drop(rows);
         for (acc, agg) in accs.iter_mut().zip(&spec.aggs) {
-            let values = crate::eval::evaluate_agg_input(agg, &b)?;
+            let values = evaluate_agg_input(agg, &b)?;
             acc.update(values.as_ref(), &ids, table.len())?;
         }
         if !pass_through && rows_in >= PROBE_ROWS {
@@ -168,25 +161,20 @@ fn flush(
     Ok(())
 }
 
-/// Merges bucket `bucket` of every producer and finishes its groups.
+/// Merges bucket `bucket` of every producer's partial states and finishes its groups.
 ///
 /// # Errors
 /// [`Error::ResourcesExhausted`] when the budget cannot hold even a split table;
 /// [`Error::Io`] when spilling fails.
-pub(crate) fn final_bucket(
-    deps: &[Arc<Data>],
+pub fn final_bucket(
+    producers: &[&Buckets],
     spec: &GroupSpec,
     bucket: usize,
     ctx: &TaskContext<'_>,
     emit: &mut dyn FnMut(RecordBatch) -> Result<()>,
 ) -> Result<()> {
-    let mut inputs: Vec<Batches<'_>> = Vec::with_capacity(deps.len());
-    for d in deps {
-        let Data::Buckets(out) = d.as_ref() else {
-            return Err(Error::Internal(
-                "a group_by final task was given batches".into(),
-            ));
-        };
+    let mut inputs: Vec<Batches<'_>> = Vec::with_capacity(producers.len());
+    for out in producers {
         if let Some(b) = out.get(bucket) {
             inputs.push(b.read()?);
         }
@@ -319,4 +307,102 @@ fn scatter(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::TaskKind;
+    use crate::testing::{TestContext, failing, keyed, lowered, pairs, scan_of, stream};
+    use spillway_planner::expr::col;
+    use spillway_planner::logical::LogicalPlan;
+    use std::sync::Arc;
+
+    /// The spec of `sum(v) by k`.
+    fn spec() -> Arc<GroupSpec> {
+        let plan = LogicalPlan::group_by(
+            scan_of(keyed(8, 4, 2)),
+            vec![col("k")],
+            vec![col("v").sum().alias("v")],
+        );
+        let g = lowered(plan.unwrap());
+        g.tasks
+            .iter()
+            .find_map(|t| match &t.kind {
+                TaskKind::GroupFinal { spec, .. } => Some(Arc::clone(spec)),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    /// Partial aggregates of each partition, then every final bucket: `(k, sum(v))` rows.
+    fn sum_by_key(
+        parts: Vec<Vec<RecordBatch>>,
+        t: &TestContext,
+    ) -> Vec<(Option<i64>, Option<i64>)> {
+        let spec = spec();
+        let ctx = t.ctx();
+        let partials: Vec<Buckets> = parts
+            .into_iter()
+            .map(|p| partial(stream(p), &spec, &ctx).unwrap())
+            .collect();
+        let refs: Vec<&Buckets> = partials.iter().collect();
+        let mut out = Vec::new();
+        for bucket in 0..spec.buckets {
+            final_bucket(&refs, &spec, bucket, &ctx, &mut |b| {
+                out.push(b);
+                Ok(())
+            })
+            .unwrap();
+        }
+        pairs(&out)
+    }
+
+    /// `(k, sum of v)` for `keyed(rows, keys, _)`.
+    fn expected(rows: i64, keys: i64) -> Vec<(Option<i64>, Option<i64>)> {
+        (0..keys.min(rows))
+            .map(|k| (Some(k), Some((k..rows).step_by(keys as usize).sum())))
+            .collect()
+    }
+
+    #[test]
+    fn empty_input_has_no_groups() {
+        let t = TestContext::new(1 << 30);
+        assert!(sum_by_key(vec![vec![], vec![]], &t).is_empty());
+    }
+
+    #[test]
+    fn one_batch_and_many_partitions_agree() {
+        let t = TestContext::new(1 << 30);
+        assert_eq!(
+            sum_by_key(vec![keyed(1000, 7, 1000)], &t),
+            expected(1000, 7)
+        );
+        let many: Vec<Vec<RecordBatch>> = keyed(1000, 7, 30).chunks(4).map(<[_]>::to_vec).collect();
+        assert_eq!(sum_by_key(many, &t), expected(1000, 7));
+        assert_eq!(t.spilled_bytes(), 0);
+    }
+
+    #[test]
+    fn a_tiny_budget_flushes_spills_and_splits_with_the_same_answer() {
+        let t = TestContext::new(48 << 10);
+        let many: Vec<Vec<RecordBatch>> = keyed(40_000, 5_000, 1000)
+            .chunks(10)
+            .map(<[_]>::to_vec)
+            .collect();
+        assert_eq!(sum_by_key(many, &t), expected(40_000, 5_000));
+        assert!(t.spilled_bytes() > 0, "nothing spilled under 48 KiB");
+        assert_eq!(
+            t.memory.used(),
+            0,
+            "memory still reserved after the aggregate ended"
+        );
+    }
+
+    #[test]
+    fn an_input_error_is_returned() {
+        let t = TestContext::new(1 << 30);
+        let err = partial(failing(keyed(10, 2, 5)), &spec(), &t.ctx()).unwrap_err();
+        assert!(err.to_string().contains("disk gone"), "{err}");
+    }
 }

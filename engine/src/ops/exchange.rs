@@ -5,8 +5,8 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use spillway_planner::Result;
 
-use crate::memory::{MemoryPool, Reservation};
-use crate::pipeline::{Batches, TaskContext};
+use crate::memory::Reservation;
+use crate::ops::context::{Batches, TaskContext};
 use crate::spill::SpillFile;
 
 /// A producer's buckets, and the memory their in-memory batches hold.
@@ -137,11 +137,7 @@ impl Buckets {
         }
         self.rows += batch.num_rows();
         let size = batch.get_array_memory_size();
-        if self
-            .held
-            .try_grow_held(size, MemoryPool::HELD_SHARE)
-            .is_ok()
-        {
+        if self.held.try_grow_held(size).is_ok() {
             self.buckets[b].batches.push(batch);
             return Ok(());
         }
@@ -161,5 +157,52 @@ impl Buckets {
         }
         self.held.free();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{TestContext, keyed, keyed_schema};
+
+    fn values(stream: Batches<'_>) -> Vec<i64> {
+        use arrow::array::AsArray;
+        use arrow::datatypes::Int64Type;
+        stream
+            .flat_map(|b| {
+                b.unwrap()
+                    .column(1)
+                    .as_primitive::<Int64Type>()
+                    .values()
+                    .to_vec()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn buckets_keep_push_order_in_memory_and_spilled() {
+        for (limit, spills) in [(1 << 30, false), (8 << 10, true)] {
+            let t = TestContext::new(limit);
+            let ctx = t.ctx();
+            let mut b = Buckets::new(2, &ctx);
+            for (i, batch) in keyed(2000, 1, 100).into_iter().enumerate() {
+                b.push(i % 2, batch, &keyed_schema(), &ctx).unwrap();
+            }
+            // An empty batch changes nothing.
+            let empty = keyed(1, 1, 1)[0].slice(0, 0);
+            b.push(0, empty, &keyed_schema(), &ctx).unwrap();
+            assert_eq!(b.rows(), 2000);
+            assert_eq!(t.spilled_bytes() > 0, spills, "limit {limit}");
+            let even: Vec<i64> = (0..2000).filter(|i| (i / 100) % 2 == 0).collect();
+            assert_eq!(values(b.get(0).unwrap().read().unwrap()), even);
+            assert_eq!(b.get(0).unwrap().rows(), 1000);
+            // Rows 150..450 of bucket 0 are its 2nd batch's second half, the 3rd and 4th
+            // batches, and the first half of the 5th.
+            let cut = values(b.get(0).unwrap().read_rows(150, 450).unwrap());
+            assert_eq!(cut, even[150..450].to_vec());
+            assert!(b.get(2).is_none());
+            drop(b);
+            assert_eq!(t.memory.used(), 0);
+        }
     }
 }

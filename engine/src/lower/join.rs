@@ -1,0 +1,127 @@
+//! Lowering an equi-join: broadcast (the right side built into one table that every left
+//! partition's pipeline probes) when the right side is estimated within the memory
+//! policy's broadcast threshold and the join keeps no unmatched right rows; otherwise both
+//! sides hash-partitioned into buckets and joined one task per bucket.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{Schema, SchemaRef};
+use spillway_planner::expr::col;
+use spillway_planner::logical::{JoinType, LogicalPlan};
+use spillway_planner::{Error, Result};
+
+use crate::config::EngineConfig;
+use crate::graph::{JoinSpec, Op, ShuffleSpec, Sink, TaskGraph, TaskId, TaskKind};
+use crate::lower::stream::{Stream, materialize};
+
+/// The join node `plan` over its lowered sides.
+///
+/// # Errors
+/// A key that is not in its side's schema (a bug in planning).
+pub fn lower_join(
+    plan: &LogicalPlan,
+    mut left: Stream,
+    right: Stream,
+    config: &EngineConfig,
+    g: &mut TaskGraph,
+) -> Result<Stream> {
+    let spec = join_spec(plan, &left, &right, config)?;
+    let broadcast = matches!(
+        spec.how,
+        JoinType::Inner | JoinType::Left | JoinType::Semi | JoinType::Anti
+    ) && right
+        .estimated_bytes()
+        .is_some_and(|b| b <= config.broadcast_bytes());
+    if broadcast {
+        // The right side, read in parallel, then built into one table that every left
+        // partition streams through: the left side is never shuffled.
+        let rows = materialize(right, Sink::Batches, g);
+        let table = g.push_stage(
+            "broadcast-build".into(),
+            format!("build the hash table of {}", spec.describe()),
+            [(rows, TaskKind::BroadcastBuild(Arc::clone(&spec)))],
+        )[0];
+        left.ops.push(Op::Probe { spec, table });
+        return Ok(left);
+    }
+    let lp = materialize(left, Sink::Shuffle(Arc::clone(&spec.left)), g);
+    let rp = materialize(right, Sink::Shuffle(Arc::clone(&spec.right)), g);
+    let deps: Vec<TaskId> = lp.iter().chain(&rp).copied().collect();
+    let joined = g.push_stage(
+        "hash-join".into(),
+        format!("{}, one task per hash bucket", spec.describe()),
+        (0..spec.left.buckets).map(|bucket| {
+            (
+                deps.clone(),
+                TaskKind::HashJoin {
+                    spec: Arc::clone(&spec),
+                    bucket,
+                    left_count: lp.len(),
+                    sink: None,
+                },
+            )
+        }),
+    );
+    Ok(Stream::read(joined, "hash-join"))
+}
+
+/// The join's spec: key columns and types, both sides' partitioning, the output.
+fn join_spec(
+    plan: &LogicalPlan,
+    left: &Stream,
+    right: &Stream,
+    config: &EngineConfig,
+) -> Result<Arc<JoinSpec>> {
+    let LogicalPlan::Join {
+        left: lplan,
+        right: rplan,
+        left_on,
+        right_on,
+        how,
+        schema,
+    } = plan
+    else {
+        return Err(Error::Internal("a join lowered from another node".into()));
+    };
+    let (ls, rs) = (lplan.schema(), rplan.schema());
+    let index = |s: &Schema, n: &String| {
+        s.index_of(n)
+            .map_err(|_| Error::Internal(format!("join key {n} lost")))
+    };
+    let left_key_columns = left_on
+        .iter()
+        .map(|n| index(&ls, n))
+        .collect::<Result<Vec<_>>>()?;
+    let right_key_columns = right_on
+        .iter()
+        .map(|n| index(&rs, n))
+        .collect::<Result<Vec<_>>>()?;
+    let key_types: Vec<_> = left_key_columns
+        .iter()
+        .map(|&i| ls.field(i).data_type().clone())
+        .collect();
+    let buckets = left
+        .inputs
+        .len()
+        .max(right.inputs.len())
+        .clamp(1, config.threads * 4);
+    let side = |on: &[String], schema: SchemaRef| {
+        Arc::new(ShuffleSpec {
+            keys: on.iter().map(|n| col(n.as_str())).collect(),
+            key_types: key_types.clone(),
+            schema,
+            buckets,
+        })
+    };
+    Ok(Arc::new(JoinSpec {
+        how: *how,
+        left: side(left_on, Arc::clone(&ls)),
+        right: side(right_on, Arc::clone(&rs)),
+        right_output_columns: (0..rs.fields().len())
+            .filter(|i| !right_key_columns.contains(i))
+            .collect(),
+        left_key_columns,
+        right_key_columns,
+        schema: Arc::clone(schema),
+    }))
+}

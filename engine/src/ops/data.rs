@@ -1,0 +1,128 @@
+//! What a task hands on to the tasks that read it: [`Data`].
+//!
+//! Operators never match on `Data`: the switchboard ([`super::run`]) takes each
+//! dependency's output apart with the typed accessors below and calls the operator with
+//! plain typed inputs, so an operator file depends on the contract ([`super::context`])
+//! and its own types, never on the others'.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use spillway_planner::{Error, Result};
+
+use crate::aggregate::Accumulator;
+use crate::ops::exchange::Buckets;
+use crate::ops::join::BroadcastTable;
+use crate::ops::sort::Runs;
+
+/// What a task produces.
+#[derive(Debug)]
+pub enum Data {
+    /// Batches, in order.
+    Batches(Vec<RecordBatch>),
+    /// One partial state per aggregate.
+    States(Vec<Accumulator>),
+    /// Rows hashed into buckets (per-group partial states, a join side's shuffle, rows
+    /// held in order), in memory or spilled.
+    Buckets(Buckets),
+    /// Sorted runs, in memory or spilled.
+    Runs(Runs),
+    /// A broadcast join's hash table.
+    Table(Arc<BroadcastTable>),
+}
+
+impl Data {
+    /// Rows held (1 per partial aggregate state).
+    pub fn rows(&self) -> usize {
+        match self {
+            Data::Batches(b) => b.iter().map(RecordBatch::num_rows).sum(),
+            Data::States(_) => 1,
+            Data::Buckets(b) => b.rows(),
+            Data::Runs(r) => r.rows(),
+            Data::Table(t) => t.rows(),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Data::Batches(_) => "batches",
+            Data::States(_) => "aggregate states",
+            Data::Buckets(_) => "buckets",
+            Data::Runs(_) => "sorted runs",
+            Data::Table(_) => "a hash table",
+        }
+    }
+
+    fn wrong(&self, wanted: &str) -> Error {
+        Error::Internal(format!(
+            "a task wanted {wanted} and was given {}",
+            self.kind()
+        ))
+    }
+
+    /// The batches, or an internal error.
+    ///
+    /// # Errors
+    /// Other data: a bug in lowering.
+    pub fn batches(&self) -> Result<&[RecordBatch]> {
+        match self {
+            Data::Batches(b) => Ok(b),
+            other => Err(other.wrong("batches")),
+        }
+    }
+
+    /// The partial states, or an internal error.
+    ///
+    /// # Errors
+    /// Other data: a bug in lowering.
+    pub fn states(&self) -> Result<&[Accumulator]> {
+        match self {
+            Data::States(s) => Ok(s),
+            other => Err(other.wrong("aggregate states")),
+        }
+    }
+
+    /// The buckets, or an internal error.
+    ///
+    /// # Errors
+    /// Other data: a bug in lowering.
+    pub fn buckets(&self) -> Result<&Buckets> {
+        match self {
+            Data::Buckets(b) => Ok(b),
+            other => Err(other.wrong("buckets")),
+        }
+    }
+
+    /// The sorted runs, or an internal error.
+    ///
+    /// # Errors
+    /// Other data: a bug in lowering.
+    pub fn runs(&self) -> Result<&Runs> {
+        match self {
+            Data::Runs(r) => Ok(r),
+            other => Err(other.wrong("sorted runs")),
+        }
+    }
+
+    /// The hash table, or an internal error.
+    ///
+    /// # Errors
+    /// Other data: a bug in lowering.
+    pub fn table(&self) -> Result<&Arc<BroadcastTable>> {
+        match self {
+            Data::Table(t) => Ok(t),
+            other => Err(other.wrong("a hash table")),
+        }
+    }
+}
+
+/// `f` applied to every dependency's output.
+///
+/// # Errors
+/// The first of `f`'s errors.
+pub fn each<'a, T: ?Sized + 'a>(
+    deps: &'a [Arc<Data>],
+    f: impl Fn(&'a Data) -> Result<&'a T>,
+) -> Result<Vec<&'a T>> {
+    deps.iter().map(|d| f(d)).collect()
+}
