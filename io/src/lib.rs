@@ -31,6 +31,21 @@
 //!   output partition or split into hive folders, each written under a temporary name and
 //!   renamed when complete.
 //!
+//! # Layout
+//!
+//! The modules form layers, each importing only from the layers below it:
+//!
+//! ```text
+//!  dataset, sink              (on top: they use the formats; dataset reads sink::hive)
+//!  csv, ipc, parquet, memory  (the formats: never import one another)
+//!  files                      (the leaf: imports no other module of this crate)
+//! ```
+//!
+//! What two formats both need lives in the private module `files`: listing the files a
+//! pattern names (a file, a folder or a glob) and their common folder, how a source over
+//! files names itself, the schema check of a multi-file dataset, the mapping of string and
+//! binary types to view types, and the encoder interface [`FileSink`] drives.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use arrow::array::{ArrayRef, Int64Array};
@@ -55,6 +70,7 @@
 
 pub mod csv;
 pub mod dataset;
+mod files;
 pub mod ipc;
 pub mod memory;
 pub mod parquet;
@@ -65,10 +81,3 @@ pub use ipc::{IpcCompression, IpcSource, IpcWriteOptions};
 pub use memory::MemorySource;
 pub use parquet::{ParquetCompression, ParquetSource, ParquetWriteOptions};
 pub use sink::{FileFormat, FileSink};
-
-/// How a source over files names itself in plans and errors:
-/// `kind pattern (N file[s]detail)`, `detail` being `""` or `", more"`.
-pub(crate) fn files_name(kind: &str, pattern: &str, files: usize, detail: &str) -> String {
-    let plural = if files == 1 { "" } else { "s" };
-    format!("{kind} {pattern} ({files} file{plural}{detail})")
-}

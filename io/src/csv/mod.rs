@@ -66,7 +66,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use spillway_planner::source::{DataSource, ScanPartition, ScanRequest};
 use spillway_planner::{Error, Result};
 
-use crate::parquet::{common_folder, list_files};
+use crate::files::{common_folder, display_path, files_name, list_files, view_type};
 use read::CsvPartition;
 
 /// The file name endings a folder's CSV files have.
@@ -421,13 +421,7 @@ impl CsvSource {
             .iter()
             .map(|path| {
                 let (data_start, data_line) = data_region(path, &options)?;
-                let display = path
-                    .strip_prefix(&base)
-                    .ok()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .unwrap_or(path)
-                    .display()
-                    .to_string();
+                let display = display_path(path, &base);
                 Ok(Arc::new(CsvFile {
                     path: path.clone(),
                     display,
@@ -475,7 +469,7 @@ impl fmt::Debug for CsvSource {
 
 impl DataSource for CsvSource {
     fn name(&self) -> String {
-        crate::files_name("csv", &self.pattern, self.files.len(), "")
+        files_name("csv", &self.pattern, self.files.len(), "")
     }
 
     fn schema(&self) -> SchemaRef {
@@ -583,8 +577,8 @@ fn infer_schema(path: &Path, options: &CsvOptions) -> Result<SchemaRef> {
         .iter()
         .map(|f| {
             let data_type = match f.data_type() {
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Null => DataType::Utf8View,
-                other => other.clone(),
+                DataType::Null => DataType::Utf8View,
+                other => view_type(other),
             };
             f.as_ref().clone().with_data_type(data_type)
         })

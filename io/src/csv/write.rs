@@ -10,7 +10,7 @@ use arrow::array::RecordBatch;
 use arrow::csv::{Writer, WriterBuilder};
 use arrow::datatypes::SchemaRef;
 
-use crate::sink::Encoder;
+use crate::files::Encoder;
 
 /// Options of the CSV writer: the delimiter (`,`), whether a header line is written (yes),
 /// and the text of a null (the empty field). Values are written as Arrow prints them

@@ -45,8 +45,9 @@ use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use spillway_planner::source::{BatchStream, DataSource, ScanPartition, ScanRequest};
 use spillway_planner::{Error, Result};
 
-use crate::dataset::check_same_schema;
-use crate::parquet::{common_folder, list_files};
+use crate::files::{
+    check_same_schema, common_folder, display_path, files_name, format_error, list_files,
+};
 
 /// The file name endings a folder's IPC files have.
 pub(crate) const EXTENSIONS: &[&str] = &[".arrow", ".ipc", ".feather"];
@@ -196,13 +197,7 @@ impl IpcFile {
             }
             batch_bytes.push(usize::try_from(body).unwrap_or(usize::MAX));
         }
-        let display = path
-            .strip_prefix(base)
-            .ok()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(&path)
-            .display()
-            .to_string();
+        let display = display_path(&path, base);
         Ok(Self {
             path,
             display,
@@ -224,7 +219,7 @@ impl fmt::Debug for IpcFile {
 impl DataSource for IpcSource {
     fn name(&self) -> String {
         let batches = format!(", {} batches", self.num_batches());
-        crate::files_name("ipc", &self.pattern, self.files.len(), &batches)
+        files_name("ipc", &self.pattern, self.files.len(), &batches)
     }
 
     fn schema(&self) -> SchemaRef {
@@ -378,13 +373,6 @@ fn slices(batch: Result<RecordBatch>, rows: usize) -> Vec<Result<RecordBatch>> {
             .step_by(rows)
             .map(|start| Ok(b.slice(start, rows.min(b.num_rows() - start))))
             .collect(),
-    }
-}
-
-fn format_error(path: &Path, error: impl fmt::Display) -> Error {
-    Error::Format {
-        path: path.to_path_buf(),
-        message: error.to_string(),
     }
 }
 

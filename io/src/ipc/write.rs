@@ -9,7 +9,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::ipc::CompressionType;
 use arrow::ipc::writer::{FileWriter, IpcWriteOptions as ArrowIpcOptions};
 
-use crate::sink::Encoder;
+use crate::files::Encoder;
 
 /// How the buffers of an IPC file are compressed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

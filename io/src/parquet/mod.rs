@@ -53,15 +53,19 @@ use ::parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 use ::parquet::file::metadata::RowGroupMetaData;
-use arrow::datatypes::{DataType, FieldRef, Fields, Schema, SchemaRef};
+use arrow::datatypes::{Fields, Schema, SchemaRef};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use spillway_planner::expr::Expr;
 
-use crate::dataset::check_same_schema;
 use spillway_planner::source::{
     BatchStream, DataSource, FilterPushdown, ScanPartition, ScanRequest,
 };
 use spillway_planner::{Error, Result};
+
+use crate::files::{
+    check_same_schema, common_folder, display_path, files_name, format_error, list_files,
+    view_field,
+};
 
 /// A Parquet dataset: one file, every `*.parquet` file under a folder, or the files a glob
 /// matches, read as one table.
@@ -171,7 +175,7 @@ impl fmt::Debug for ParquetFile {
 impl DataSource for ParquetSource {
     fn name(&self) -> String {
         let groups = format!(", {} row groups", self.num_row_groups());
-        crate::files_name("parquet", &self.pattern, self.files.len(), &groups)
+        files_name("parquet", &self.pattern, self.files.len(), &groups)
     }
 
     fn schema(&self) -> SchemaRef {
@@ -294,13 +298,7 @@ impl ParquetFile {
         // types rather than fail (the dataset's schema check then names the file).
         let reader =
             ArrowReaderMetadata::try_new(Arc::clone(plain.metadata()), options).unwrap_or(plain);
-        let display = path
-            .strip_prefix(base)
-            .ok()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(&path)
-            .display()
-            .to_string();
+        let display = display_path(&path, base);
         Ok(Self {
             path,
             display,
@@ -310,101 +308,6 @@ impl ParquetFile {
 
     fn row_groups(&self) -> &[RowGroupMetaData] {
         self.reader.metadata().row_groups()
-    }
-}
-
-/// The files `pattern` names (see [`ParquetSource::try_new`]), sorted, without duplicates; a
-/// folder contributes its files whose names end with one of `extensions`.
-pub(crate) fn list_files(pattern: &str, extensions: &[&str]) -> Result<Vec<PathBuf>> {
-    let path = Path::new(pattern);
-    let mut files = Vec::new();
-    if path.is_file() {
-        files.push(path.to_path_buf());
-    } else if path.is_dir() {
-        walk(path, extensions, &mut files)?;
-    } else {
-        let matches = glob::glob(pattern)
-            .map_err(|e| Error::Plan(format!("invalid glob pattern '{pattern}': {e}")))?;
-        for entry in matches {
-            let found = entry.map_err(|e| Error::Io {
-                path: e.path().to_path_buf(),
-                source: e.into(),
-            })?;
-            if found.is_dir() {
-                walk(&found, extensions, &mut files)?;
-            } else if found.is_file() {
-                files.push(found);
-            }
-        }
-    }
-    files.sort();
-    files.dedup();
-    Ok(files)
-}
-
-/// Appends every file under `dir` whose name ends with one of `extensions`, skipping names
-/// that start with `.` or `_`.
-fn walk(dir: &Path, extensions: &[&str], out: &mut Vec<PathBuf>) -> Result<()> {
-    let io = |source| Error::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let path = entry.map_err(io)?.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        if name.starts_with('.') || name.starts_with('_') {
-            continue;
-        }
-        if path.is_dir() {
-            walk(&path, extensions, out)?;
-        } else if path.is_file() && extensions.iter().any(|e| name.ends_with(e)) {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
-/// The deepest folder holding every path (empty when they share none).
-pub(crate) fn common_folder(paths: &[PathBuf]) -> PathBuf {
-    let mut base = paths
-        .first()
-        .and_then(|p| p.parent())
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    for path in paths {
-        while !path.starts_with(&base) {
-            base = base.parent().map(Path::to_path_buf).unwrap_or_default();
-        }
-    }
-    base
-}
-
-/// `field` with string and binary types replaced by their view types, also inside
-/// dictionaries (read as plain views: the engine has one string type), lists and structs.
-fn view_field(field: &FieldRef) -> FieldRef {
-    let data_type = view_type(field.data_type());
-    if &data_type == field.data_type() {
-        Arc::clone(field)
-    } else {
-        Arc::new(field.as_ref().clone().with_data_type(data_type))
-    }
-}
-
-fn view_type(data_type: &DataType) -> DataType {
-    match data_type {
-        DataType::Utf8 | DataType::LargeUtf8 => DataType::Utf8View,
-        DataType::Binary | DataType::LargeBinary => DataType::BinaryView,
-        DataType::Dictionary(_, value) => match view_type(value) {
-            v @ (DataType::Utf8View | DataType::BinaryView) => v,
-            _ => data_type.clone(),
-        },
-        DataType::List(f) => DataType::List(view_field(f)),
-        DataType::LargeList(f) => DataType::LargeList(view_field(f)),
-        DataType::FixedSizeList(f, n) => DataType::FixedSizeList(view_field(f), *n),
-        DataType::Struct(fields) => DataType::Struct(fields.iter().map(view_field).collect()),
-        other => other.clone(),
     }
 }
 
@@ -470,13 +373,6 @@ fn rows_per_batch(
 
 fn to_usize(n: i64) -> usize {
     usize::try_from(n).unwrap_or(0)
-}
-
-fn format_error(path: &Path, error: impl fmt::Display) -> Error {
-    Error::Format {
-        path: path.to_path_buf(),
-        message: error.to_string(),
-    }
 }
 
 /// The columns of a scan: the file reads them in file order, the request wants its own.

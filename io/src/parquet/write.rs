@@ -10,7 +10,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use crate::sink::Encoder;
+use crate::files::Encoder;
 
 /// Rows per row group by default: small enough that a writer's buffered row group stays a
 /// few megabytes per column, large enough for good compression and pruning.

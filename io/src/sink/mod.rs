@@ -45,6 +45,7 @@ use spillway_planner::sink::{DataSink, PartitionWriter};
 use spillway_planner::{Error, Result};
 
 use crate::csv::CsvWriteOptions;
+use crate::files::Encoder;
 use crate::ipc::IpcWriteOptions;
 use crate::parquet::ParquetWriteOptions;
 
@@ -91,22 +92,6 @@ impl FileFormat {
             FileFormat::Ipc(o) => crate::ipc::encoder(o, file, schema),
         }
     }
-}
-
-/// One format's writer of one file (its errors are messages; the sink names the file).
-pub(crate) trait Encoder: Send {
-    /// Appends a batch.
-    fn write(&mut self, batch: &RecordBatch) -> Result<(), String>;
-    /// Bytes held in memory between writes (see `PartitionWriter::buffered_bytes`).
-    fn buffered_bytes(&self) -> usize {
-        0
-    }
-    /// Writes out what is held in memory (see `PartitionWriter::flush`).
-    fn flush(&mut self) -> Result<(), String> {
-        Ok(())
-    }
-    /// Writes the footer and flushes.
-    fn finish(self: Box<Self>) -> Result<(), String>;
 }
 
 /// Writes each output partition to `<folder>/part-NNNNN.<ext>`, or, with
