@@ -22,6 +22,24 @@
 //! # Ok::<(), spillway::Error>(())
 //! ```
 //!
+//! Built-in functions are methods on [`Expr`](expr::Expr), one family per module of
+//! [`functions`] (the math family: `abs`, `sign`, `round`, `floor`, `ceil`, `sqrt`, `ln`,
+//! `log10`, `exp`, `pow`):
+//!
+//! ```
+//! use spillway::prelude::*;
+//!
+//! let session = Session::builder().threads(2).build()?;
+//! let df = session.from_vec("x", vec![-2.25_f64, 9.0, -16.0], 2)?.into_frame();
+//! let out = df
+//!     .select([col("x").abs().sqrt().round(1).alias("root"), col("x").pow(2)])?
+//!     .collect_batch()?;
+//! assert_eq!(out.schema().field(1).name(), "x");
+//! let root = out.column(0).as_any().downcast_ref::<arrow::array::Float64Array>().unwrap();
+//! assert_eq!(root.values(), &[1.5, 3.0, 4.0]);
+//! # Ok::<(), spillway::Error>(())
+//! ```
+//!
 //! Beside dataframes, the same session runs plain parallel work, the joblib /
 //! `multiprocessing` / `dask.delayed` use case: [`Session::parallel_map`] over any
 //! iterator, [`Delayed`] graphs and [`Session::submit`] futures (see [`ParallelMap`],
@@ -66,8 +84,8 @@ pub use polars_core;
 /// A `Date32` literal for a calendar date: `lit(date(1998, 9, 2)?)`.
 pub use spillway_planner::scalar::date;
 pub use spillway_planner::{
-    Error, Result, agg, coerce, config, error, expr, logical, optimizer, scalar, sink, sort,
-    source, udf,
+    Error, Result, agg, coerce, config, error, expr, functions, logical, optimizer, scalar, sink,
+    sort, source, udf,
 };
 
 /// The names most programs need.

@@ -1,7 +1,9 @@
 //! Expressions: what a column of the output is computed from.
 //!
 //! Built with [`col`], [`lit`], operators (`+ - * / %`, `!`, unary `-`) and methods
-//! (`eq`, `lt`, `and`, `is_null`, `cast`, `alias`, `apply`, ...). Types are resolved against a
+//! (`eq`, `lt`, `and`, `is_null`, `cast`, `alias`, `apply`, ...), and built-in functions
+//! ([`Expr::Function`], one [`functions`](crate::functions) family per file: `abs`, `round`,
+//! `sqrt`, ...). Types are resolved against a
 //! schema with [`Expr::to_field`] when a plan node is built, so a wrong column name or type
 //! fails before anything runs. [`binary_types`] (in [`coerce`](crate::coerce)) holds the
 //! coercion rules, shared by the type checker and the engine so they cannot disagree.
@@ -27,6 +29,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 
 use crate::agg::{AggExpr, AggFunc};
 pub use crate::coerce::{Coercion, binary_types, common_numeric, converts_losslessly};
+use crate::functions::Function;
 use crate::scalar::ScalarValue;
 use crate::udf::{ApplyArg, ApplyOut, ElementFn};
 use crate::{Error, Result};
@@ -75,6 +78,14 @@ pub enum Expr {
         expr: Box<Expr>,
         /// The closure.
         func: ElementFn,
+    },
+    /// A built-in function (`abs(x)`, `round(x, 2)`, `pow(x, y)`, ...), built with the
+    /// methods of its family (see [`functions`](crate::functions)).
+    Function {
+        /// Which function.
+        func: Function,
+        /// Its arguments, as many as the function takes.
+        args: Vec<Expr>,
     },
 }
 
@@ -356,6 +367,11 @@ impl Expr {
             | Expr::IsNotNull(e)
             | Expr::Cast { expr: e, .. }
             | Expr::Apply { expr: e, .. } => e.output_name(),
+            Expr::Function { args, .. } => args
+                .iter()
+                .map(Expr::output_name)
+                .find(|n| n != "literal")
+                .unwrap_or_else(|| "literal".to_string()),
         }
     }
 
@@ -385,6 +401,7 @@ impl Expr {
             | Expr::Cast { expr: e, .. }
             | Expr::Alias { expr: e, .. }
             | Expr::Apply { expr: e, .. } => e.visit_columns(f),
+            Expr::Function { args, .. } => args.iter().for_each(|a| a.visit_columns(f)),
         }
     }
 
@@ -400,6 +417,7 @@ impl Expr {
             | Expr::IsNotNull(e)
             | Expr::Cast { expr: e, .. }
             | Expr::Alias { expr: e, .. } => e.has_user_code(),
+            Expr::Function { args, .. } => args.iter().any(Expr::has_user_code),
         }
     }
 
@@ -503,6 +521,19 @@ impl Expr {
                 }
                 Ok((func.output_type().clone(), n))
             }
+            Expr::Function { func, args } => {
+                let mut types = Vec::with_capacity(args.len());
+                let mut nullable = false;
+                for a in args {
+                    let (t, n) = a.resolve(schema)?;
+                    types.push(t);
+                    nullable |= n;
+                }
+                let t = func
+                    .return_type(args, &types)
+                    .map_err(|message| Error::type_error(self, message))?;
+                Ok((t, nullable))
+            }
         }
     }
 }
@@ -536,6 +567,7 @@ impl fmt::Display for Expr {
             Expr::Cast { expr, to } => write!(f, "CAST({expr} AS {to})"),
             Expr::Alias { expr, name } => write!(f, "{expr} AS {name}"),
             Expr::Apply { expr, func } => write!(f, "apply[{}]({expr})", func.name()),
+            Expr::Function { func, args } => func.fmt_call(args, f),
         }
     }
 }

@@ -9,6 +9,8 @@
 //!
 //! - [`expr`]: expressions (`col`, `lit`, arithmetic, comparisons, `and/or/not`, `is_null`,
 //!   `cast`, `alias`, `apply`), type-checked against a schema when a plan node is built.
+//! - [`functions`]: built-in functions (`abs`, `round`, `sqrt`, `pow`, ...), one file per
+//!   family, all behind the one [`Expr::Function`](expr::Expr::Function) variant.
 //! - [`coerce`]: how operands of different types combine (numbers, decimals, dates).
 //! - [`agg`]: aggregate expressions (`sum mean min max count std var`).
 //! - [`udf`]: user closures, typed by their Rust signatures (no `meta` as in Dask).
@@ -37,6 +39,7 @@ pub mod coerce;
 pub mod config;
 pub mod error;
 pub mod expr;
+pub mod functions;
 pub mod logical;
 pub mod optimizer;
 pub mod scalar;

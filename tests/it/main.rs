@@ -4,6 +4,7 @@ mod csv_files;
 mod expressions;
 mod files;
 mod frame;
+mod functions;
 mod group_by;
 mod join;
 mod limits;

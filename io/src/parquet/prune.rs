@@ -4,7 +4,10 @@
 //! count, read with the parquet crate's `StatisticsConverter`) to a "may match" flag per
 //! row group; a row group is read when every filter may match it. Pruning must never drop a
 //! row group holding a matching row, so whatever cannot be decided counts as "may match":
-//! missing statistics, a cast that fails, an expression form not listed below.
+//! missing statistics, a cast that fails, an expression form not listed below. `c` is a
+//! column itself: a function of a column (`abs(c) > 3`, `round(c, -1) = 10`), whose min and
+//! max are not the function of the column's min and max unless the function is monotonic,
+//! is not pushed into the scan and stays a filter above it.
 //!
 //! | filter      | a row group may match when                 |
 //! |-------------|--------------------------------------------|

@@ -3,6 +3,11 @@
 //! Types follow [`binary_types`], the planner's one statement of the coercion rules, so
 //! evaluation cannot disagree with type checking. Casts are strict (a value that does not
 //! fit is an error, not a null) and integer division by zero is an error.
+//!
+//! Built-in functions ([`Expr::Function`]) go to their family's file, with one match arm
+//! per family in `eval_function`: `eval/math.rs` for `abs`, `round`, `sqrt`, ... The
+//! family's planner file (`spillway_planner::functions`) gives the result types the
+//! kernels produce.
 
 use std::sync::Arc;
 
@@ -12,8 +17,11 @@ use arrow::compute::{CastOptions, cast_with_options, is_not_null, is_null};
 use arrow::datatypes::{DataType, Schema};
 use spillway_planner::agg::{AggExpr, pair_fields};
 use spillway_planner::expr::{BinaryOp, Expr, binary_types};
+use spillway_planner::functions::Function;
 use spillway_planner::scalar::ScalarValue;
 use spillway_planner::{Error, Result};
+
+mod math;
 
 /// A column or a scalar: literals stay scalars so kernels broadcast them without copying.
 enum Value {
@@ -193,7 +201,19 @@ fn eval(expr: &Expr, batch: &RecordBatch) -> Result<Value> {
                 .into_array(batch.num_rows())?;
             Value::Array(func.call(a.as_ref())?)
         }
+        Expr::Function { func, args } => eval_function(expr, *func, args, batch)?,
     })
+}
+
+/// A built-in function: its arguments, then its family's kernels.
+fn eval_function(expr: &Expr, func: Function, args: &[Expr], batch: &RecordBatch) -> Result<Value> {
+    let values = args
+        .iter()
+        .map(|a| eval(a, batch))
+        .collect::<Result<Vec<_>>>()?;
+    match func {
+        Function::Math(f) => math::evaluate(f, expr, args, values, batch.num_rows()),
+    }
 }
 
 fn as_bool(a: &ArrayRef, expr: &Expr) -> Result<BooleanArray> {
