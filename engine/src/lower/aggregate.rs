@@ -10,7 +10,7 @@ use spillway_planner::logical::LogicalPlan;
 use spillway_planner::{Error, Result};
 
 use crate::config::EngineConfig;
-use crate::graph::{AggSpec, GroupSpec, Sink, TaskGraph, TaskId, TaskKind};
+use crate::graph::{self, AggSpec, GroupSpec, Sink, TaskGraph, TaskId, TaskKind};
 use crate::group::GroupAcc;
 use crate::lower::stream::{Stream, materialize};
 
@@ -72,7 +72,7 @@ pub fn lower_aggregate(
     let producers = materialize(input, Sink::GroupPartial(Arc::clone(&spec)), g);
     let finals = g.push_stage(
         "group-final".into(),
-        TaskGraph::group_final_detail(&spec),
+        graph::group_final_detail(&spec),
         (0..buckets).map(|bucket| {
             (
                 producers.clone(),
@@ -95,7 +95,7 @@ fn global(input: Stream, spec: Arc<AggSpec>, fan_in: usize, g: &mut TaskGraph) -
         let groups: Vec<Vec<TaskId>> = ids.chunks(fan_in).map(<[_]>::to_vec).collect();
         ids = g.push_stage(
             format!("combine-{level}"),
-            TaskGraph::combine_detail(&spec, fan_in),
+            graph::combine_detail(&spec, fan_in),
             groups
                 .into_iter()
                 .map(|deps| (deps, TaskKind::Combine(Arc::clone(&spec)))),
@@ -104,7 +104,7 @@ fn global(input: Stream, spec: Arc<AggSpec>, fan_in: usize, g: &mut TaskGraph) -
     }
     let done = g.push_stage(
         "aggregate".into(),
-        TaskGraph::final_detail(&spec),
+        graph::final_detail(&spec),
         [(ids, TaskKind::Final(spec))],
     );
     Stream::read(done, "aggregate")

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::graph::{Input, Op, Sink, TaskGraph, TaskId, TaskKind};
+use crate::graph::{self, Input, Op, Sink, TaskGraph, TaskId, TaskKind};
 
 /// Partitions whose streaming operators are not yet placed in tasks.
 pub struct Stream {
@@ -71,7 +71,7 @@ pub fn materialize(stream: Stream, sink: Sink, g: &mut TaskGraph) -> Vec<TaskId>
         return ids;
     }
     let (name, detail) =
-        TaskGraph::describe_pipeline(&stream.origin, &stream.origin_detail, &stream.ops, &sink);
+        graph::describe_pipeline(&stream.origin, &stream.origin_detail, &stream.ops, &sink);
     let detail = match stream.inputs.first() {
         Some(Input::Scan(p)) => format!("{detail}\n    first partition: {}", p.describe()),
         _ => detail,

@@ -11,9 +11,8 @@ use arrow::array::RecordBatch;
 use spillway_planner::{Error, Result};
 
 use crate::aggregate::Accumulator;
-use crate::ops::exchange::Buckets;
 use crate::ops::join::BroadcastTable;
-use crate::ops::sort::Runs;
+use crate::ops::store::Store;
 
 /// What a task produces.
 #[derive(Debug)]
@@ -24,9 +23,9 @@ pub enum Data {
     States(Vec<Accumulator>),
     /// Rows hashed into buckets (per-group partial states, a join side's shuffle, rows
     /// held in order), in memory or spilled.
-    Buckets(Buckets),
+    Buckets(Store),
     /// Sorted runs, in memory or spilled.
-    Runs(Runs),
+    Runs(Store),
     /// A broadcast join's hash table.
     Table(Arc<BroadcastTable>),
 }
@@ -86,7 +85,7 @@ impl Data {
     ///
     /// # Errors
     /// Other data: a bug in lowering.
-    pub fn buckets(&self) -> Result<&Buckets> {
+    pub fn buckets(&self) -> Result<&Store> {
         match self {
             Data::Buckets(b) => Ok(b),
             other => Err(other.wrong("buckets")),
@@ -97,7 +96,7 @@ impl Data {
     ///
     /// # Errors
     /// Other data: a bug in lowering.
-    pub fn runs(&self) -> Result<&Runs> {
+    pub fn runs(&self) -> Result<&Store> {
         match self {
             Data::Runs(r) => Ok(r),
             other => Err(other.wrong("sorted runs")),

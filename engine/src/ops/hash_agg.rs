@@ -29,7 +29,7 @@ use crate::eval::{evaluate, evaluate_agg_input};
 use crate::graph::GroupSpec;
 use crate::group::{GroupAcc, GroupTable, batch};
 use crate::ops::context::{Batches, TaskContext};
-use crate::ops::exchange::Buckets;
+use crate::ops::store::Store;
 use crate::spill::{SpillFile, SpillWriter};
 
 /// Sub-buckets one final bucket is split into when its table does not fit.
@@ -88,11 +88,11 @@ fn states<'a>(
 ///
 /// # Errors
 /// The source's or an expression's error; [`Error::Io`] when spilling fails.
-pub fn partial(stream: Batches<'_>, spec: &GroupSpec, ctx: &TaskContext<'_>) -> Result<Buckets> {
+pub fn partial(stream: Batches<'_>, spec: &GroupSpec, ctx: &TaskContext<'_>) -> Result<Store> {
     let mut table = GroupTable::new(&spec.key_types)?;
     let mut accs = accumulators(spec)?;
     let mut table_mem = ctx.reserve("hash table");
-    let mut out = Buckets::new(spec.buckets, ctx);
+    let mut out = Store::new(spec.buckets, "buckets", ctx);
     // Rows folded into the table since it was last emptied, and whether the table has
     // proved not to reduce them (then it is flushed after every batch).
     let (mut rows_in, mut pass_through) = (0usize, false);
@@ -137,7 +137,7 @@ pub fn partial(stream: Batches<'_>, spec: &GroupSpec, ctx: &TaskContext<'_>) -> 
 fn flush(
     table: &mut GroupTable,
     accs: &mut Vec<GroupAcc>,
-    out: &mut Buckets,
+    out: &mut Store,
     spec: &GroupSpec,
     ctx: &TaskContext<'_>,
 ) -> Result<()> {
@@ -167,7 +167,7 @@ fn flush(
 /// [`Error::ResourcesExhausted`] when the budget cannot hold even a split table;
 /// [`Error::Io`] when spilling fails.
 pub fn final_bucket(
-    producers: &[&Buckets],
+    producers: &[&Store],
     spec: &GroupSpec,
     bucket: usize,
     ctx: &TaskContext<'_>,
@@ -342,11 +342,11 @@ mod tests {
     ) -> Vec<(Option<i64>, Option<i64>)> {
         let spec = spec();
         let ctx = t.ctx();
-        let partials: Vec<Buckets> = parts
+        let partials: Vec<Store> = parts
             .into_iter()
             .map(|p| partial(stream(p), &spec, &ctx).unwrap())
             .collect();
-        let refs: Vec<&Buckets> = partials.iter().collect();
+        let refs: Vec<&Store> = partials.iter().collect();
         let mut out = Vec::new();
         for bucket in 0..spec.buckets {
             final_bucket(&refs, &spec, bucket, &ctx, &mut |b| {

@@ -12,14 +12,14 @@ use spillway_planner::Result;
 
 use crate::graph::Piece;
 use crate::ops::context::{Batches, TaskContext};
-use crate::ops::exchange::Buckets;
+use crate::ops::store::Store;
 
 /// Keeps a partition's rows in order, spilled when they do not fit.
 ///
 /// # Errors
 /// The stream's error; an I/O error when spilling fails.
-pub fn hold(stream: Batches<'_>, schema: &SchemaRef, ctx: &TaskContext<'_>) -> Result<Buckets> {
-    let mut held = Buckets::new(1, ctx);
+pub fn hold(stream: Batches<'_>, schema: &SchemaRef, ctx: &TaskContext<'_>) -> Result<Store> {
+    let mut held = Store::new(1, "buckets", ctx);
     for b in stream {
         held.push(0, b?, schema, ctx)?;
     }
@@ -30,7 +30,7 @@ pub fn hold(stream: Batches<'_>, schema: &SchemaRef, ctx: &TaskContext<'_>) -> R
 ///
 /// # Errors
 /// A spill file that cannot be opened.
-pub fn pieces<'a>(held: &[&'a Buckets], pieces: &[Piece]) -> Result<Batches<'a>> {
+pub fn pieces<'a>(held: &[&'a Store], pieces: &[Piece]) -> Result<Batches<'a>> {
     let mut readers: Vec<Batches<'a>> = Vec::with_capacity(pieces.len());
     for (b, p) in held.iter().zip(pieces) {
         let Some(held) = b.get(0) else { continue };

@@ -9,7 +9,7 @@
 //!
 //! A **partitioned** join:
 //! Both sides are hash-partitioned on their keys into the same number of buckets
-//! (`shuffle`, through the [`Buckets`] exchange, spilled when it does not fit). One task
+//! (`shuffle`, into the spillable [`Store`], spilled when it does not fit). One task
 //! per bucket then builds a hash table from the right side's bucket and streams the left
 //! side's bucket through it (`join_bucket`). When the build side outgrows its
 //! reservation, both sides of the bucket are split again with another hash seed into
@@ -39,7 +39,7 @@ use crate::graph::{JoinSpec, ShuffleSpec};
 use crate::group::GroupTable;
 use crate::memory::Reservation;
 use crate::ops::context::{Batches, TaskContext};
-use crate::ops::exchange::Buckets;
+use crate::ops::store::Store;
 use crate::spill::{SpillFile, SpillWriter};
 
 /// Sub-buckets a bucket is split into when its build side does not fit.
@@ -82,8 +82,8 @@ fn converter(types: &[DataType]) -> Result<RowConverter> {
 ///
 /// # Errors
 /// A key's error; [`Error::Io`] when spilling fails.
-pub fn shuffle(stream: Batches<'_>, spec: &ShuffleSpec, ctx: &TaskContext<'_>) -> Result<Buckets> {
-    let mut out = Buckets::new(spec.buckets, ctx);
+pub fn shuffle(stream: Batches<'_>, spec: &ShuffleSpec, ctx: &TaskContext<'_>) -> Result<Store> {
+    let mut out = Store::new(spec.buckets, "buckets", ctx);
     for b in stream {
         let b = b?;
         for (bucket, piece) in split(&b, spec, 0, spec.buckets)? {
@@ -128,8 +128,8 @@ fn split(
 /// [`Error::ResourcesExhausted`] for a build side that cannot be split to fit;
 /// [`Error::Io`] when spilling fails.
 pub fn join_bucket(
-    left: &[&Buckets],
-    right: &[&Buckets],
+    left: &[&Store],
+    right: &[&Store],
     spec: &JoinSpec,
     bucket: usize,
     ctx: &TaskContext<'_>,
@@ -148,7 +148,7 @@ pub fn join_bucket(
 }
 
 /// Bucket `bucket` of each producer's output.
-fn side<'a>(producers: &[&'a Buckets], bucket: usize) -> Result<Vec<Batches<'a>>> {
+fn side<'a>(producers: &[&'a Store], bucket: usize) -> Result<Vec<Batches<'a>>> {
     let mut out = Vec::new();
     for b in producers {
         if let Some(b) = b.get(bucket) {
@@ -557,13 +557,13 @@ mod tests {
             parts
                 .into_iter()
                 .map(|p| shuffle(stream(p), side, &ctx))
-                .collect::<Result<Vec<Buckets>>>()
+                .collect::<Result<Vec<Store>>>()
         };
         let (l, r) = (
             shuffle_all(left, &spec.left)?,
             shuffle_all(right, &spec.right)?,
         );
-        let (l, r): (Vec<&Buckets>, Vec<&Buckets>) = (l.iter().collect(), r.iter().collect());
+        let (l, r): (Vec<&Store>, Vec<&Store>) = (l.iter().collect(), r.iter().collect());
         let mut out = Vec::new();
         for bucket in 0..spec.left.buckets {
             join_bucket(&l, &r, &spec, bucket, &ctx, &mut |b| {

@@ -29,7 +29,6 @@
 pub mod aggregate;
 pub mod context;
 pub mod data;
-pub mod exchange;
 pub mod explode;
 pub mod filter;
 pub mod hash_agg;
@@ -41,6 +40,7 @@ pub mod output;
 pub mod project;
 pub mod run;
 pub mod sort;
+pub mod store;
 
 pub use context::{Batches, TaskContext, TaskTally};
 pub use data::Data;

@@ -4,7 +4,8 @@
 //! - **Runs** (one task per input partition): batches are buffered under a reservation;
 //!   when it cannot grow, the buffer is sorted and spilled as a run (compressed IPC), and
 //!   buffering starts again. The last buffer stays in memory as a run if its memory can be
-//!   held, and is spilled otherwise. With a `fetch` (top-k), a buffer is cut back to its
+//!   held, and is spilled otherwise. The runs are parts of the spillable [`Store`], as an
+//!   exchange's buckets are. With a `fetch` (top-k), a buffer is cut back to its
 //!   first `fetch` sorted rows whenever it grows past twice that, so a top-k never holds
 //!   more than about `2 × fetch` rows per partition and never spills.
 //! - **Merge** (one task): every run, in partition order, streams through a k-way merge
@@ -26,8 +27,8 @@ use spillway_planner::{Error, Result};
 
 use crate::eval::evaluate;
 use crate::graph::SortSpec;
-use crate::memory::Reservation;
 use crate::ops::context::{Batches, TaskContext};
+use crate::ops::store::{Part, Store};
 use crate::spill::SpillFile;
 
 /// Runs merged at once; more are merged in groups first.
@@ -57,51 +58,16 @@ fn key_rows(spec: &SortSpec, converter: &RowConverter, batch: &RecordBatch) -> R
         .map_err(|e| Error::compute("sort keys", e))
 }
 
-/// One sorted run.
-#[derive(Debug)]
-enum Run {
-    Memory(Vec<RecordBatch>),
-    File(SpillFile),
-}
-
-impl Run {
-    fn read(&self) -> Result<Batches<'_>> {
-        Ok(match self {
-            Run::Memory(b) => Box::new(b.iter().cloned().map(Ok)),
-            Run::File(f) => Box::new(f.read()?),
-        })
-    }
-}
-
-/// The sorted runs of one partition, and the memory they hold.
-#[derive(Debug)]
-pub struct Runs {
-    runs: Vec<Run>,
-    _held: Reservation,
-    rows: usize,
-}
-
-impl Runs {
-    /// Rows in all runs.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-}
-
 /// Sorts a partition's batches into runs.
 ///
 /// # Errors
 /// The source's or a key's error; [`Error::Io`] when spilling fails.
-pub fn runs(stream: Batches<'_>, spec: &SortSpec, ctx: &TaskContext<'_>) -> Result<Runs> {
+pub fn runs(stream: Batches<'_>, spec: &SortSpec, ctx: &TaskContext<'_>) -> Result<Store> {
     let converter = converter(spec)?;
     let mut buffer: Vec<RecordBatch> = Vec::new();
     let mut buffered_rows = 0usize;
     let mut buffer_mem = ctx.reserve("sort buffer");
-    let mut out = Runs {
-        runs: Vec::new(),
-        _held: ctx.reserve("sorted runs"),
-        rows: 0,
-    };
+    let mut out = Store::new(0, "sorted runs", ctx);
     for b in stream {
         let b = b?;
         if b.num_rows() == 0 {
@@ -111,9 +77,7 @@ pub fn runs(stream: Batches<'_>, spec: &SortSpec, ctx: &TaskContext<'_>) -> Resu
         if buffer_mem.try_grow(size).is_err() {
             if !buffer.is_empty() {
                 let sorted = sort_chunk(std::mem::take(&mut buffer), spec, &converter, ctx)?;
-                out.rows += sorted.iter().map(RecordBatch::num_rows).sum::<usize>();
-                out.runs
-                    .push(Run::File(ctx.spill_write(&spec.schema, sorted)?));
+                out.push_file(ctx.spill_write(&spec.schema, sorted)?);
                 buffered_rows = 0;
                 buffer_mem.free();
             }
@@ -133,15 +97,8 @@ pub fn runs(stream: Batches<'_>, spec: &SortSpec, ctx: &TaskContext<'_>) -> Resu
     }
     if !buffer.is_empty() {
         let sorted = sort_chunk(buffer, spec, &converter, ctx)?;
-        out.rows += sorted.iter().map(RecordBatch::num_rows).sum::<usize>();
         buffer_mem.free();
-        let size: usize = sorted.iter().map(RecordBatch::get_array_memory_size).sum();
-        if out._held.try_grow_held(size).is_ok() {
-            out.runs.push(Run::Memory(sorted));
-        } else {
-            out.runs
-                .push(Run::File(ctx.spill_write(&spec.schema, sorted)?));
-        }
+        out.push_run(sorted, &spec.schema, ctx)?;
     }
     Ok(out)
 }
@@ -213,12 +170,12 @@ impl Ord for Cursor<'_> {
 /// # Errors
 /// A spill file that cannot be read or written; a key's error.
 pub fn merge(
-    producers: &[&Runs],
+    producers: &[&Store],
     spec: &SortSpec,
     ctx: &TaskContext<'_>,
     emit: &mut dyn FnMut(RecordBatch) -> Result<()>,
 ) -> Result<()> {
-    let all: Vec<&Run> = producers.iter().flat_map(|r| r.runs.iter()).collect();
+    let all: Vec<&Part> = producers.iter().flat_map(|r| r.parts()).collect();
     // Too many runs: merge consecutive groups into spilled runs first (order-preserving).
     let mut merged: Vec<SpillFile> = Vec::new();
     if all.len() > MERGE_FAN_IN {
@@ -356,12 +313,12 @@ mod tests {
     fn sort(parts: Vec<Vec<RecordBatch>>, fetch: Option<usize>, t: &TestContext) -> Vec<i64> {
         let spec = spec(fetch);
         let ctx = t.ctx();
-        let runs: Vec<Runs> = parts
+        let runs: Vec<Store> = parts
             .into_iter()
             .map(|p| runs(stream(p), &spec, &ctx).unwrap())
             .collect();
         let mut out = Vec::new();
-        let refs: Vec<&Runs> = runs.iter().collect();
+        let refs: Vec<&Store> = runs.iter().collect();
         merge(&refs, &spec, &ctx, &mut |b| {
             assert!(b.num_rows() <= ctx.batch_rows);
             out.extend(b.column(1).as_primitive::<Int64Type>().values().iter());

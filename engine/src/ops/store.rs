@@ -1,5 +1,26 @@
-//! Exchange buckets: a producer's output hashed into one bucket per consumer, held in
-//! memory while the budget allows and spilled to compressed IPC files when it does not.
+//! The spillable batch store: batches held between tasks, in memory while the budget's
+//! held share allows and in compressed IPC spill files beyond it.
+//!
+//! One store serves every operator whose output waits for a later stage: an exchange's
+//! buckets (a shuffle, a partial aggregate's states, rows held for a repartition), and a
+//! sort's runs. A store has numbered *parts* (a bucket, or a run), each a sequence of
+//! batches, read back in the order they were added.
+//!
+//! - [`Store::push`] adds one batch to a part (exchange). It stays in memory while the
+//!   pool's total stays within the policy's held share ([`Reservation::try_grow_held`]);
+//!   otherwise every part's in-memory batches, and this one, are spilled, one file per
+//!   part, and the held memory is returned. Spilling everything at once keeps the files
+//!   few and large.
+//! - [`Store::push_run`] adds a new part holding a whole sequence (a sorted run): in
+//!   memory if it fits the held share, as one spill file otherwise.
+//! - [`Store::push_file`] adds a new part that is already a spill file (a run the sort
+//!   spilled itself).
+//!
+//! A part's spill files come before its in-memory batches in push order (a spill moves
+//! every batch held so far), so reading a part gives its batches in the order they were
+//! pushed; first/last aggregates and the order-keeping repartition rely on it. The memory
+//! of in-memory batches is one reservation, returned when the store is dropped; spill
+//! files delete themselves.
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -9,25 +30,23 @@ use crate::memory::Reservation;
 use crate::ops::context::{Batches, TaskContext};
 use crate::spill::SpillFile;
 
-/// A producer's buckets, and the memory their in-memory batches hold.
+/// Numbered parts of batches, in memory and spilled, and the memory they hold.
 #[derive(Debug)]
-pub struct Buckets {
-    buckets: Vec<Bucket>,
+pub struct Store {
+    parts: Vec<Part>,
     held: Reservation,
     rows: usize,
 }
 
-/// One bucket's batches, in memory and spilled.
+/// One part's batches, spilled and in memory.
 #[derive(Debug, Default)]
-pub struct Bucket {
-    batches: Vec<RecordBatch>,
+pub struct Part {
     files: Vec<SpillFile>,
+    batches: Vec<RecordBatch>,
 }
 
-impl Bucket {
-    /// The bucket's batches in the order they were pushed: each spill file's, then those
-    /// in memory (a spill moves every batch held so far to a file, so the files come
-    /// first). First/last aggregates rely on this order.
+impl Part {
+    /// The part's batches in push order (its spill files', then those in memory).
     ///
     /// # Errors
     /// A spill file that cannot be opened.
@@ -39,9 +58,7 @@ impl Bucket {
         readers.push(Box::new(self.batches.iter().cloned().map(Ok)));
         Ok(Box::new(readers.into_iter().flatten()))
     }
-}
 
-impl Bucket {
     /// Rows held, in memory and spilled.
     pub fn rows(&self) -> usize {
         self.files.iter().map(SpillFile::rows).sum::<usize>()
@@ -52,7 +69,7 @@ impl Bucket {
                 .sum::<usize>()
     }
 
-    /// The bucket's rows `[start, end)` in push order; spill files wholly outside the range
+    /// The part's rows `[start, end)` in push order; spill files wholly outside the range
     /// are not opened.
     ///
     /// # Errors
@@ -100,34 +117,49 @@ fn slice_rows<'a>(
     })
 }
 
-impl Buckets {
-    /// `n` empty buckets, their memory held by the task named in `ctx`.
-    pub fn new(n: usize, ctx: &TaskContext<'_>) -> Self {
-        Buckets {
-            buckets: (0..n).map(|_| Bucket::default()).collect(),
-            held: ctx.reserve("buckets"),
+impl Store {
+    /// `n` empty parts, their memory held by the task of `ctx` as `what`.
+    pub fn new(n: usize, what: &str, ctx: &TaskContext<'_>) -> Self {
+        Store {
+            parts: (0..n).map(|_| Part::default()).collect(),
+            held: ctx.reserve(what),
             rows: 0,
         }
     }
 
-    /// Rows pushed into all buckets.
+    /// Rows added to all parts.
     pub fn rows(&self) -> usize {
         self.rows
     }
 
-    /// Bucket `i` (an empty bucket past the end).
-    pub fn get(&self, i: usize) -> Option<&Bucket> {
-        self.buckets.get(i)
+    /// How many parts.
+    pub fn len(&self) -> usize {
+        self.parts.len()
     }
 
-    /// Adds `batch` to bucket `b`; when its memory cannot be held, every bucket's batches
-    /// (and this one) are spilled.
+    /// Whether there are no parts.
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// Part `i` (`None` past the end).
+    pub fn get(&self, i: usize) -> Option<&Part> {
+        self.parts.get(i)
+    }
+
+    /// Every part, in order.
+    pub fn parts(&self) -> impl Iterator<Item = &Part> {
+        self.parts.iter()
+    }
+
+    /// Adds `batch` to part `i`; when its memory cannot be held, every part's batches (and
+    /// this one) are spilled.
     ///
     /// # Errors
     /// [`spillway_planner::Error::Io`] when spilling fails.
     pub fn push(
         &mut self,
-        b: usize,
+        i: usize,
         batch: RecordBatch,
         schema: &SchemaRef,
         ctx: &TaskContext<'_>,
@@ -136,23 +168,63 @@ impl Buckets {
             return Ok(());
         }
         self.rows += batch.num_rows();
-        let size = batch.get_array_memory_size();
-        if self.held.try_grow_held(size).is_ok() {
-            self.buckets[b].batches.push(batch);
+        if self
+            .held
+            .try_grow_held(batch.get_array_memory_size())
+            .is_ok()
+        {
+            self.parts[i].batches.push(batch);
             return Ok(());
         }
         self.spill_all(schema, ctx)?;
         let file = ctx.spill_write(schema, [batch])?;
-        self.buckets[b].files.push(file);
+        self.parts[i].files.push(file);
         Ok(())
     }
 
-    /// Writes every bucket's in-memory batches to its own spill file and frees them.
+    /// Adds a new part holding `batches` (a sorted run): in memory when it fits the held
+    /// share, as one spill file otherwise.
+    ///
+    /// # Errors
+    /// [`spillway_planner::Error::Io`] when spilling fails.
+    pub fn push_run(
+        &mut self,
+        batches: Vec<RecordBatch>,
+        schema: &SchemaRef,
+        ctx: &TaskContext<'_>,
+    ) -> Result<()> {
+        self.rows += batches.iter().map(RecordBatch::num_rows).sum::<usize>();
+        let size: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
+        let part = if self.held.try_grow_held(size).is_ok() {
+            Part {
+                files: Vec::new(),
+                batches,
+            }
+        } else {
+            Part {
+                files: vec![ctx.spill_write(schema, batches)?],
+                batches: Vec::new(),
+            }
+        };
+        self.parts.push(part);
+        Ok(())
+    }
+
+    /// Adds a new part that is already a spill file.
+    pub fn push_file(&mut self, file: SpillFile) {
+        self.rows += file.rows();
+        self.parts.push(Part {
+            files: vec![file],
+            batches: Vec::new(),
+        });
+    }
+
+    /// Writes every part's in-memory batches to its own spill file and frees them.
     fn spill_all(&mut self, schema: &SchemaRef, ctx: &TaskContext<'_>) -> Result<()> {
-        for bucket in &mut self.buckets {
-            if !bucket.batches.is_empty() {
-                let batches = std::mem::take(&mut bucket.batches);
-                bucket.files.push(ctx.spill_write(schema, batches)?);
+        for part in &mut self.parts {
+            if !part.batches.is_empty() {
+                let batches = std::mem::take(&mut part.batches);
+                part.files.push(ctx.spill_write(schema, batches)?);
             }
         }
         self.held.free();
@@ -184,7 +256,7 @@ mod tests {
         for (limit, spills) in [(1 << 30, false), (8 << 10, true)] {
             let t = TestContext::new(limit);
             let ctx = t.ctx();
-            let mut b = Buckets::new(2, &ctx);
+            let mut b = Store::new(2, "buckets", &ctx);
             for (i, batch) in keyed(2000, 1, 100).into_iter().enumerate() {
                 b.push(i % 2, batch, &keyed_schema(), &ctx).unwrap();
             }
