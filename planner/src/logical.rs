@@ -484,6 +484,57 @@ impl LogicalPlan {
         }
     }
 
+    /// The same node over new children (in [`LogicalPlan::children`] order), checked
+    /// again as when it was built: how every optimizer pass rebuilds a plan, so that a new
+    /// node teaches the optimizer nothing but this.
+    ///
+    /// # Errors
+    /// As the node's constructor; [`Error::Internal`] for a wrong number of children.
+    pub fn with_new_children(&self, mut children: Vec<LogicalPlan>) -> Result<LogicalPlan> {
+        if let LogicalPlan::Join {
+            left_on,
+            right_on,
+            how,
+            ..
+        } = self
+        {
+            let right = children
+                .pop()
+                .ok_or_else(|| Error::Internal("a join rebuilt without its right side".into()))?;
+            let left = children
+                .pop()
+                .ok_or_else(|| Error::Internal("a join rebuilt without its left side".into()))?;
+            return LogicalPlan::join(
+                Arc::new(left),
+                Arc::new(right),
+                left_on.clone(),
+                right_on.clone(),
+                *how,
+            );
+        }
+        let Some(input) = children.pop() else {
+            return Ok(self.clone());
+        };
+        let input = Arc::new(input);
+        Ok(match self {
+            LogicalPlan::Scan { .. } | LogicalPlan::Join { .. } => self.clone(),
+            LogicalPlan::Project { exprs, .. } => LogicalPlan::project(input, exprs.clone())?,
+            LogicalPlan::Filter { predicate, .. } => LogicalPlan::filter(input, predicate.clone())?,
+            LogicalPlan::MapPartitions { func, .. } => {
+                LogicalPlan::map_partitions(input, func.clone())
+            }
+            LogicalPlan::Limit { n, .. } => LogicalPlan::limit(input, *n),
+            LogicalPlan::Repartition { to, .. } => LogicalPlan::repartition(input, *to)?,
+            LogicalPlan::Sort { keys, fetch, .. } => {
+                LogicalPlan::sort(input, keys.clone(), *fetch)?
+            }
+            LogicalPlan::Explode { column, .. } => LogicalPlan::explode(input, column.clone())?,
+            LogicalPlan::Aggregate { keys, aggs, .. } => {
+                LogicalPlan::group_by(input, keys.clone(), aggs.clone())?
+            }
+        })
+    }
+
     /// The node's single input, if it has exactly one (see [`LogicalPlan::children`]).
     pub fn input(&self) -> Option<&Arc<LogicalPlan>> {
         match self {

@@ -22,10 +22,10 @@ use std::sync::Arc;
 
 use arrow::datatypes::Schema;
 
+use crate::Result;
 use crate::expr::Expr;
 use crate::logical::LogicalPlan;
 use crate::source::FilterPushdown;
-use crate::{Error, Result};
 
 /// Runs every pass, in the order the module documentation gives.
 ///
@@ -38,35 +38,6 @@ pub fn optimize(plan: &LogicalPlan) -> Result<LogicalPlan> {
     remove_identity_projections(&plan)
 }
 
-/// `plan` over new children (in [`LogicalPlan::children`] order).
-fn rebuild_children(plan: &LogicalPlan, mut children: Vec<LogicalPlan>) -> Result<LogicalPlan> {
-    if let LogicalPlan::Join {
-        left_on,
-        right_on,
-        how,
-        ..
-    } = plan
-    {
-        let right = children
-            .pop()
-            .ok_or_else(|| Error::Internal("a join rebuilt without its right side".into()))?;
-        let left = children
-            .pop()
-            .ok_or_else(|| Error::Internal("a join rebuilt without its left side".into()))?;
-        return LogicalPlan::join(
-            Arc::new(left),
-            Arc::new(right),
-            left_on.clone(),
-            right_on.clone(),
-            *how,
-        );
-    }
-    match children.pop() {
-        Some(input) => rebuild(plan, input),
-        None => Ok(plan.clone()),
-    }
-}
-
 /// Each child of `plan` through `pass`, and `plan` rebuilt over the results.
 fn map_children(
     plan: &LogicalPlan,
@@ -77,24 +48,12 @@ fn map_children(
         .into_iter()
         .map(|c| pass(c))
         .collect::<Result<Vec<_>>>()?;
-    rebuild_children(plan, children)
+    plan.with_new_children(children)
 }
 
+/// `plan` over a new single input.
 fn rebuild(plan: &LogicalPlan, input: LogicalPlan) -> Result<LogicalPlan> {
-    let input = Arc::new(input);
-    Ok(match plan {
-        LogicalPlan::Scan { .. } | LogicalPlan::Join { .. } => plan.clone(),
-        LogicalPlan::Project { exprs, .. } => LogicalPlan::project(input, exprs.clone())?,
-        LogicalPlan::Filter { predicate, .. } => LogicalPlan::filter(input, predicate.clone())?,
-        LogicalPlan::MapPartitions { func, .. } => LogicalPlan::map_partitions(input, func.clone()),
-        LogicalPlan::Limit { n, .. } => LogicalPlan::limit(input, *n),
-        LogicalPlan::Repartition { to, .. } => LogicalPlan::repartition(input, *to)?,
-        LogicalPlan::Sort { keys, fetch, .. } => LogicalPlan::sort(input, keys.clone(), *fetch)?,
-        LogicalPlan::Explode { column, .. } => LogicalPlan::explode(input, column.clone())?,
-        LogicalPlan::Aggregate { keys, aggs, .. } => {
-            LogicalPlan::group_by(input, keys.clone(), aggs.clone())?
-        }
-    })
+    plan.with_new_children(vec![input])
 }
 
 /// Pass 0: `Limit n` over `Sort` becomes a sort that keeps only its first `n` rows
@@ -250,13 +209,10 @@ fn push_down_projection(plan: &LogicalPlan, required: Option<&[String]>) -> Resu
                     below_right.push(f.name().clone());
                 }
             }
-            rebuild_children(
-                plan,
-                vec![
-                    push_down_projection(left, Some(&below_left))?,
-                    push_down_projection(right, Some(&below_right))?,
-                ],
-            )
+            plan.with_new_children(vec![
+                push_down_projection(left, Some(&below_left))?,
+                push_down_projection(right, Some(&below_right))?,
+            ])
         }
         LogicalPlan::Scan {
             source,
@@ -341,9 +297,6 @@ fn push_down_projection(plan: &LogicalPlan, required: Option<&[String]>) -> Resu
             });
             rebuild(plan, push_down_projection(input, below.as_deref())?)
         }
-        LogicalPlan::MapPartitions { input, .. } => {
-            rebuild(plan, push_down_projection(input, None)?)
-        }
         LogicalPlan::Aggregate {
             input, keys, aggs, ..
         } => {
@@ -357,6 +310,9 @@ fn push_down_projection(plan: &LogicalPlan, required: Option<&[String]>) -> Resu
             }
             rebuild(plan, push_down_projection(input, Some(&below))?)
         }
+        // A closure over whole partitions (and any node without a rule above) may read
+        // every column of its input.
+        other => map_children(other, |c| push_down_projection(c, None)),
     }
 }
 
