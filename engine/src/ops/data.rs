@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use spillway_planner::{Error, Result};
 
-use crate::aggregate::Accumulator;
+use crate::group::GroupAcc;
 use crate::ops::exchange::Buckets;
 use crate::ops::join::BroadcastTable;
 use crate::ops::sort::Runs;
@@ -20,8 +20,8 @@ use crate::ops::sort::Runs;
 pub enum Data {
     /// Batches, in order.
     Batches(Vec<RecordBatch>),
-    /// One partial state per aggregate.
-    States(Vec<Accumulator>),
+    /// One partial state per aggregate of a global aggregate, each with one group.
+    States(Vec<GroupAcc>),
     /// Rows hashed into buckets (per-group partial states, a join side's shuffle, rows
     /// held in order), in memory or spilled.
     Buckets(Buckets),
@@ -75,7 +75,7 @@ impl Data {
     ///
     /// # Errors
     /// Other data: a bug in lowering.
-    pub fn states(&self) -> Result<&[Accumulator]> {
+    pub fn states(&self) -> Result<&[GroupAcc]> {
         match self {
             Data::States(s) => Ok(s),
             other => Err(other.wrong("aggregate states")),
