@@ -17,8 +17,8 @@
 //!   inside the pool, without deadlock.
 //! - [`ops`]: the operator contract (task context, data, batch streams) and one file per
 //!   operator; [`ops::run`] is the switchboard that calls them.
-//! - [`eval`]: expressions over a batch, with Arrow's kernels; [`aggregate`] and
-//!   [`group`]: aggregate states, global and per group.
+//! - [`eval`]: expressions over a batch, with Arrow's kernels; [`group`]: the aggregate
+//!   states, one family for grouped and global aggregates (a global one is one group).
 //! - [`memory`]: the budget, RAII reservations and the memory policy (every share and the
 //!   waiting rule, in one place); [`spill`]: compressed Arrow IPC spill files in a private
 //!   folder.
@@ -27,7 +27,6 @@
 //! at the bottom; `ops` on them; `lower` on `graph`; `exec` on `ops` and `graph`. No
 //! module imports one above it (`shared/tools/modcycles.py engine/src` prints nothing).
 
-pub mod aggregate;
 pub mod config;
 pub mod eval;
 pub mod exec;

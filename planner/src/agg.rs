@@ -1,9 +1,10 @@
 //! Aggregate expressions: `col("x").sum()`, `col("x").mean().alias("m")`.
 //!
-//! An aggregate is computed in two phases (see the engine's `aggregate` module): each
-//! partition folds its rows into a small partial state, and the states are merged in a
-//! tree. Every function here has such a state, so the answer does not depend on how the
-//! rows are partitioned (up to floating-point rounding for sums of floats).
+//! An aggregate is computed in two phases (see the engine's `group` module, whose states
+//! serve grouped and global aggregates alike): each partition folds its rows into a small
+//! partial state, and the states are merged. Every function here has such a state, so the
+//! answer does not depend on how the rows are partitioned (up to floating-point rounding
+//! for sums of floats).
 
 use std::fmt;
 
@@ -29,9 +30,11 @@ pub enum AggFunc {
     Max,
     /// Number of non-null values, `UInt64`.
     Count,
-    /// Sample standard deviation (ddof = 1), `Float64`; null under two values.
+    /// Sample standard deviation (ddof = 1), `Float64`; null under two values, NaN when a
+    /// value is NaN or infinite.
     Std,
-    /// Sample variance (ddof = 1), `Float64`; null under two values.
+    /// Sample variance (ddof = 1), `Float64`; null under two values, NaN when a value is
+    /// NaN or infinite.
     Var,
     /// Number of distinct non-null values, `UInt64`.
     CountDistinct,
@@ -49,7 +52,8 @@ pub enum AggFunc {
     /// "top 2 per group"; [`explode`](crate::logical::LogicalPlan::explode) makes them rows).
     TopK(u32),
     /// Pearson correlation of the input with [`AggExpr::second`] over the rows where both
-    /// are non-null, `Float64`; null under two such rows or when either is constant.
+    /// are non-null, `Float64`; null under two such rows, when either is constant, or when
+    /// a value is NaN or infinite.
     Corr,
 }
 

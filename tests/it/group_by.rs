@@ -497,6 +497,59 @@ fn corr_needs_two_numeric_inputs() {
     assert_eq!(col("a").corr(col("b")).to_string(), "corr(a, b)");
 }
 
+/// Grouped and global aggregates are one family of states, so they agree on the IEEE
+/// corner: an infinity makes `var` and `std` NaN (the grouped path once gave ∞ for
+/// `var([1, ∞])`), and `corr` over an infinity is null, as over a NaN, however the rows
+/// are partitioned.
+#[test]
+fn an_infinity_makes_var_and_std_nan_grouped_or_global() {
+    let inf = f64::INFINITY;
+    for values in [
+        vec![1.0, inf],
+        vec![inf, 1.0],
+        vec![1.0, 2.0, -inf],
+        vec![inf, inf],
+        vec![3.0, f64::NAN, 1.0],
+    ] {
+        let rows: Vec<Row> = values
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| Row {
+                k: Some(7),
+                s: None,
+                a: Some(i as i64 * i as i64),
+                b: Some(b),
+            })
+            .collect();
+        for nparts in 1..=values.len() {
+            let df = frame(&rows, nparts, 2);
+            let aggs = || {
+                [
+                    col("b").var().alias("var"),
+                    col("b").std().alias("std"),
+                    col("a").corr(col("b")).alias("r"),
+                ]
+            };
+            let grouped = df.group_by([col("k")]).agg(aggs()).unwrap();
+            let grouped = grouped.collect_batch().unwrap();
+            let global = df.agg(aggs()).unwrap().collect_batch().unwrap();
+            for (path, b, first) in [("grouped", &grouped, 1), ("global", &global, 0)] {
+                assert_eq!(b.num_rows(), 1, "{path}");
+                for c in first..first + 2 {
+                    let v = b.column(c).as_primitive::<Float64Type>();
+                    assert!(
+                        v.is_valid(0) && v.value(0).is_nan(),
+                        "{path} {} of {values:?} in {nparts} partitions: {v:?}",
+                        b.schema().field(c).name()
+                    );
+                }
+                let r = b.column(first + 2);
+                assert!(r.is_null(0), "{path} corr of {values:?}: {r:?}");
+            }
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 

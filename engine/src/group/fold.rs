@@ -1,18 +1,43 @@
 //! Folding values and partial states into per-group states: [`GroupAcc::update`] and
 //! [`GroupAcc::merge`].
 
-use arrow::array::{Array, ArrayRef, AsArray, Float64Array};
-use arrow::datatypes::{Float64Type, Int64Type, UInt64Type};
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, PrimitiveArray};
+use arrow::datatypes::{ArrowPrimitiveType, Float64Type, Int64Type, UInt64Type};
+use arrow::row::RowConverter;
 use spillway_planner::agg::AggFunc;
 use spillway_planner::{Error, Result};
 
-use super::stats::{TotalOrd, keep_top, merge_comoments};
+use super::stats::{TotalOrd, keep_top, merge_comoments, merge_moments};
 use super::{GroupAcc, arrow_err, decimal, values};
 
-use crate::aggregate::merge_moments;
+/// Calls `f(group, value)` for each non-null value of `a`, row `i` in `groups[i]`.
+fn each_value<T: ArrowPrimitiveType>(
+    a: &PrimitiveArray<T>,
+    groups: &[u32],
+    mut f: impl FnMut(usize, T::Native),
+) {
+    for (x, &g) in a.iter().zip(groups) {
+        if let Some(x) = x {
+            f(g as usize, x);
+        }
+    }
+}
+
+/// `array` in the row format of `converter`.
+fn rows_of(
+    converter: &RowConverter,
+    array: &dyn Array,
+    context: &'static str,
+) -> Result<arrow::row::Rows> {
+    converter
+        .convert_columns(&[arrow::array::make_array(array.to_data())])
+        .map_err(arrow_err(context))
+}
 
 impl GroupAcc {
     /// Folds in `array`, whose row `i` belongs to group `groups[i]` (< `n_groups`).
+    ///
+    /// When every row belongs to one group, [`GroupAcc::update_all`] does the same faster.
     ///
     /// # Errors
     /// [`Error::Compute`] when the values cannot be converted.
@@ -21,27 +46,15 @@ impl GroupAcc {
         match self {
             GroupAcc::SumInt(v) => {
                 let a = values::<Int64Type>(array, AggFunc::Sum)?;
-                for (x, &g) in a.iter().zip(groups) {
-                    if let Some(x) = x {
-                        v[g as usize] = v[g as usize].wrapping_add(x);
-                    }
-                }
+                each_value(&a, groups, |g, x| v[g] = v[g].wrapping_add(x));
             }
             GroupAcc::SumUInt(v) => {
                 let a = values::<UInt64Type>(array, AggFunc::Sum)?;
-                for (x, &g) in a.iter().zip(groups) {
-                    if let Some(x) = x {
-                        v[g as usize] = v[g as usize].wrapping_add(x);
-                    }
-                }
+                each_value(&a, groups, |g, x| v[g] = v[g].wrapping_add(x));
             }
             GroupAcc::SumFloat(v) => {
                 let a = values::<Float64Type>(array, AggFunc::Sum)?;
-                for (x, &g) in a.iter().zip(groups) {
-                    if let Some(x) = x {
-                        v[g as usize] += x;
-                    }
-                }
+                each_value(&a, groups, |g, x| v[g] += x);
             }
             GroupAcc::SumDecimal { scale, sums } => {
                 let a = decimal::decimal_values(array, *scale, "sum")?;
@@ -57,44 +70,28 @@ impl GroupAcc {
             }
             GroupAcc::Mean(s, c) => {
                 let a = values::<Float64Type>(array, AggFunc::Mean)?;
-                for (x, &g) in a.iter().zip(groups) {
-                    if let Some(x) = x {
-                        s[g as usize] += x;
-                        c[g as usize] += 1;
-                    }
-                }
+                each_value(&a, groups, |g, x| {
+                    s[g] += x;
+                    c[g] += 1;
+                });
             }
             GroupAcc::Count(v) => {
                 for (i, &g) in groups.iter().enumerate() {
                     v[g as usize] += u64::from(array.is_valid(i));
                 }
             }
-            GroupAcc::Distinct {
-                converter,
-                sets,
-                bytes,
-                ..
-            } => {
-                let rows = converter
-                    .convert_columns(&[arrow::array::make_array(array.to_data())])
-                    .map_err(arrow_err("n_unique"))?;
-                for (i, &g) in groups.iter().enumerate() {
-                    if array.is_valid(i) {
-                        let r = rows.row(i);
-                        if !sets[g as usize].contains(r.as_ref()) {
-                            *bytes += r.as_ref().len() + 16;
-                            sets[g as usize].insert(r.as_ref().into());
-                        }
-                    }
-                }
-            }
             GroupAcc::Top { n, values: v } => {
                 let a = values::<Float64Type>(array, AggFunc::TopK(*n as u32))?;
-                for (x, &g) in a.iter().zip(groups) {
-                    if let Some(x) = x {
-                        keep_top(&mut v[g as usize], x, *n);
-                    }
-                }
+                each_value(&a, groups, |g, x| keep_top(&mut v[g], x, *n));
+            }
+            GroupAcc::Values {
+                values: v, count, ..
+            } => {
+                let a = values::<Float64Type>(array, AggFunc::Median)?;
+                each_value(&a, groups, |g, x| {
+                    v[g].push(x);
+                    *count += 1;
+                });
             }
             GroupAcc::Comoments { m } => {
                 let pair = array.as_struct();
@@ -109,66 +106,54 @@ impl GroupAcc {
                     }
                 }
             }
-            GroupAcc::Values {
-                values: v, count, ..
-            } => {
-                let a = values::<Float64Type>(array, AggFunc::Median)?;
-                for (x, &g) in a.iter().zip(groups) {
-                    if let Some(x) = x {
-                        v[g as usize].push(x);
-                        *count += 1;
-                    }
-                }
-            }
-            GroupAcc::Pick {
-                last,
-                converter,
-                value,
-            } => {
-                let rows = converter
-                    .convert_columns(&[arrow::array::make_array(array.to_data())])
-                    .map_err(arrow_err("first/last"))?;
-                for (i, &g) in groups.iter().enumerate() {
-                    let slot = &mut value[g as usize];
-                    if *last || slot.is_none() {
-                        *slot = Some(array.is_valid(i).then(|| rows.row(i).owned()));
-                    }
-                }
-            }
             GroupAcc::ExtremeInt { max, best } => {
                 let a = values::<Int64Type>(array, AggFunc::Max)?;
-                for (x, &g) in a.iter().zip(groups) {
-                    if let Some(x) = x {
-                        let slot = &mut best[g as usize];
-                        *slot = Some(match *slot {
-                            None => x,
-                            Some(cur) if *max => cur.max(x),
-                            Some(cur) => cur.min(x),
-                        });
-                    }
-                }
+                let max = *max;
+                each_value(&a, groups, |g, x| {
+                    best[g] = Some(match best[g] {
+                        None => x,
+                        Some(cur) if max => cur.max(x),
+                        Some(cur) => cur.min(x),
+                    });
+                });
             }
             GroupAcc::ExtremeFloat { max, best } => {
                 let a = values::<Float64Type>(array, AggFunc::Max)?;
-                for (x, &g) in a.iter().zip(groups) {
-                    if let Some(x) = x {
-                        let slot = &mut best[g as usize];
-                        *slot = Some(match *slot {
-                            None => x,
-                            Some(cur) if *max => cur.max_by_total(x),
-                            Some(cur) => cur.min_by_total(x),
-                        });
-                    }
-                }
+                let max = *max;
+                each_value(&a, groups, |g, x| {
+                    best[g] = Some(match best[g] {
+                        None => x,
+                        Some(cur) if max => cur.max_by_total(x),
+                        Some(cur) => cur.min_by_total(x),
+                    });
+                });
             }
+            GroupAcc::Moments {
+                count, mean, m2, ..
+            } => {
+                let a = values::<Float64Type>(array, AggFunc::Var)?;
+                each_value(&a, groups, |g, x| {
+                    (count[g], mean[g], m2[g]) =
+                        merge_moments((count[g], mean[g], m2[g]), (1, x, 0.0));
+                });
+            }
+            GroupAcc::Extreme { .. } | GroupAcc::Distinct { .. } | GroupAcc::Pick { .. } => {
+                self.update_rows(array, groups)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`GroupAcc::update`] for the states kept in the row format (min/max of other
+    /// types, `n_unique`, first/last).
+    fn update_rows(&mut self, array: &dyn Array, groups: &[u32]) -> Result<()> {
+        match self {
             GroupAcc::Extreme {
                 max,
                 converter,
                 best,
             } => {
-                let rows = converter
-                    .convert_columns(&[arrow::array::make_array(array.to_data())])
-                    .map_err(arrow_err("min/max"))?;
+                let rows = rows_of(converter, array, "min/max")?;
                 for (i, &g) in groups.iter().enumerate() {
                     if array.is_null(i) {
                         continue;
@@ -177,30 +162,48 @@ impl GroupAcc {
                     let slot = &mut best[g as usize];
                     let better = match slot {
                         None => true,
-                        Some(cur) => {
-                            if *max {
-                                row > cur.row()
-                            } else {
-                                row < cur.row()
-                            }
-                        }
+                        Some(cur) if *max => row > cur.row(),
+                        Some(cur) => row < cur.row(),
                     };
                     if better {
                         *slot = Some(row.owned());
                     }
                 }
             }
-            GroupAcc::Moments {
-                count, mean, m2, ..
+            GroupAcc::Distinct {
+                converter,
+                sets,
+                bytes,
+                ..
             } => {
-                let a = values::<Float64Type>(array, AggFunc::Var)?;
-                for (x, &g) in a.iter().zip(groups) {
-                    if let Some(x) = x {
-                        let g = g as usize;
-                        (count[g], mean[g], m2[g]) =
-                            merge_moments((count[g], mean[g], m2[g]), (1, x, 0.0));
+                let rows = rows_of(converter, array, "n_unique")?;
+                for (i, &g) in groups.iter().enumerate() {
+                    if array.is_valid(i) {
+                        let r = rows.row(i);
+                        if !sets[g as usize].contains(r.as_ref()) {
+                            *bytes += r.as_ref().len() + 16;
+                            sets[g as usize].insert(r.as_ref().into());
+                        }
                     }
                 }
+            }
+            GroupAcc::Pick {
+                last,
+                converter,
+                value,
+            } => {
+                let rows = rows_of(converter, array, "first/last")?;
+                for (i, &g) in groups.iter().enumerate() {
+                    let slot = &mut value[g as usize];
+                    if *last || slot.is_none() {
+                        *slot = Some(array.is_valid(i).then(|| rows.row(i).owned()));
+                    }
+                }
+            }
+            _ => {
+                return Err(Error::Internal(
+                    "a state not kept in the row format was folded as rows".into(),
+                ));
             }
         }
         Ok(())

@@ -1,22 +1,53 @@
-//! Grouped aggregation: a hash table from key rows to group ids, and per-group states.
+//! Aggregate states: one accumulator family for grouped and global aggregates.
 //!
-//! Keys of any types and any number of columns are encoded with Arrow's row format
-//! (`RowConverter`), whose bytes compare and hash as the keys do. Each aggregate keeps one
-//! state per group in a vector indexed by group id ([`GroupAcc`]); a partial state is a set
-//! of Arrow columns, so partial results travel between tasks as ordinary batches: the key
-//! columns followed by each aggregate's state columns.
+//! Each aggregate keeps one state per group in vectors indexed by group id
+//! ([`GroupAcc`]). A grouped aggregate maps its key rows to group ids with a hash table
+//! ([`GroupTable`]: keys of any types and any number of columns, encoded with Arrow's row
+//! format, whose bytes compare and hash as the keys do). A **global aggregate** (no keys)
+//! is the one-group case: group 0 holds every row ([`GroupAcc::one`]); its batches fold in
+//! by [`GroupAcc::update_all`], the same as `update` with `groups = [0; n]` but by Arrow's
+//! vectorised kernels (`sum`, `min`, `max`) with no group index per row. The operators:
+//! `ops::hash_agg` (grouped), `ops::aggregate` (global).
 //!
-//! `min` and `max` keep the row-format bytes of the best value, so one implementation
-//! serves every orderable type (floats in total order: NaN above +∞).
+//! Both run the same four steps, in two phases (partial states per partition, merged):
 //!
-//! Decimals sum and average exactly, as unscaled `i128` (`decimal.rs`).
+//! - [`GroupAcc::update`]: fold a batch's values in, row `i` into group `groups[i]`;
+//! - [`GroupAcc::state`]: the partial states of some groups as Arrow columns
+//!   ([`GroupAcc::state_fields`]), so they travel between tasks as ordinary batches (a
+//!   grouped partial: the key columns, then each aggregate's state columns);
+//! - [`GroupAcc::merge`]: fold such state columns in, row `i` into group `groups[i]` (a
+//!   global combine merges group 0's columns into group 0);
+//! - [`GroupAcc::finish`]: the answers of some groups, of the aggregate's output type.
 //!
-//! The key table ([`GroupTable`]) is in `table`; folding values and partial states into
-//! the states in `fold`, the state columns and finished values out in `emit`.
+//! Merging is associative, so an answer does not depend on how the rows are partitioned
+//! or grouped into partial states, except for the rounding of float sums and moments.
+//!
+//! What each aggregate keeps and answers (floats follow the rules of
+//! `spillway_planner::expr`):
+//!
+//! - `sum`: wrapping for integers (as Arrow and Polars), IEEE for floats; decimals exactly,
+//!   as unscaled `i128` (`decimal.rs`), an error past 38 digits. `mean`: sum and count.
+//!   `count`: the non-null values.
+//! - `min`/`max`: integers as `i64`, floats as `f64` in IEEE totalOrder
+//!   (`−NaN < −∞ < … < −0.0 < 0.0 < … < ∞ < NaN`), every other orderable type as the
+//!   row-format bytes of the best value, so one implementation serves them all.
+//! - `var`/`std`: count, mean and sum of squared deviations, merged pairwise (Chan et al.;
+//!   `update` merges each value as a set of one, `update_all` a batch's two-pass moments).
+//!   Any infinity or NaN makes them NaN, whatever the grouping (`stats.rs`).
+//! - `corr`: the co-moments likewise; null under two pairs, for a constant side, or when a
+//!   value is NaN or infinite.
+//! - `n_unique`: the set of distinct values (row format); `median`/`quantile`: every value
+//!   (exact, linear interpolation); `top_k`: the `n` largest; `first`/`last`: the first or
+//!   last row in input order, a null included.
+//!
+//! Files: `table` (the key table), `fold` (update, merge), `one` (the one-group case and
+//! its fast path), `emit` (state and finished columns), `stats` (numeric kernels),
+//! `decimal` (exact decimal sums).
 
 pub(crate) mod decimal;
 mod emit;
 mod fold;
+mod one;
 mod stats;
 mod table;
 
@@ -327,6 +358,25 @@ impl GroupAcc {
         }
     }
 
+    /// The number of groups the states are kept for.
+    pub fn groups(&self) -> usize {
+        match self {
+            GroupAcc::SumInt(v) => v.len(),
+            GroupAcc::SumUInt(v) | GroupAcc::Count(v) => v.len(),
+            GroupAcc::SumFloat(v) | GroupAcc::Mean(v, _) => v.len(),
+            GroupAcc::SumDecimal { sums, .. } | GroupAcc::MeanDecimal { sums, .. } => sums.len(),
+            GroupAcc::ExtremeInt { best, .. } => best.len(),
+            GroupAcc::ExtremeFloat { best, .. } => best.len(),
+            GroupAcc::Extreme { best, .. } => best.len(),
+            GroupAcc::Pick { value, .. } => value.len(),
+            GroupAcc::Distinct { sets, .. } => sets.len(),
+            GroupAcc::Values { values, .. } | GroupAcc::Top { values, .. } => values.len(),
+            GroupAcc::Comoments { m } => m.len(),
+            GroupAcc::Moments { count, .. } => count.len(),
+        }
+    }
+
+    /// Keeps states for `n` groups: new groups start empty, groups past `n` are dropped.
     pub(crate) fn resize(&mut self, n: usize) {
         match self {
             GroupAcc::SumInt(v) => v.resize(n, 0),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use spillway_planner::{Error, Result};
 
-use crate::aggregate::Accumulator;
+use crate::group::GroupAcc;
 use crate::ops::join::BroadcastTable;
 use crate::ops::store::Store;
 
@@ -19,8 +19,8 @@ use crate::ops::store::Store;
 pub enum Data {
     /// Batches, in order.
     Batches(Vec<RecordBatch>),
-    /// One partial state per aggregate.
-    States(Vec<Accumulator>),
+    /// One partial state per aggregate of a global aggregate, each with one group.
+    States(Vec<GroupAcc>),
     /// Rows hashed into buckets (per-group partial states, a join side's shuffle, rows
     /// held in order), in memory or spilled.
     Buckets(Store),
@@ -74,7 +74,7 @@ impl Data {
     ///
     /// # Errors
     /// Other data: a bug in lowering.
-    pub fn states(&self) -> Result<&[Accumulator]> {
+    pub fn states(&self) -> Result<&[GroupAcc]> {
         match self {
             Data::States(s) => Ok(s),
             other => Err(other.wrong("aggregate states")),
