@@ -16,7 +16,7 @@
 //!   graph on the first error; [`jobs`]: how every scheduler waits for its jobs, also from
 //!   inside the pool, without deadlock.
 //! - [`ops`]: the operator contract (task context, data, batch streams) and one file per
-//!   operator; [`ops::run`] is the switchboard that calls them.
+//!   operator; [`ops::run_task`] is the switchboard that calls them.
 //! - [`eval`]: expressions over a batch, with Arrow's kernels; [`group`]: the aggregate
 //!   states, one family for grouped and global aggregates (a global one is one group).
 //! - [`memory`]: the budget, RAII reservations and the memory policy (every share and the
