@@ -18,3 +18,34 @@ pub fn filter<'a>(input: Batches<'a>, predicate: &'a Expr) -> Batches<'a> {
         filter_record_batch(&b, &mask).map_err(|e| Error::compute(format!("filter {predicate}"), e))
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{failing, keyed, pairs, stream};
+    use spillway_planner::expr::{col, lit};
+
+    fn run(
+        input: Vec<arrow::array::RecordBatch>,
+    ) -> spillway_planner::Result<Vec<arrow::array::RecordBatch>> {
+        let predicate = col("k").eq(lit(1_i64));
+        filter(stream(input), &predicate).collect()
+    }
+
+    #[test]
+    fn keeps_the_rows_where_the_predicate_holds() {
+        assert!(run(Vec::new()).unwrap().is_empty());
+        let one = run(keyed(10, 3, 10)).unwrap();
+        assert_eq!(
+            pairs(&one),
+            vec![(Some(1), Some(1)), (Some(1), Some(4)), (Some(1), Some(7))]
+        );
+        let many = run(keyed(10, 3, 2)).unwrap();
+        assert_eq!(many.len(), 5, "one batch out per batch in");
+        assert_eq!(pairs(&many), pairs(&one));
+        let err = filter(failing(keyed(4, 2, 2)), &col("k").eq(lit(1_i64)))
+            .collect::<spillway_planner::Result<Vec<_>>>()
+            .unwrap_err();
+        assert!(err.to_string().contains("disk gone"), "{err}");
+    }
+}

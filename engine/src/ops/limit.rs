@@ -21,3 +21,31 @@ pub fn limit(input: Batches<'_>, n: usize) -> Batches<'_> {
         }))
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{failing, keyed, pairs, stream};
+
+    #[test]
+    fn stops_after_n_rows_without_reading_further() {
+        assert!(limit(stream(Vec::new()), 5).next().is_none());
+        let one: Vec<_> = limit(stream(keyed(10, 10, 10)), 3)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(pairs(&one).len(), 3);
+        let many: Vec<_> = limit(stream(keyed(10, 10, 2)), 5)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            pairs(&many),
+            (0..5).map(|i| (Some(i), Some(i))).collect::<Vec<_>>()
+        );
+        // The error after the first two batches is never read.
+        let n: usize = limit(failing(keyed(4, 4, 2)), 4)
+            .map(|b| b.unwrap().num_rows())
+            .sum();
+        assert_eq!(n, 4);
+        assert!(limit(failing(keyed(4, 4, 2)), 5).any(|b| b.is_err()));
+    }
+}

@@ -28,3 +28,53 @@ pub fn map_partitions<'a>(
         }))
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{failing, keyed, keyed_schema, pairs, stream};
+    use arrow::array::RecordBatch;
+
+    /// A closure that returns its partition's first `n` rows, as one batch.
+    fn head(n: usize) -> PartitionFn {
+        PartitionFn::new(keyed_schema(), move |b: RecordBatch| {
+            Ok::<_, String>(b.slice(0, n.min(b.num_rows())))
+        })
+    }
+
+    #[test]
+    fn the_closure_sees_the_whole_partition_once() {
+        let schema = keyed_schema();
+        let f = head(3);
+        let out: Vec<_> = map_partitions(stream(keyed(10, 10, 2)), &f, &schema)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            pairs(&out),
+            (0..3).map(|i| (Some(i), Some(i))).collect::<Vec<_>>()
+        );
+        let empty: Vec<_> = map_partitions(stream(Vec::new()), &f, &schema)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(empty.iter().map(RecordBatch::num_rows).sum::<usize>(), 0);
+        let err = map_partitions(failing(keyed(4, 4, 2)), &f, &schema).find_map(Result::err);
+        assert!(err.unwrap().to_string().contains("disk gone"));
+    }
+
+    #[test]
+    fn a_closure_error_or_panic_is_an_error() {
+        let schema = keyed_schema();
+        let fails = PartitionFn::new(keyed_schema(), |_b: RecordBatch| {
+            Err::<RecordBatch, _>("no good".to_string())
+        });
+        let err = map_partitions(stream(keyed(4, 4, 2)), &fails, &schema).find_map(Result::err);
+        assert!(err.unwrap().to_string().contains("no good"));
+        let panics = PartitionFn::new(
+            keyed_schema(),
+            |_b: RecordBatch| -> Result<RecordBatch, String> { panic!("boom in a partition") },
+        );
+        let err = map_partitions(stream(keyed(4, 4, 2)), &panics, &schema).find_map(Result::err);
+        assert!(err.unwrap().to_string().contains("boom in a partition"));
+    }
+}
