@@ -43,7 +43,9 @@
 //!   at 0 the output is dropped from `results`.
 //! - `results`: the outputs held now, `held` of them (`peak_held` at most).
 //! - `ready`: a max-heap of `(depth, Reverse(node))`: the ready order above.
-//! - and, in the loop: the [`Jobs`] in flight, the count of nodes done, the first error.
+//! - and, in the loop: the [`Jobs`] in flight, the count of nodes done, the first error,
+//!   and `Shared`, the graph and the cancel flag every job holds (one count to touch per
+//!   job: at a few microseconds a node, shared counts are what a scheduler pays for).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -225,6 +227,12 @@ impl<'g, D: Dag> State<'g, D> {
     }
 }
 
+/// What the jobs of one run share.
+struct Shared<D> {
+    dag: Arc<D>,
+    cancel: AtomicBool,
+}
+
 /// Runs a node with an escaping panic caught, unless the run is cancelled.
 fn run_node<D: Dag>(
     dag: &D,
@@ -283,12 +291,17 @@ impl Scheduler<'_> {
     /// The nodes on the pool, at most `threads` in flight, admitted by the memory policy.
     /// The nodes done.
     fn run_on_pool<D: Dag>(&self, dag: &Arc<D>, state: &mut State<'_, D>) -> Result<usize> {
-        let cancel = Arc::new(AtomicBool::new(false));
+        // What every job holds: one `Arc` for the graph and the flag, so that starting and
+        // ending a job touches one shared count.
+        let shared = Arc::new(Shared {
+            dag: Arc::clone(dag),
+            cancel: AtomicBool::new(false),
+        });
         let mut first_error: Option<Error> = None;
         let fail = |first_error: &mut Option<Error>, e: Error| {
             if first_error.is_none() {
                 *first_error = Some(e);
-                cancel.store(true, Ordering::Relaxed);
+                shared.cancel.store(true, Ordering::Relaxed);
             }
         };
         // Nodes in flight are `jobs.in_flight()`: started and not yet reported.
@@ -313,14 +326,14 @@ impl Scheduler<'_> {
                         break;
                     }
                 };
-                let (dag, cancel) = (Arc::clone(dag), Arc::clone(&cancel));
+                let shared = Arc::clone(&shared);
                 jobs.spawn(
                     |job| self.pool.spawn(job),
                     move || {
-                        let result = run_node(&*dag, id, inputs, &cancel);
+                        let result = run_node(&*shared.dag, id, inputs, &shared.cancel);
                         // Let go of the graph before reporting: its owner may count on
                         // being the last to hold it once the run has returned.
-                        drop(dag);
+                        drop(shared);
                         (id, result)
                     },
                 );
