@@ -1,37 +1,24 @@
-//! The scheduler: runs a [`TaskGraph`] on a rayon pool, in the spirit of `dask/local.py`.
+//! Runs a DataFrame [`TaskGraph`] on the [`crate::scheduler`]: ready tasks deepest stage
+//! first, then in partition order, at most `threads` in flight, admitted by the memory
+//! policy, outputs released once read, the first error cancelling the rest (see the
+//! scheduler's documentation for the policy).
 //!
-//! The calling thread keeps the state (how many inputs each task still waits for, how many
-//! consumers each output still has) and hands ready tasks to the pool; workers send their
-//! results back over a channel. Ready tasks are taken deepest stage first, then in
-//! partition order, so combine tasks run as soon as their inputs exist and partial results
-//! do not pile up. An output is dropped as soon as its last consumer has finished; the
-//! most outputs held at once is [`ExecStats::peak_held_outputs`].
+//! What is particular to tasks lives here: a task is an operator ([`run_task`]) given a
+//! [`TaskContext`] with the run's memory pool, spill folder and cancel flag; its error or
+//! panic becomes [`Error::Task`] naming the task and its partition; each task's metrics
+//! and the run's spill totals make the [`ExecStats`]; and the run's private spill folder
+//! is gone when [`execute_with_stats`] returns. A task that waits for memory
+//! ([`TaskContext::resize_waiting`]) waits only for other running tasks of its own run,
+//! none of which waits for it, and for at most its patience: nested runs share the budget
+//! but not their waits.
 //!
-//! At most `threads` tasks are in flight at once, so the pool never holds more started
-//! partitions than it has workers, and a task is admitted only while the memory policy's
-//! admission share of the budget is free ([`crate::memory::policy`]; tasks reserve as
-//! they go, and spill when they cannot). The first error raises the cancel flag: nothing new
-//! is started, running tasks stop before their next batch, and the error is returned
-//! naming the task and its partition. A panic anywhere in a task is caught the same way.
-//!
-//! The scheduling thread may itself be a worker of the pool (a `collect` inside a submitted
-//! task or a `parallel_map` item). Its tasks are then [`Jobs`]: while it waits it runs its
-//! own tasks that no other worker has started, so a pool whose workers all schedule still
-//! makes progress, and it never runs unrelated work on top of its state (see
-//! [`crate::jobs`]). The in-flight limit counts every started task wherever it runs. A task
-//! that waits for memory ([`TaskContext::resize_waiting`]) waits only for other running
-//! tasks of its own run, none of which waits for it, and for at
-//! most its patience: nested runs share the budget but not their waits.
-//!
-//! Progress is reported through an optional callback, `(tasks done, tasks in the graph)`,
-//! called on the scheduling thread after each finished task; drawing it is the caller's
-//! business, so the engine stays free of terminal code.
+//! Progress is reported through an optional callback, `(tasks done, tasks in the graph,
+//! bytes spilled so far)`, called on the scheduling thread after each finished task;
+//! drawing it is the caller's business, so the engine stays free of terminal code.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow::array::RecordBatch;
 use spillway_planner::error::panic_message;
@@ -39,9 +26,9 @@ use spillway_planner::{Error, Result};
 
 use crate::config::EngineConfig;
 use crate::graph::{TaskGraph, TaskId};
-use crate::jobs::Jobs;
 use crate::memory::{Activity, MemoryPool};
 use crate::ops::{Data, TaskContext, TaskTally, run_task};
+use crate::scheduler::{Dag, Scheduler};
 use crate::spill::SpillDir;
 
 /// A progress callback: `(tasks done, tasks in the graph, bytes spilled so far)`.
@@ -97,116 +84,6 @@ pub struct ExecStats {
     pub per_task: Vec<TaskMetrics>,
 }
 
-/// Bookkeeping of one run.
-struct State<'g> {
-    graph: &'g TaskGraph,
-    /// Inputs each task still waits for.
-    waiting: Vec<usize>,
-    /// The tasks that read each task's output.
-    dependents: Vec<Vec<TaskId>>,
-    /// Consumers that still have to read each output (outputs of the graph count one more).
-    unread: Vec<usize>,
-    results: Vec<Option<Arc<Data>>>,
-    /// How many of `results` are held now.
-    held: usize,
-    /// The most ever held, for [`ExecStats::peak_held_outputs`].
-    peak_held: &'g AtomicUsize,
-    ready: BinaryHeap<(usize, Reverse<TaskId>)>,
-}
-
-impl<'g> State<'g> {
-    fn new(graph: &'g TaskGraph, peak_held: &'g AtomicUsize) -> Self {
-        let n = graph.tasks.len();
-        let mut dependents = vec![Vec::new(); n];
-        let mut unread = vec![0; n];
-        let mut waiting = vec![0; n];
-        for (id, t) in graph.tasks.iter().enumerate() {
-            waiting[id] = t.deps.len();
-            for &d in &t.deps {
-                dependents[d].push(id);
-                unread[d] += 1;
-            }
-        }
-        for &o in &graph.outputs {
-            unread[o] += 1;
-        }
-        let mut s = State {
-            graph,
-            waiting,
-            dependents,
-            unread,
-            results: (0..n).map(|_| None).collect(),
-            held: 0,
-            peak_held,
-            ready: BinaryHeap::new(),
-        };
-        for id in 0..n {
-            if s.waiting[id] == 0 {
-                s.push_ready(id);
-            }
-        }
-        s
-    }
-
-    fn push_ready(&mut self, id: TaskId) {
-        self.ready.push((self.graph.tasks[id].stage, Reverse(id)));
-    }
-
-    fn pop_ready(&mut self) -> Option<TaskId> {
-        self.ready.pop().map(|(_, Reverse(id))| id)
-    }
-
-    fn inputs(&self, id: TaskId) -> Result<Vec<Arc<Data>>> {
-        self.graph.tasks[id]
-            .deps
-            .iter()
-            .map(|&d| {
-                self.results[d].clone().ok_or_else(|| {
-                    Error::Internal(format!("{} ran before its input", self.graph.task_name(id)))
-                })
-            })
-            .collect()
-    }
-
-    /// Records a finished task: releases the inputs it was the last reader of and
-    /// readies the tasks that waited only for it.
-    fn finish(&mut self, id: TaskId, data: Data) {
-        self.results[id] = Some(Arc::new(data));
-        self.held += 1;
-        self.peak_held.fetch_max(self.held, Ordering::Relaxed);
-        for i in 0..self.graph.tasks[id].deps.len() {
-            let d = self.graph.tasks[id].deps[i];
-            self.unread[d] -= 1;
-            if self.unread[d] == 0 && self.results[d].take().is_some() {
-                self.held -= 1;
-            }
-        }
-        for i in 0..self.dependents[id].len() {
-            let t = self.dependents[id][i];
-            self.waiting[t] -= 1;
-            if self.waiting[t] == 0 {
-                self.push_ready(t);
-            }
-        }
-    }
-
-    fn into_batches(mut self) -> Result<Vec<RecordBatch>> {
-        let mut out = Vec::new();
-        for &o in &self.graph.outputs {
-            let data = self.results[o]
-                .take()
-                .ok_or_else(|| Error::Internal(format!("{} never ran", self.graph.task_name(o))))?;
-            match data.as_ref() {
-                Data::Batches(b) => out.extend(b.iter().filter(|b| b.num_rows() > 0).cloned()),
-                Data::States(_) | Data::Buckets(_) | Data::Runs(_) | Data::Table(_) => {
-                    return Err(Error::Internal("the graph ends in partial states".into()));
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-
 /// Wraps a task's error with the task's name and partition; a cancellation stays as is.
 fn in_task(graph: &TaskGraph, id: TaskId, e: Error) -> Error {
     match e {
@@ -216,55 +93,6 @@ fn in_task(graph: &TaskGraph, id: TaskId, e: Error) -> Error {
             partition: graph.tasks[id].partition,
             source: Box::new(e),
         },
-    }
-}
-
-/// Runs one task with panics caught.
-fn run_caught(graph: &TaskGraph, id: TaskId, deps: &[Arc<Data>], run: &Run) -> Result<Data> {
-    if run.cancel.load(Ordering::Relaxed) {
-        return Err(Error::Cancelled);
-    }
-    let kind = &graph.tasks[id].kind;
-    let started = std::time::Instant::now();
-    let tally = TaskTally::default();
-    let ctx = TaskContext {
-        name: graph.task_name(id),
-        cancel: &run.cancel,
-        memory: &run.memory,
-        spill: &run.spill,
-        batch_rows: run.batch_rows,
-        partition: graph.tasks[id].partition,
-        output_schema: &graph.written_schema,
-        tally: &tally,
-        activity: &run.activity,
-    };
-    let ran = run
-        .activity
-        .run(|| catch_unwind(AssertUnwindSafe(|| run_task(kind, deps, &ctx))));
-    match ran {
-        Ok(Ok(data)) => {
-            let metrics = TaskMetrics {
-                stage: graph.tasks[id].stage,
-                partition: graph.tasks[id].partition,
-                rows: data.rows(),
-                micros: started.elapsed().as_micros() as u64,
-                peak_memory: tally.memory.peak(),
-                spilled_bytes: tally.spill.bytes.load(Ordering::Relaxed),
-            };
-            if let Ok(mut m) = run.metrics.lock() {
-                m[id] = Some(metrics);
-            }
-            Ok(data)
-        }
-        Ok(Err(e)) => Err(in_task(graph, id, e)),
-        Err(payload) => Err(in_task(
-            graph,
-            id,
-            Error::Internal(format!(
-                "task panicked: {}",
-                panic_message(payload.as_ref())
-            )),
-        )),
     }
 }
 
@@ -300,16 +128,92 @@ pub struct TaskMetrics {
     pub spilled_bytes: u64,
 }
 
-/// What every task of one run shares.
+/// What every task of one run shares: the graph as the scheduler sees it.
 struct Run {
+    graph: Arc<TaskGraph>,
     metrics: std::sync::Mutex<Vec<Option<TaskMetrics>>>,
-    cancel: AtomicBool,
     memory: Arc<MemoryPool>,
     spill: Arc<SpillDir>,
     batch_rows: usize,
     activity: Activity,
-    /// The most task outputs held at once.
-    peak_held: AtomicUsize,
+}
+
+impl Dag for Run {
+    type Output = Data;
+
+    fn nodes(&self) -> usize {
+        self.graph.tasks.len()
+    }
+
+    fn deps(&self, node: usize) -> &[usize] {
+        &self.graph.tasks[node].deps
+    }
+
+    /// Stages are numbered from the scans down: deepest stage first.
+    fn depth(&self, node: usize) -> usize {
+        self.graph.tasks[node].stage
+    }
+
+    fn outputs(&self) -> &[usize] {
+        &self.graph.outputs
+    }
+
+    fn name(&self, node: usize) -> String {
+        self.graph.task_name(node)
+    }
+
+    fn run(&self, id: TaskId, deps: Vec<Arc<Data>>, cancel: &AtomicBool) -> Result<Arc<Data>> {
+        self.run_caught(id, &deps, cancel).map(Arc::new)
+    }
+}
+
+impl Run {
+    /// Runs one task with panics caught.
+    fn run_caught(&self, id: TaskId, deps: &[Arc<Data>], cancel: &AtomicBool) -> Result<Data> {
+        let graph = &*self.graph;
+        let task = &graph.tasks[id];
+        let started = std::time::Instant::now();
+        let tally = TaskTally::default();
+        let ctx = TaskContext {
+            name: graph.task_name(id),
+            cancel,
+            memory: &self.memory,
+            spill: &self.spill,
+            batch_rows: self.batch_rows,
+            partition: task.partition,
+            output_schema: &graph.written_schema,
+            tally: &tally,
+            activity: &self.activity,
+        };
+        let ran = self
+            .activity
+            .run(|| catch_unwind(AssertUnwindSafe(|| run_task(&task.kind, deps, &ctx))));
+        match ran {
+            Ok(Ok(data)) => {
+                let metrics = TaskMetrics {
+                    stage: task.stage,
+                    partition: task.partition,
+                    rows: data.rows(),
+                    micros: started.elapsed().as_micros() as u64,
+                    peak_memory: tally.memory.peak(),
+                    spilled_bytes: tally.spill.bytes.load(Ordering::Relaxed),
+                };
+                if let Ok(mut m) = self.metrics.lock() {
+                    m[id] = Some(metrics);
+                }
+                Ok(data)
+            }
+            Ok(Err(e)) => Err(in_task(graph, id, e)),
+            Err(payload) => Err(in_task(
+                graph,
+                id,
+                Error::Internal(format!(
+                    "task panicked: {}",
+                    panic_message(payload.as_ref())
+                )),
+            )),
+        }
+    }
 }
 
 /// As [`execute`], with what the run cost. The run's spill folder is removed before this
@@ -325,22 +229,34 @@ pub fn execute_with_stats(
 ) -> Result<(Vec<RecordBatch>, ExecStats)> {
     let run = Arc::new(Run {
         metrics: std::sync::Mutex::new(vec![None; graph.tasks.len()]),
-        cancel: AtomicBool::new(false),
+        graph,
         memory: env.memory,
         spill: SpillDir::new(config.spill_dir.clone()),
         batch_rows: config.batch_rows.max(1),
         activity: Activity::default(),
-        peak_held: AtomicUsize::new(0),
     });
-    let out = schedule(&graph, pool, config, env.progress.as_ref(), &run);
+    let spilled = || run.spill.stats().bytes.load(Ordering::Relaxed);
+    let progress = env
+        .progress
+        .map(|p| move |done, total| p(done, total, spilled()));
+    let outcome = Scheduler {
+        pool,
+        threads: config.threads,
+        synchronous: config.synchronous,
+        memory: &run.memory,
+        progress: progress.as_ref().map(|p| p as &dyn Fn(usize, usize)),
+    }
+    .run(&run);
+    let out = outcome.outputs.and_then(|outputs| into_batches(&outputs));
+    drop(progress);
     let spill = run.spill.stats();
     let stats = ExecStats {
-        tasks: graph.tasks.len(),
+        tasks: run.graph.tasks.len(),
         spilled_bytes: spill.bytes.load(Ordering::Relaxed),
         spill_files: spill.files.load(Ordering::Relaxed),
         spill_micros: spill.micros.load(Ordering::Relaxed),
         peak_memory: run.memory.peak(),
-        peak_held_outputs: run.peak_held.load(Ordering::Relaxed),
+        peak_held_outputs: outcome.peak_held,
         per_task: run
             .metrics
             .lock()
@@ -352,114 +268,18 @@ pub fn execute_with_stats(
     out.map(|batches| (batches, stats))
 }
 
-/// The scheduling loop.
-fn schedule(
-    graph: &Arc<TaskGraph>,
-    pool: &rayon::ThreadPool,
-    config: &EngineConfig,
-    progress: Option<&ProgressFn>,
-    run: &Arc<Run>,
-) -> Result<Vec<RecordBatch>> {
-    let cancel = &run.cancel;
-    let mut state = State::new(graph, &run.peak_held);
-    let total = graph.tasks.len();
-    let report = |done: usize| {
-        if let Some(p) = progress {
-            p(done, total, run.spill.stats().bytes.load(Ordering::Relaxed));
-        }
-    };
-    if config.synchronous {
-        let mut done = 0usize;
-        while let Some(id) = state.pop_ready() {
-            let deps = state.inputs(id)?;
-            let data = run_caught(graph, id, &deps, run)?;
-            drop(deps);
-            state.finish(id, data);
-            done += 1;
-            report(done);
-        }
-        return state.into_batches();
-    }
-
-    // Tasks in flight are `jobs.in_flight()`: started and not yet reported.
-    let mut jobs: Jobs<'static, (TaskId, Result<Data>)> =
-        Jobs::new(pool.current_thread_index().is_some());
-    let max_in_flight = config.threads.max(1);
-    let admit = run
-        .memory
-        .policy()
-        .admit_bytes(run.memory.limit(), max_in_flight);
-    let mut done = 0usize;
-    let mut first_error: Option<Error> = None;
-    loop {
-        while first_error.is_none() && jobs.in_flight() < max_in_flight {
-            // Admission: a task starts only when its share of the budget is free, so that
-            // producers wait while held outputs fill memory and consumers (taken first)
-            // drain them. With nothing running, a task always starts: operators spill.
-            if jobs.in_flight() > 0 && run.memory.available() < admit {
-                break;
-            }
-            let Some(id) = state.pop_ready() else { break };
-            let deps = match state.inputs(id) {
-                Ok(d) => d,
-                Err(e) => {
-                    first_error = Some(e);
-                    cancel.store(true, Ordering::Relaxed);
-                    break;
-                }
-            };
-            let (g, shared) = (Arc::clone(graph), Arc::clone(run));
-            jobs.spawn(
-                |job| pool.spawn(job),
-                move || {
-                    let result = run_caught(&g, id, &deps, &shared);
-                    // Let go of the inputs and the run before reporting, so that the run's
-                    // spill folder is gone when `execute` returns.
-                    drop(deps);
-                    drop(shared);
-                    (id, result)
-                },
-            );
-        }
-        // `None`: nothing in flight, and nothing more could start.
-        let Some(finished) = jobs.next() else { break };
-        let (id, result) = match finished {
-            Ok(finished) => finished,
-            // `run_caught` catches the task's panics; this is one in the scheduler's own code.
-            Err(panic) => {
-                if first_error.is_none() {
-                    first_error = Some(Error::Internal(format!("a task's job panicked: {panic}")));
-                    cancel.store(true, Ordering::Relaxed);
-                }
-                continue;
-            }
-        };
-        match result {
-            Ok(data) if first_error.is_none() => {
-                done += 1;
-                state.finish(id, data);
-                report(done);
-            }
-            Ok(_) | Err(Error::Cancelled) => {}
-            Err(e) => {
-                if first_error.is_none() {
-                    first_error = Some(e);
-                    cancel.store(true, Ordering::Relaxed);
-                }
+/// The batches of the graph's outputs, in order (empty batches dropped).
+fn into_batches(outputs: &[Arc<Data>]) -> Result<Vec<RecordBatch>> {
+    let mut out = Vec::new();
+    for data in outputs {
+        match data.as_ref() {
+            Data::Batches(b) => out.extend(b.iter().filter(|b| b.num_rows() > 0).cloned()),
+            Data::States(_) | Data::Buckets(_) | Data::Runs(_) | Data::Table(_) => {
+                return Err(Error::Internal("the graph ends in partial states".into()));
             }
         }
     }
-    if let Some(e) = first_error {
-        return Err(e);
-    }
-    if done != graph.tasks.len() {
-        return Err(Error::Internal(format!(
-            "{} of {} tasks ran; the graph has a cycle",
-            done,
-            graph.tasks.len()
-        )));
-    }
-    state.into_batches()
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -12,19 +12,21 @@
 //! # Scheduling
 //!
 //! `compute` first collects the graph reachable from the node, in topological order (each
-//! node after its inputs, numbered from 0; `explain` and `to_dot` use the same numbers).
-//! Then, as in `dask/local.py` and the DataFrame scheduler, the calling thread keeps the
-//! state and the pool runs the nodes:
+//! node after its inputs, numbered from 0; `explain` and `to_dot` use the same numbers),
+//! and gives each node a depth: 0 for a leaf, else one more than its deepest input. Then
+//! the engine's scheduler runs it ([`spillway_engine::scheduler`], the one that runs
+//! DataFrame tasks), with its policy:
 //!
-//! - `waiting`: inputs each node still waits for; a node with none is ready.
-//! - `ready`: a stack, so the node that became ready last runs first: a branch is
-//!   finished, and its inputs released, before another is started (depth first).
-//! - `unread`: consumers that still have to read each value; when the last one has run,
-//!   the value is dropped. The output counts one more reader.
-//! - at most `threads` nodes run at once; independent branches run in parallel.
-//!
-//! The nodes are [`Jobs`]: computed from inside pool work (a node or a task that itself
-//! computes a graph), the waiting thread runs its own nodes rather than block the pool.
+//! - ready nodes deepest first, then lowest number: a node whose inputs are ready runs
+//!   before another leaf starts, so a branch is finished, and its inputs released, before
+//!   another is started;
+//! - a value is dropped as soon as its last reader has run (the output counts one more);
+//! - at most `threads` nodes run at once, independent branches in parallel, and with one
+//!   running another starts only while the memory policy's admission share of the
+//!   session's budget ([`Session::memory`]) is free: a node that runs DataFrame work does
+//!   not start into a full budget;
+//! - computed from inside pool work (a node or a task that itself computes a graph), the
+//!   waiting thread runs its own nodes rather than block the pool.
 //!
 //! The first failure (a closure's error or panic, as [`Error::UserFunction`] /
 //! [`Error::UserPanic`] naming the node as `name[number]`) stops the scheduling: nothing
@@ -36,9 +38,10 @@ use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use spillway_engine::jobs::Jobs;
+use spillway_engine::scheduler::{Dag, Scheduler};
 use spillway_planner::error::{UserError, panic_message};
 use spillway_planner::udf::short_type_name;
 use spillway_planner::{Error, Result};
@@ -392,16 +395,27 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     /// (`name[number]`, as in [`Delayed::explain`]). The running nodes are waited for
     /// before this returns.
     pub fn compute(&self, session: &Session) -> Result<T> {
-        let graph = Graph::of(&self.node);
+        let graph = Arc::new(Graph::of(&self.node));
         let bar = Bar::start(
             session,
             session.config().progress,
             "delayed",
             Some(graph.nodes.len()),
         );
-        let value = run(&graph, session, &bar);
+        let progress = |_done: usize, _total: usize| bar.inc(1);
+        let outcome = Scheduler {
+            pool: session.pool(),
+            threads: session.config().threads,
+            synchronous: session.config().synchronous,
+            memory: session.memory(),
+            progress: Some(&progress),
+        }
+        .run(&graph);
         bar.finish();
-        let value = value?
+        let value = outcome
+            .outputs?
+            .pop()
+            .ok_or_else(|| Error::Internal("a delayed graph without its output".into()))?
             .downcast::<T>()
             .map_err(|_| Error::Internal("a delayed graph's output has the wrong type".into()))?;
         Arc::try_unwrap(value)
@@ -409,22 +423,28 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     }
 }
 
-/// The graph reachable from one node, in topological order (the node itself last).
-struct Graph<'a> {
-    nodes: Vec<&'a Node>,
+/// The graph reachable from one node, in topological order (the node itself last), as
+/// the scheduler runs it.
+struct Graph {
+    nodes: Vec<Arc<Node>>,
     /// Each node's inputs, as positions in `nodes` (in the node's own order).
     deps: Vec<Vec<usize>>,
+    /// Each node's longest path from a leaf: the scheduler runs the deepest ready first.
+    depth: Vec<usize>,
+    /// The last node: the graph's output.
+    root: usize,
 }
 
-impl<'a> Graph<'a> {
+impl Graph {
     /// Depth-first, post-order, without recursion (a chain may be long).
-    fn of(root: &'a Node) -> Self {
+    fn of(root: &Arc<Node>) -> Self {
         let mut index: HashMap<*const Node, usize> = HashMap::new();
         let mut nodes = Vec::new();
         let mut deps = Vec::new();
-        let mut stack: Vec<(&'a Node, usize)> = vec![(root, 0)];
+        let mut depth = Vec::new();
+        let mut stack: Vec<(&Arc<Node>, usize)> = vec![(root, 0)];
         while let Some((node, next)) = stack.last_mut() {
-            let node: &'a Node = node;
+            let node: &Arc<Node> = node;
             if let Some(dep) = node.deps.get(*next) {
                 *next += 1;
                 // A graph built bottom-up has no cycle, so a node met again is finished.
@@ -434,16 +454,18 @@ impl<'a> Graph<'a> {
                 continue;
             }
             stack.pop();
-            deps.push(
-                node.deps
-                    .iter()
-                    .map(|d| index[&Arc::as_ptr(d)])
-                    .collect::<Vec<_>>(),
-            );
-            index.insert(std::ptr::from_ref(node), nodes.len());
-            nodes.push(node);
+            let inputs: Vec<usize> = node.deps.iter().map(|d| index[&Arc::as_ptr(d)]).collect();
+            depth.push(inputs.iter().map(|&d| depth[d] + 1).max().unwrap_or(0));
+            deps.push(inputs);
+            index.insert(Arc::as_ptr(node), nodes.len());
+            nodes.push(Arc::clone(node));
         }
-        Graph { nodes, deps }
+        Graph {
+            root: nodes.len() - 1,
+            nodes,
+            deps,
+            depth,
+        }
     }
 
     fn label(&self, i: usize) -> String {
@@ -451,67 +473,32 @@ impl<'a> Graph<'a> {
     }
 }
 
-/// The scheduler's state (see the module documentation).
-struct State<'g> {
-    deps: &'g [Vec<usize>],
-    waiting: Vec<usize>,
-    dependents: Vec<Vec<usize>>,
-    unread: Vec<usize>,
-    values: Vec<Option<Value>>,
-    ready: Vec<usize>,
-}
+impl Dag for Graph {
+    type Output = dyn Any + Send + Sync;
 
-impl<'g> State<'g> {
-    fn new(graph: &'g Graph<'_>) -> Self {
-        let n = graph.nodes.len();
-        let mut dependents = vec![Vec::new(); n];
-        let mut unread = vec![0; n];
-        for (i, deps) in graph.deps.iter().enumerate() {
-            for &d in deps {
-                dependents[d].push(i);
-                unread[d] += 1;
-            }
-        }
-        unread[n - 1] += 1;
-        // Reversed, so that the lowest-numbered leaf runs first.
-        let ready = (0..n).rev().filter(|&i| graph.deps[i].is_empty()).collect();
-        State {
-            deps: &graph.deps,
-            waiting: graph.deps.iter().map(Vec::len).collect(),
-            dependents,
-            unread,
-            values: vec![None; n],
-            ready,
-        }
+    fn nodes(&self) -> usize {
+        self.nodes.len()
     }
 
-    fn inputs(&self, i: usize) -> Result<Vec<Value>> {
-        self.deps[i]
-            .iter()
-            .map(|&d| {
-                self.values[d].clone().ok_or_else(|| {
-                    Error::Internal(format!("delayed node {i} ran before its input {d}"))
-                })
-            })
-            .collect()
+    fn deps(&self, node: usize) -> &[usize] {
+        &self.deps[node]
     }
 
-    /// Records a finished node: releases the inputs it was the last reader of and readies
-    /// the nodes that waited only for it.
-    fn finish(&mut self, i: usize, value: Value) {
-        self.values[i] = Some(value);
-        for &d in &self.deps[i] {
-            self.unread[d] -= 1;
-            if self.unread[d] == 0 {
-                self.values[d] = None;
-            }
-        }
-        for &t in &self.dependents[i] {
-            self.waiting[t] -= 1;
-            if self.waiting[t] == 0 {
-                self.ready.push(t);
-            }
-        }
+    fn depth(&self, node: usize) -> usize {
+        self.depth[node]
+    }
+
+    fn outputs(&self) -> &[usize] {
+        std::slice::from_ref(&self.root)
+    }
+
+    fn name(&self, node: usize) -> String {
+        self.label(node)
+    }
+
+    /// The closures do not look at `cancel`: the scheduler starts no node once it is up.
+    fn run(&self, node: usize, inputs: Vec<Value>, _cancel: &AtomicBool) -> Result<Value> {
+        call(&*self.nodes[node].func, inputs).map_err(|f| node_error(self, node, f))
     }
 }
 
@@ -530,7 +517,7 @@ fn call(func: &NodeFn, inputs: Vec<Value>) -> std::result::Result<Value, Failure
 }
 
 /// The error of a failed node, naming it.
-fn node_error(graph: &Graph<'_>, i: usize, failure: Failure) -> Error {
+fn node_error(graph: &Graph, i: usize, failure: Failure) -> Error {
     let function = graph.label(i);
     match failure {
         Failure::User(e) => Error::UserFunction {
@@ -544,78 +531,6 @@ fn node_error(graph: &Graph<'_>, i: usize, failure: Failure) -> Error {
             Error::Internal(format!("delayed node {function}: {message}"))
         }
     }
-}
-
-/// Runs the graph and returns the last node's value.
-fn run(graph: &Graph<'_>, session: &Session, bar: &Bar) -> Result<Value> {
-    let n = graph.nodes.len();
-    let mut state = State::new(graph);
-    let mut done = 0usize;
-    if session.config().synchronous {
-        while let Some(i) = state.ready.pop() {
-            let inputs = state.inputs(i)?;
-            let value = call(&*graph.nodes[i].func, inputs).map_err(|f| node_error(graph, i, f))?;
-            state.finish(i, value);
-            done += 1;
-            bar.inc(1);
-        }
-    } else {
-        let mut jobs: Jobs<'static, (usize, std::result::Result<Value, Failure>)> =
-            Jobs::new(session.pool().current_thread_index().is_some());
-        let max_in_flight = session.config().threads.max(1);
-        let mut first_error: Option<Error> = None;
-        loop {
-            while first_error.is_none() && jobs.in_flight() < max_in_flight {
-                let Some(i) = state.ready.pop() else { break };
-                let inputs = match state.inputs(i) {
-                    Ok(inputs) => inputs,
-                    Err(e) => {
-                        first_error = Some(e);
-                        break;
-                    }
-                };
-                let func = Arc::clone(&graph.nodes[i].func);
-                jobs.spawn(
-                    |job| session.pool().spawn(job),
-                    move || (i, call(&*func, inputs)),
-                );
-            }
-            // `None`: nothing in flight, and nothing more could start.
-            let Some(finished) = jobs.next() else { break };
-            let (i, result) = match finished {
-                Ok(finished) => finished,
-                // `call` catches the node's panics: this is one in this module.
-                Err(panic) => {
-                    first_error.get_or_insert(Error::Internal(format!(
-                        "a delayed node's job panicked: {panic}"
-                    )));
-                    continue;
-                }
-            };
-            match result {
-                Ok(value) if first_error.is_none() => {
-                    state.finish(i, value);
-                    done += 1;
-                    bar.inc(1);
-                }
-                Ok(_) => {}
-                Err(failure) => {
-                    if first_error.is_none() {
-                        first_error = Some(node_error(graph, i, failure));
-                    }
-                }
-            }
-        }
-        if let Some(e) = first_error {
-            return Err(e);
-        }
-    }
-    if done != n {
-        return Err(Error::Internal(format!("{done} of {n} delayed nodes ran")));
-    }
-    state.values[n - 1]
-        .take()
-        .ok_or_else(|| Error::Internal("the delayed graph's output was released".into()))
 }
 
 /// `alloc::vec::Vec<(f64, my_crate::Point)>` → `Vec<(f64, Point)>`: every path shortened

@@ -160,3 +160,94 @@ fn explain_and_dot_draw_the_graph_with_the_errors_numbers() {
     );
     assert_eq!(d.compute(&session(2)).unwrap(), vec![4, 3]);
 }
+
+#[test]
+fn delayed_nodes_run_branch_by_branch_and_release_values_on_the_way() {
+    //   a0    b0
+    //   |     |
+    //   a1    b1
+    //   |     |
+    //   a2    b2
+    //     \  /
+    //     both
+    //
+    // One at a time, deepest ready node first: a branch is finished before the other
+    // starts (a0, a1, a2, b0, b1, b2), and by the time b0 runs, a0 and a1 have been
+    // dropped (a2 waits for `both`).
+    struct Tracked(Arc<AtomicUsize>);
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    for synchronous in [true, false] {
+        let s = Session::builder()
+            .threads(1)
+            .synchronous(synchronous)
+            .progress(Progress::Never)
+            .build()
+            .unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let step = |name: String| {
+            let (log, dropped) = (Arc::clone(&log), Arc::clone(&dropped));
+            move || {
+                let gone = dropped.load(Ordering::SeqCst);
+                log.lock().unwrap().push(format!("{name} ({gone} dropped)"));
+                Tracked(Arc::clone(&dropped))
+            }
+        };
+        let branch = |b: &str| {
+            let mut node = Delayed::new(step(format!("{b}0")));
+            for k in 1..3 {
+                let f = step(format!("{b}{k}"));
+                node = node.map(move |_| f());
+            }
+            node
+        };
+        let both = branch("a").map2(&branch("b"), |_, _| ()).named("both");
+        both.compute(&s).unwrap();
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                "a0 (0 dropped)",
+                "a1 (0 dropped)",
+                "a2 (1 dropped)",
+                "b0 (2 dropped)",
+                "b1 (2 dropped)",
+                "b2 (3 dropped)"
+            ],
+            "synchronous: {synchronous}"
+        );
+        assert_eq!(dropped.load(Ordering::SeqCst), 6);
+    }
+}
+
+#[test]
+fn delayed_nodes_are_admitted_by_the_sessions_memory_budget() {
+    // 64 MiB, 60 held elsewhere: 4 MiB free is less than the admission share (a quarter
+    // over 2 in flight, 8 MiB), so with one node running no other starts.
+    let s = Session::builder()
+        .threads(2)
+        .memory_limit(64 << 20)
+        .progress(Progress::Never)
+        .build()
+        .unwrap();
+    let mut held = s.memory().reserve("held elsewhere");
+    held.try_grow(60 << 20).unwrap();
+    let at_once = Arc::new(Concurrency::default());
+    let leaves = (0..6_u64).map(|i| {
+        let c = Arc::clone(&at_once);
+        Delayed::new(move || {
+            c.run(|| {
+                std::thread::sleep(Duration::from_millis(5));
+                i
+            })
+        })
+    });
+    let total = Delayed::all(leaves).map(|v| v.iter().sum::<u64>());
+    let answer = within(WATCHDOG, move || total.compute(&s).unwrap());
+    assert_eq!(answer, 15);
+    assert_eq!(at_once.max.load(Ordering::SeqCst), 1);
+    drop(held);
+}
