@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Markdown table of an A/B run (benches/ab.sh): per query, the median inner time of each
-build, their ratio, and whether every answer checksum of the new build equals the old's.
+build, their ratio, the median CPU time (user + sys of the process, steadier than wall time
+when other work shares the machine), and whether every answer checksum of the new build
+equals the old's.
 
     python3 benches/ab_table.py benches/results/ab-<date>.jsonl
 """
@@ -20,9 +22,9 @@ def main():
             key = (f"{workload} {r.get('query') or '?'}", r["label"])
             runs.setdefault(key, []).append(r)
     queries = OrderedDict((q, None) for q, _ in runs)
-    print("| query | base s (median) | new s (median) | new / base | runs | checksums |")
-    print("|---|---|---|---|---|---|")
-    ratios, all_same = [], True
+    print("| query | base s (median) | new s (median) | new / base | base CPU s | new CPU s | CPU new / base | runs | checksums |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    ratios, cpu_ratios, all_same = [], [], True
     for q in queries:
         base = [r for r in runs.get((q, "base"), []) if r.get("status") == "ok"]
         new = [r for r in runs.get((q, "new"), []) if r.get("status") == "ok"]
@@ -36,10 +38,14 @@ def main():
         same = len(sums) == 1
         all_same &= same
         ratios.append(n / b)
-        print(f"| {q} | {b:.3f} | {n:.3f} | {n / b:.2f} | {len(base)}+{len(new)} | {'equal' if same else 'DIFFER'} |")
+        cpu = lambda rs: statistics.median(r.get("user_s", 0) + r.get("sys_s", 0) for r in rs)
+        cb, cn = cpu(base), cpu(new)
+        cpu_ratios.append(cn / cb if cb else 1.0)
+        print(f"| {q} | {b:.3f} | {n:.3f} | {n / b:.2f} | {cb:.2f} | {cn:.2f} | {cpu_ratios[-1]:.2f} | {len(base)}+{len(new)} | {'equal' if same else 'DIFFER'} |")
     if ratios:
         geo = math.exp(sum(map(math.log, ratios)) / len(ratios))
-        print(f"\ngeomean new / base: {geo:.3f}; checksums {'all equal' if all_same else 'NOT all equal'}")
+        cgeo = math.exp(sum(map(math.log, cpu_ratios)) / len(cpu_ratios))
+        print(f"\ngeomean new / base: {geo:.3f} (time), {cgeo:.3f} (CPU); checksums {'all equal' if all_same else 'NOT all equal'}")
 
 
 if __name__ == "__main__":

@@ -297,6 +297,7 @@ impl<T: Element> FromScalar for Option<T> {
         if value.is_null() {
             return Ok(None);
         }
+        check_no_fraction_lost(value, &T::data_type(), std::any::type_name::<T>())?;
         let cast = value
             .cast_to(&T::data_type())
             .map_err(|_| Error::Conversion {
@@ -304,6 +305,39 @@ impl<T: Element> FromScalar for Option<T> {
                 target: std::any::type_name::<T>(),
             })?;
         Ok(T::values(cast.as_array())?.next().flatten())
+    }
+}
+
+/// A conversion to an integer type of a value with a fraction (a float, or a decimal with
+/// digits after the point) would truncate it silently: that is a [`Error::Conversion`]
+/// (`mean().compute::<i64>()` of 5.9988 is an error, not 5). Round first, or ask for a
+/// float.
+fn check_no_fraction_lost(value: &ScalarValue, to: &DataType, target: &'static str) -> Result<()> {
+    if !to.is_integer() {
+        return Ok(());
+    }
+    let array = value.as_array();
+    let whole = match value.data_type() {
+        DataType::Float64 => array.as_primitive::<Float64Type>().value(0).fract() == 0.0,
+        DataType::Float32 => array.as_primitive::<Float32Type>().value(0).fract() == 0.0,
+        DataType::Float16 => f64::from(array.as_primitive::<Float16Type>().value(0)).fract() == 0.0,
+        DataType::Decimal128(_, scale) if *scale > 0 => {
+            let unscaled = array
+                .as_primitive::<arrow::datatypes::Decimal128Type>()
+                .value(0);
+            10_i128
+                .checked_pow(u32::from(scale.unsigned_abs()))
+                .is_none_or(|unit| unscaled % unit == 0)
+        }
+        _ => true,
+    };
+    if whole {
+        Ok(())
+    } else {
+        Err(Error::Conversion {
+            value: format!("{value:?}"),
+            target,
+        })
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod csv_files;
 mod expressions;
+mod faults;
 mod files;
 mod frame;
 mod functions;

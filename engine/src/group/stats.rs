@@ -101,7 +101,14 @@ pub(super) fn quantile(xs: &mut [f64], q: Option<f64>) -> Option<f64> {
         Some(q) => {
             let pos = q * (n - 1) as f64;
             let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-            xs[lo] + (xs[hi] - xs[lo]) * (pos - lo as f64)
+            let frac = pos - lo as f64;
+            // On a value itself (quantile 0 and 1 among them) there is nothing to
+            // interpolate: `a + (b - a) * 0` would be NaN next to an infinity.
+            if frac == 0.0 {
+                xs[lo]
+            } else {
+                xs[lo] + (xs[hi] - xs[lo]) * frac
+            }
         }
     })
 }

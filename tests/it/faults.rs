@@ -1,0 +1,84 @@
+//! Faults that once gave a silent wrong answer (issue 12): each now gives the right answer
+//! or a typed error, whatever the partitioning.
+
+use spillway::arrow::array::AsArray;
+use spillway::arrow::datatypes::{Float64Type, Int64Type};
+use spillway::prelude::*;
+
+fn session() -> Session {
+    Session::builder().threads(2).build().unwrap()
+}
+
+#[test]
+fn a_lossy_conversion_of_a_result_is_an_error_not_a_truncation() {
+    let s = session();
+    let xs = s.from_vec("x", vec![5.9988_f64], 1).unwrap();
+    let err = xs.mean().compute::<i64>().unwrap_err();
+    assert!(matches!(err, Error::Conversion { .. }), "{err}");
+    assert!(err.to_string().contains("5.9988"), "{err}");
+    assert_eq!(xs.mean().compute::<f64>().unwrap(), 5.9988);
+    // Whole values still convert, from floats and integers alike.
+    let whole = s.from_vec("x", vec![2.0_f64, 4.0], 2).unwrap();
+    assert_eq!(whole.sum().compute::<i64>().unwrap(), 6);
+    let ints = s.from_vec("n", vec![1_i64, 2, 3], 2).unwrap();
+    assert_eq!(ints.sum().compute::<f64>().unwrap(), 6.0);
+    assert_eq!(ints.sum().compute::<i32>().unwrap(), 6);
+}
+
+#[test]
+fn quantile_zero_and_one_are_the_minimum_and_maximum_even_when_infinite() {
+    let s = session();
+    for nparts in [1, 2, 3] {
+        let low = s
+            .from_vec("x", vec![f64::NEG_INFINITY, 1.0, 5.0], nparts)
+            .unwrap();
+        assert_eq!(
+            low.quantile(0.0).compute::<f64>().unwrap(),
+            f64::NEG_INFINITY
+        );
+        assert_eq!(low.quantile(1.0).compute::<f64>().unwrap(), 5.0);
+        let high = s
+            .from_vec("x", vec![1.0, 2.0, f64::INFINITY], nparts)
+            .unwrap();
+        assert_eq!(high.quantile(1.0).compute::<f64>().unwrap(), f64::INFINITY);
+        assert_eq!(high.quantile(0.0).compute::<f64>().unwrap(), 1.0);
+        assert_eq!(high.quantile(0.5).compute::<f64>().unwrap(), 2.0);
+        // Grouped, the same.
+        let g = s
+            .from_vec(
+                "x",
+                vec![f64::NEG_INFINITY, 1.0, 5.0, 1.0, 2.0, f64::INFINITY],
+                nparts,
+            )
+            .unwrap()
+            .into_frame()
+            .with_column(col("x").apply(|x: f64| i64::from(x > 4.0)).alias("g"))
+            .unwrap()
+            .group_by([col("g")])
+            .agg([
+                col("x").quantile(0.0).alias("q0"),
+                col("x").quantile(1.0).alias("q1"),
+            ])
+            .unwrap()
+            .sort([col("g").asc()])
+            .unwrap()
+            .collect_batch()
+            .unwrap();
+        let q0 = g.column(1).as_primitive::<Float64Type>();
+        let q1 = g.column(2).as_primitive::<Float64Type>();
+        assert_eq!(
+            g.column(0).as_primitive::<Int64Type>().values().to_vec(),
+            vec![0, 1]
+        );
+        assert_eq!(
+            (q0.value(0), q1.value(0)),
+            (f64::NEG_INFINITY, 2.0),
+            "nparts {nparts}"
+        );
+        assert_eq!(
+            (q0.value(1), q1.value(1)),
+            (5.0, f64::INFINITY),
+            "nparts {nparts}"
+        );
+    }
+}
