@@ -146,13 +146,16 @@ impl SessionBuilder {
         self
     }
 
-    /// Checks the configuration and starts the pool.
+    /// Checks the configuration and the spill folder, and starts the pool.
     ///
     /// # Errors
-    /// [`Error::Config`] naming the setting that is out of range, or the pool that could
-    /// not be started.
+    /// [`Error::Config`] naming the setting that is out of range (`threads` at most
+    /// [`max_threads`](spillway_planner::config::max_threads)), or the pool that could not
+    /// be started; [`Error::Io`] naming a spill folder that is missing, not a folder, or
+    /// not writable.
     pub fn build(self) -> Result<Session> {
         self.config.validate()?;
+        spillway_engine::spill::SpillDir::check(&self.config.spill_dir)?;
         let unobserved = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&unobserved);
         let pool = rayon::ThreadPoolBuilder::new()

@@ -61,6 +61,29 @@ impl SpillDir {
         self.dir.get()?.as_ref().ok().map(tempfile::TempDir::path)
     }
 
+    /// Checks that spill folders can be made under `parent`: it exists, is a folder, and a
+    /// file can be created in it (and is removed at once). Run when a session is built, so
+    /// that a missing or read-only spill folder is reported then, not at the first spill.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming `parent` and what is wrong.
+    pub fn check(parent: &Path) -> Result<()> {
+        let fail = |what: String| Error::Io {
+            path: parent.to_path_buf(),
+            source: std::io::Error::other(what),
+        };
+        if !parent.is_dir() {
+            return Err(fail(if parent.exists() {
+                "the spill folder is not a folder".into()
+            } else {
+                "the spill folder does not exist".into()
+            }));
+        }
+        tempfile::tempfile_in(parent)
+            .map(drop)
+            .map_err(|e| fail(format!("cannot write in the spill folder: {e}")))
+    }
+
     fn folder(&self) -> Result<&Path> {
         let dir = self.dir.get_or_init(|| {
             tempfile::Builder::new()

@@ -110,6 +110,14 @@ impl Default for SessionConfig {
     }
 }
 
+/// The most worker threads a session may start: 16 per core, at least 256. Threads beyond
+/// the cores only help closures that wait (on I/O, say); thousands of them take a minute
+/// just to start, so more is a configuration error, not a slow start.
+pub fn max_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (16 * cores).max(256)
+}
+
 /// The platform's temporary folder, as every tool finds it: `TMPDIR` on Unix (else
 /// `/tmp`), `GetTempPath` on Windows. Besides [`SessionConfig::from_env`], this is the one
 /// place the environment is consulted, and only for that platform convention; the default
@@ -255,6 +263,14 @@ impl SessionConfig {
         }
         if self.fan_in < 2 {
             return Err(Error::Config("fan_in must be at least 2".into()));
+        }
+        let most = max_threads();
+        if self.threads > most {
+            return Err(Error::Config(format!(
+                "threads must be at most {most} on this machine (16 per core, at least 256; \
+                 each is an operating-system thread started with the session), got {}",
+                self.threads
+            )));
         }
         Ok(())
     }

@@ -82,3 +82,31 @@ fn quantile_zero_and_one_are_the_minimum_and_maximum_even_when_infinite() {
         );
     }
 }
+
+#[test]
+fn absurd_thread_counts_are_refused_at_once() {
+    let started = std::time::Instant::now();
+    let err = Session::builder().threads(10_000).build().unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err}");
+    assert!(err.to_string().contains("threads must be at most"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(Session::builder().threads(64).build().is_ok());
+}
+
+#[test]
+fn a_spill_folder_that_cannot_be_used_is_reported_when_the_session_is_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere");
+    let err = Session::builder().spill_dir(&missing).build().unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err}");
+    assert!(err.to_string().contains("nowhere"), "{err}");
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let err = Session::builder().spill_dir(&file).build().unwrap_err();
+    assert!(err.to_string().contains("not a folder"), "{err}");
+    // Nothing is left behind by the check.
+    assert!(Session::builder().spill_dir(dir.path()).build().is_ok());
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "the check left files: {left:?}");
+}
