@@ -42,7 +42,9 @@
 //! - `unread`: readers that still have to read each output (graph outputs count one more);
 //!   at 0 the output is dropped from `results`.
 //! - `results`: the outputs held now, `held` of them (`peak_held` at most).
-//! - `ready`: a max-heap of `(depth, Reverse(node))`: the ready order above.
+//! - `ready` ([`Ready`]): the ready nodes, taken in the ready order above: the nodes ready
+//!   from the start, sorted once, and a max-heap of `(depth, Reverse(node))` for those
+//!   readied since.
 //! - and, in the loop: the [`Jobs`] in flight, the count of nodes done, the first error,
 //!   and `Shared`, the graph and the cancel flag every job holds (one count to touch per
 //!   job: at a few microseconds a node, shared counts are what a scheduler pays for).
@@ -127,7 +129,35 @@ struct State<'g, D: Dag> {
     results: Vec<Option<Arc<D::Output>>>,
     held: usize,
     peak_held: usize,
-    ready: BinaryHeap<(usize, Reverse<usize>)>,
+    ready: Ready,
+}
+
+/// A ready node's rank: the greatest goes first (deepest, then lowest number).
+type Rank = (usize, Reverse<usize>);
+
+/// The ready nodes, in the ready order. The sources (ready from the start, often most of
+/// a wide graph) are sorted once and taken from the end, one step each; the nodes readied
+/// during the run go through a heap, which stays about as small as the work in flight.
+struct Ready {
+    /// The nodes ready from the start, the next one last.
+    sources: Vec<Rank>,
+    /// The nodes readied since.
+    readied: BinaryHeap<Rank>,
+}
+
+impl Ready {
+    fn pop(&mut self) -> Option<usize> {
+        let from_heap = match (self.readied.peek(), self.sources.last()) {
+            (Some(r), Some(s)) => r > s,
+            (r, _) => r.is_some(),
+        };
+        let next = if from_heap {
+            self.readied.pop()
+        } else {
+            self.sources.pop()
+        };
+        next.map(|(_, Reverse(id))| id)
+    }
 }
 
 impl<'g, D: Dag> State<'g, D> {
@@ -147,7 +177,12 @@ impl<'g, D: Dag> State<'g, D> {
         for &o in dag.outputs() {
             unread[o] += 1;
         }
-        let mut s = State {
+        let mut sources: Vec<Rank> = (0..n)
+            .filter(|&id| waiting[id] == 0)
+            .map(|id| (dag.depth(id), Reverse(id)))
+            .collect();
+        sources.sort_unstable();
+        State {
             dag,
             waiting,
             dependents,
@@ -155,22 +190,19 @@ impl<'g, D: Dag> State<'g, D> {
             results: (0..n).map(|_| None).collect(),
             held: 0,
             peak_held: 0,
-            ready: BinaryHeap::new(),
-        };
-        for id in 0..n {
-            if s.waiting[id] == 0 {
-                s.push_ready(id);
-            }
+            ready: Ready {
+                sources,
+                readied: BinaryHeap::new(),
+            },
         }
-        s
     }
 
     fn push_ready(&mut self, id: usize) {
-        self.ready.push((self.dag.depth(id), Reverse(id)));
+        self.ready.readied.push((self.dag.depth(id), Reverse(id)));
     }
 
     fn pop_ready(&mut self) -> Option<usize> {
-        self.ready.pop().map(|(_, Reverse(id))| id)
+        self.ready.pop()
     }
 
     fn inputs(&self, id: usize) -> Result<Vec<Arc<D::Output>>> {

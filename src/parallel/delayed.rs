@@ -427,6 +427,8 @@ impl<T: Send + Sync + 'static> Delayed<T> {
 /// the scheduler runs it.
 struct Graph {
     nodes: Vec<Arc<Node>>,
+    /// Each node's closure, at hand: a job reads its closure without reading its node.
+    funcs: Vec<Arc<NodeFn>>,
     /// Each node's inputs, as positions in `nodes` (in the node's own order).
     deps: Vec<Vec<usize>>,
     /// Each node's longest path from a leaf: the scheduler runs the deepest ready first.
@@ -442,6 +444,7 @@ impl Graph {
         let mut nodes = Vec::new();
         let mut deps = Vec::new();
         let mut depth = Vec::new();
+        let mut funcs = Vec::new();
         let mut stack: Vec<(&Arc<Node>, usize)> = vec![(root, 0)];
         while let Some((node, next)) = stack.last_mut() {
             let node: &Arc<Node> = node;
@@ -458,11 +461,13 @@ impl Graph {
             depth.push(inputs.iter().map(|&d| depth[d] + 1).max().unwrap_or(0));
             deps.push(inputs);
             index.insert(Arc::as_ptr(node), nodes.len());
+            funcs.push(Arc::clone(&node.func));
             nodes.push(Arc::clone(node));
         }
         Graph {
             root: nodes.len() - 1,
             nodes,
+            funcs,
             deps,
             depth,
         }
@@ -498,7 +503,7 @@ impl Dag for Graph {
 
     /// The closures do not look at `cancel`: the scheduler starts no node once it is up.
     fn run(&self, node: usize, inputs: Vec<Value>, _cancel: &AtomicBool) -> Result<Value> {
-        call(&*self.nodes[node].func, inputs).map_err(|f| node_error(self, node, f))
+        call(&*self.funcs[node], inputs).map_err(|f| node_error(self, node, f))
     }
 }
 
