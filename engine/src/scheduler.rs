@@ -42,7 +42,7 @@
 //! - `unread`: readers that still have to read each output (graph outputs count one more);
 //!   at 0 the output is dropped from `results`.
 //! - `results`: the outputs held now, `held` of them (`peak_held` at most).
-//! - `ready` ([`Ready`]): the ready nodes, taken in the ready order above: the nodes ready
+//! - `ready` (`Ready`): the ready nodes, taken in the ready order above: the nodes ready
 //!   from the start, sorted once, and a max-heap of `(depth, Reverse(node))` for those
 //!   readied since.
 //! - and, in the loop: the [`Jobs`] in flight, each a node's [`Task`] (holding what that
