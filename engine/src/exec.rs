@@ -28,7 +28,7 @@ use crate::config::EngineConfig;
 use crate::graph::{TaskGraph, TaskId};
 use crate::memory::{Activity, MemoryPool};
 use crate::ops::{Data, TaskContext, TaskTally, run_task};
-use crate::scheduler::{Dag, Scheduler};
+use crate::scheduler::{Dag, Scheduler, Task};
 use crate::spill::SpillDir;
 
 /// A progress callback: `(tasks done, tasks in the graph, bytes spilled so far)`.
@@ -128,9 +128,10 @@ pub struct TaskMetrics {
     pub spilled_bytes: u64,
 }
 
-/// What every task of one run shares: the graph as the scheduler sees it.
+/// What every task of one run shares.
 struct Run {
     graph: Arc<TaskGraph>,
+    cancel: AtomicBool,
     metrics: std::sync::Mutex<Vec<Option<TaskMetrics>>>,
     memory: Arc<MemoryPool>,
     spill: Arc<SpillDir>,
@@ -138,45 +139,73 @@ struct Run {
     activity: Activity,
 }
 
-impl Dag for Run {
+/// The run's task graph as the scheduler sees it.
+struct Tasks(Arc<Run>);
+
+impl Dag for Tasks {
     type Output = Data;
+    type Task = RunTask;
 
     fn nodes(&self) -> usize {
-        self.graph.tasks.len()
+        self.0.graph.tasks.len()
     }
 
     fn deps(&self, node: usize) -> &[usize] {
-        &self.graph.tasks[node].deps
+        &self.0.graph.tasks[node].deps
     }
 
     /// Stages are numbered from the scans down: deepest stage first.
     fn depth(&self, node: usize) -> usize {
-        self.graph.tasks[node].stage
+        self.0.graph.tasks[node].stage
     }
 
     fn outputs(&self) -> &[usize] {
-        &self.graph.outputs
+        &self.0.graph.outputs
     }
 
     fn name(&self, node: usize) -> String {
-        self.graph.task_name(node)
+        self.0.graph.task_name(node)
     }
 
-    fn run(&self, id: TaskId, deps: Vec<Arc<Data>>, cancel: &AtomicBool) -> Result<Arc<Data>> {
-        self.run_caught(id, &deps, cancel).map(Arc::new)
+    fn task(&self, node: usize) -> RunTask {
+        RunTask {
+            run: Arc::clone(&self.0),
+            id: node,
+        }
+    }
+
+    fn cancel(&self) {
+        self.0.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+/// One task of the run, on a worker.
+struct RunTask {
+    run: Arc<Run>,
+    id: TaskId,
+}
+
+impl Task<Data> for RunTask {
+    fn run(self, deps: Vec<Arc<Data>>) -> Result<Arc<Data>> {
+        if self.run.cancel.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
+        // `deps` and `self.run` are dropped on return, before the scheduler hears of it,
+        // so the run's spill folder is gone when `execute` returns.
+        self.run.run_caught(self.id, &deps).map(Arc::new)
     }
 }
 
 impl Run {
     /// Runs one task with panics caught.
-    fn run_caught(&self, id: TaskId, deps: &[Arc<Data>], cancel: &AtomicBool) -> Result<Data> {
+    fn run_caught(&self, id: TaskId, deps: &[Arc<Data>]) -> Result<Data> {
         let graph = &*self.graph;
         let task = &graph.tasks[id];
         let started = std::time::Instant::now();
         let tally = TaskTally::default();
         let ctx = TaskContext {
             name: graph.task_name(id),
-            cancel,
+            cancel: &self.cancel,
             memory: &self.memory,
             spill: &self.spill,
             batch_rows: self.batch_rows,
@@ -230,6 +259,7 @@ pub fn execute_with_stats(
     let run = Arc::new(Run {
         metrics: std::sync::Mutex::new(vec![None; graph.tasks.len()]),
         graph,
+        cancel: AtomicBool::new(false),
         memory: env.memory,
         spill: SpillDir::new(config.spill_dir.clone()),
         batch_rows: config.batch_rows.max(1),
@@ -246,7 +276,7 @@ pub fn execute_with_stats(
         memory: &run.memory,
         progress: progress.as_ref().map(|p| p as &dyn Fn(usize, usize)),
     }
-    .run(&run);
+    .run(&Tasks(Arc::clone(&run)));
     let out = outcome.outputs.and_then(|outputs| into_batches(&outputs));
     drop(progress);
     let spill = run.spill.stats();

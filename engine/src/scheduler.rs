@@ -22,10 +22,10 @@
 //!   [`Scheduler::memory`] pool): producers wait while held outputs fill memory, consumers
 //!   (taken first) drain them. With nothing in flight a node always starts (operators
 //!   spill).
-//! - **Cancellation.** The first error (or panic) raises the run's cancel flag: nothing new
-//!   starts, a node not yet begun returns [`Error::Cancelled`] without running, running
-//!   nodes see the flag ([`Dag::run`] gets it), and once every node in flight has reported,
-//!   that first error is returned.
+//! - **Cancellation.** At the first error (or panic) nothing new starts and the graph is
+//!   told ([`Dag::cancel`]: the engine's tasks see their run's flag before they begin and
+//!   between batches), and once every node in flight has reported, that first error is
+//!   returned.
 //! - **One-thread mode.** [`Scheduler::synchronous`] runs every node on the calling thread,
 //!   one at a time, in the same ready order: the debugging mode.
 //! - **Waiting.** The nodes are [`Jobs`]: a scheduler running on a worker of its own pool
@@ -42,18 +42,16 @@
 //! - `unread`: readers that still have to read each output (graph outputs count one more);
 //!   at 0 the output is dropped from `results`.
 //! - `results`: the outputs held now, `held` of them (`peak_held` at most).
-//! - `ready` ([`Ready`]): the ready nodes, taken in the ready order above: the nodes ready
+//! - `ready` (`Ready`): the ready nodes, taken in the ready order above: the nodes ready
 //!   from the start, sorted once, and a max-heap of `(depth, Reverse(node))` for those
 //!   readied since.
-//! - and, in the loop: the [`Jobs`] in flight, the count of nodes done, the first error,
-//!   and `Shared`, the graph and the cancel flag every job holds (one count to touch per
-//!   job: at a few microseconds a node, shared counts are what a scheduler pays for).
+//! - and, in the loop: the [`Jobs`] in flight, each a node's [`Task`] (holding what that
+//!   node needs, not the graph), the count of nodes done, the first error.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use spillway_planner::error::panic_message;
 use spillway_planner::{Error, Result};
@@ -63,14 +61,16 @@ use crate::memory::MemoryPool;
 
 /// A graph the scheduler runs: nodes numbered `0..nodes()`, each reading the outputs of
 /// its dependencies. It must have no cycle (a cycle is reported as an error, not a hang).
-pub trait Dag: Send + Sync + 'static {
+pub trait Dag {
     /// What a node outputs, shared by its readers.
     type Output: ?Sized + Send + Sync + 'static;
+    /// What runs one node on a worker.
+    type Task: Task<Self::Output>;
 
     /// How many nodes the graph has.
     fn nodes(&self) -> usize;
 
-    /// The nodes whose outputs `node` reads, in the order [`Dag::run`] receives them.
+    /// The nodes whose outputs `node` reads, in the order [`Task::run`] receives them.
     fn deps(&self, node: usize) -> &[usize];
 
     /// The node's place in the ready order: among ready nodes, the deepest starts first
@@ -83,19 +83,27 @@ pub trait Dag: Send + Sync + 'static {
     /// The node's name, for the scheduler's own errors.
     fn name(&self, node: usize) -> String;
 
-    /// Runs `node` on its inputs' outputs (in [`Dag::deps`] order), which it may drop as
-    /// soon as it is done with them. A long node should stop early with
-    /// [`Error::Cancelled`] once `cancel` is raised. Its errors and panics should come out
-    /// as errors naming the node: a panic that escapes is reported as an internal error.
+    /// The task that runs `node`, made on the scheduling thread as the node starts. It
+    /// should hold what the node needs and no more (its own closure, say): a count that
+    /// every task shares is a cache line that every start and end fights over, and at a
+    /// few microseconds a node that is what a run costs.
+    fn task(&self, node: usize) -> Self::Task;
+
+    /// The run has failed: tasks still running should stop early. Called once, on the
+    /// scheduling thread; nothing by default.
+    fn cancel(&self) {}
+}
+
+/// One node's work, sent to a worker of the pool.
+pub trait Task<O: ?Sized>: Send + 'static {
+    /// Runs the node on its inputs' outputs (in [`Dag::deps`] order), which it may drop
+    /// as soon as it is done with them. A task that finds the run cancelled
+    /// ([`Dag::cancel`]) returns [`Error::Cancelled`].
     ///
     /// # Errors
-    /// The node's failure.
-    fn run(
-        &self,
-        node: usize,
-        inputs: Vec<Arc<Self::Output>>,
-        cancel: &AtomicBool,
-    ) -> Result<Arc<Self::Output>>;
+    /// The node's failure, naming the node; a panic should be caught and named the same
+    /// way (one that escapes is reported as an internal error).
+    fn run(self, inputs: Vec<Arc<O>>) -> Result<Arc<O>>;
 }
 
 /// How to run a graph: where, how wide, under which budget.
@@ -259,35 +267,10 @@ impl<'g, D: Dag> State<'g, D> {
     }
 }
 
-/// What the jobs of one run share.
-struct Shared<D> {
-    dag: Arc<D>,
-    cancel: AtomicBool,
-}
-
-/// Runs a node with an escaping panic caught, unless the run is cancelled.
-fn run_node<D: Dag>(
-    dag: &D,
-    id: usize,
-    inputs: Vec<Arc<D::Output>>,
-    cancel: &AtomicBool,
-) -> Result<Arc<D::Output>> {
-    if cancel.load(Ordering::Relaxed) {
-        return Err(Error::Cancelled);
-    }
-    catch_unwind(AssertUnwindSafe(|| dag.run(id, inputs, cancel))).unwrap_or_else(|payload| {
-        Err(Error::Internal(format!(
-            "{} panicked: {}",
-            dag.name(id),
-            panic_message(payload.as_ref())
-        )))
-    })
-}
-
 impl Scheduler<'_> {
     /// Runs `dag` and returns its outputs (see the module documentation for how).
-    pub fn run<D: Dag>(&self, dag: &Arc<D>) -> Outcome<D::Output> {
-        let mut state = State::new(&**dag);
+    pub fn run<D: Dag>(&self, dag: &D) -> Outcome<D::Output> {
+        let mut state = State::new(dag);
         let outputs = if self.synchronous {
             self.run_here(&mut state)
         } else {
@@ -308,11 +291,18 @@ impl Scheduler<'_> {
 
     /// The one-thread mode: every node on this thread, in the ready order. The nodes done.
     fn run_here<D: Dag>(&self, state: &mut State<'_, D>) -> Result<usize> {
-        let cancel = AtomicBool::new(false);
         let (dag, total) = (state.dag, state.dag.nodes());
         let mut done = 0;
         while let Some(id) = state.pop_ready() {
-            let output = run_node(dag, id, state.inputs(id)?, &cancel)?;
+            let (task, inputs) = (dag.task(id), state.inputs(id)?);
+            let output =
+                catch_unwind(AssertUnwindSafe(|| task.run(inputs))).unwrap_or_else(|payload| {
+                    Err(Error::Internal(format!(
+                        "{} panicked: {}",
+                        dag.name(id),
+                        panic_message(payload.as_ref())
+                    )))
+                })?;
             state.finish(id, output);
             done += 1;
             self.report(done, total);
@@ -322,18 +312,12 @@ impl Scheduler<'_> {
 
     /// The nodes on the pool, at most `threads` in flight, admitted by the memory policy.
     /// The nodes done.
-    fn run_on_pool<D: Dag>(&self, dag: &Arc<D>, state: &mut State<'_, D>) -> Result<usize> {
-        // What every job holds: one `Arc` for the graph and the flag, so that starting and
-        // ending a job touches one shared count.
-        let shared = Arc::new(Shared {
-            dag: Arc::clone(dag),
-            cancel: AtomicBool::new(false),
-        });
+    fn run_on_pool<D: Dag>(&self, dag: &D, state: &mut State<'_, D>) -> Result<usize> {
         let mut first_error: Option<Error> = None;
         let fail = |first_error: &mut Option<Error>, e: Error| {
             if first_error.is_none() {
                 *first_error = Some(e);
-                shared.cancel.store(true, Ordering::Relaxed);
+                dag.cancel();
             }
         };
         // Nodes in flight are `jobs.in_flight()`: started and not yet reported.
@@ -358,17 +342,9 @@ impl Scheduler<'_> {
                         break;
                     }
                 };
-                let shared = Arc::clone(&shared);
-                jobs.spawn(
-                    |job| self.pool.spawn(job),
-                    move || {
-                        let result = run_node(&*shared.dag, id, inputs, &shared.cancel);
-                        // Let go of the graph before reporting: its owner may count on
-                        // being the last to hold it once the run has returned.
-                        drop(shared);
-                        (id, result)
-                    },
-                );
+                let task = dag.task(id);
+                // The task (and what it holds) is gone before the result is reported.
+                jobs.spawn(|job| self.pool.spawn(job), move || (id, task.run(inputs)));
             }
             // `None`: nothing in flight, and nothing more could start.
             let Some(finished) = jobs.next() else { break };
@@ -380,7 +356,7 @@ impl Scheduler<'_> {
                 }
                 Ok((_, Ok(_) | Err(Error::Cancelled))) => {}
                 Ok((_, Err(e))) => fail(&mut first_error, e),
-                // `run_node` catches the node's panics: this is one in the job's own code.
+                // A task catches its node's panics: this one escaped it.
                 Err(panic) => fail(
                     &mut first_error,
                     Error::Internal(format!("a node's job panicked: {panic}")),
@@ -398,15 +374,20 @@ impl Scheduler<'_> {
 mod tests {
     use super::*;
     use std::sync::Mutex;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A graph drawn in each test: node `i` reads `deps[i]`, has depth `depth[i]`, and
-    /// outputs 1 + the sum of its inputs. It logs the order nodes start in, counts the
-    /// nodes running at once, and fails at `fails`.
+    /// outputs 1 + the sum of its inputs. Its tasks log the order nodes start in, count
+    /// the nodes running at once, and fail at `fails`.
     struct Drawn {
         deps: Vec<Vec<usize>>,
         depth: Vec<usize>,
         outputs: Vec<usize>,
+        log: Arc<Log>,
+    }
+
+    #[derive(Default)]
+    struct Log {
         fails: Option<usize>,
         started: Mutex<Vec<usize>>,
         running: AtomicUsize,
@@ -419,20 +400,50 @@ mod tests {
                 deps,
                 depth,
                 outputs,
-                fails: None,
-                started: Mutex::default(),
-                running: AtomicUsize::new(0),
-                most_running: AtomicUsize::new(0),
+                log: Arc::default(),
             }
         }
 
+        fn failing_at(self, node: usize) -> Self {
+            let log = Arc::new(Log {
+                fails: Some(node),
+                ..Log::default()
+            });
+            Drawn { log, ..self }
+        }
+
         fn order(&self) -> Vec<usize> {
-            self.started.lock().unwrap().clone()
+            self.log.started.lock().unwrap().clone()
+        }
+
+        fn most_running(&self) -> usize {
+            self.log.most_running.load(Ordering::SeqCst)
+        }
+    }
+
+    struct DrawnTask {
+        node: usize,
+        log: Arc<Log>,
+    }
+
+    impl Task<usize> for DrawnTask {
+        fn run(self, inputs: Vec<Arc<usize>>) -> Result<Arc<usize>> {
+            let (node, log) = (self.node, &self.log);
+            log.started.lock().unwrap().push(node);
+            let now = log.running.fetch_add(1, Ordering::SeqCst) + 1;
+            log.most_running.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            log.running.fetch_sub(1, Ordering::SeqCst);
+            if log.fails == Some(node) {
+                return Err(Error::Internal(format!("n[{node}] failed")));
+            }
+            Ok(Arc::new(1 + inputs.iter().map(|v| **v).sum::<usize>()))
         }
     }
 
     impl Dag for Drawn {
         type Output = usize;
+        type Task = DrawnTask;
 
         fn nodes(&self) -> usize {
             self.deps.len()
@@ -454,21 +465,11 @@ mod tests {
             format!("n[{node}]")
         }
 
-        fn run(
-            &self,
-            node: usize,
-            inputs: Vec<Arc<usize>>,
-            _cancel: &AtomicBool,
-        ) -> Result<Arc<usize>> {
-            self.started.lock().unwrap().push(node);
-            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
-            self.most_running.fetch_max(now, Ordering::SeqCst);
-            std::thread::sleep(std::time::Duration::from_millis(2));
-            self.running.fetch_sub(1, Ordering::SeqCst);
-            if self.fails == Some(node) {
-                return Err(Error::Internal(format!("n[{node}] failed")));
+        fn task(&self, node: usize) -> DrawnTask {
+            DrawnTask {
+                node,
+                log: Arc::clone(&self.log),
             }
-            Ok(Arc::new(1 + inputs.iter().map(|v| **v).sum::<usize>()))
         }
     }
 
@@ -485,7 +486,7 @@ mod tests {
         let (pool, memory) = (pool(1), MemoryPool::new(usize::MAX));
         let mut seen = Vec::new();
         for synchronous in [true, false] {
-            let dag = Arc::new(dag());
+            let dag = dag();
             let scheduler = Scheduler {
                 pool: &pool,
                 threads: 1,
@@ -592,7 +593,7 @@ mod tests {
         let (pool, memory) = (pool(4), MemoryPool::new(usize::MAX));
         let seen = Mutex::new(Vec::new());
         let progress = |done, total| seen.lock().unwrap().push((done, total));
-        let dag = Arc::new(wide());
+        let dag = wide();
         let out = Scheduler {
             pool: &pool,
             threads: 2,
@@ -602,7 +603,7 @@ mod tests {
         }
         .run(&dag);
         assert_eq!(*out.outputs.unwrap()[0], 9);
-        assert_eq!(dag.most_running.load(Ordering::SeqCst), 2);
+        assert_eq!(dag.most_running(), 2);
         let expected: Vec<(usize, usize)> = (1..=9).map(|d| (d, 9)).collect();
         assert_eq!(*seen.lock().unwrap(), expected);
     }
@@ -614,7 +615,7 @@ mod tests {
         let (pool, memory) = (pool(2), MemoryPool::new(1000));
         let mut held = memory.reserve("elsewhere");
         held.try_grow(900).unwrap();
-        let dag = Arc::new(wide());
+        let dag = wide();
         let scheduler = Scheduler {
             pool: &pool,
             threads: 2,
@@ -623,22 +624,19 @@ mod tests {
             progress: None,
         };
         assert_eq!(*scheduler.run(&dag).outputs.unwrap()[0], 9);
-        assert_eq!(dag.most_running.load(Ordering::SeqCst), 1);
+        assert_eq!(dag.most_running(), 1);
         // With the memory back, two at once.
         held.free();
-        let dag = Arc::new(wide());
+        let dag = wide();
         assert_eq!(*scheduler.run(&dag).outputs.unwrap()[0], 9);
-        assert_eq!(dag.most_running.load(Ordering::SeqCst), 2);
+        assert_eq!(dag.most_running(), 2);
     }
 
     #[test]
     fn the_first_error_stops_the_run_and_nothing_new_starts() {
         let (pool, memory) = (pool(2), MemoryPool::new(usize::MAX));
         for synchronous in [true, false] {
-            let dag = Arc::new(Drawn {
-                fails: Some(2),
-                ..wide()
-            });
+            let dag = wide().failing_at(2);
             let scheduler = Scheduler {
                 pool: &pool,
                 threads: 1,
@@ -656,11 +654,7 @@ mod tests {
     fn a_cycle_is_an_error_not_a_hang() {
         let (pool, memory) = (pool(1), MemoryPool::new(usize::MAX));
         for synchronous in [true, false] {
-            let dag = Arc::new(Drawn::new(
-                vec![vec![], vec![2], vec![1]],
-                vec![0, 1, 1],
-                vec![2],
-            ));
+            let dag = Drawn::new(vec![vec![], vec![2], vec![1]], vec![0, 1, 1], vec![2]);
             let scheduler = Scheduler {
                 pool: &pool,
                 threads: 1,

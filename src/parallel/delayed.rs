@@ -38,10 +38,9 @@ use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use spillway_engine::scheduler::{Dag, Scheduler};
+use spillway_engine::scheduler::{Dag, Scheduler, Task};
 use spillway_planner::error::{UserError, panic_message};
 use spillway_planner::udf::short_type_name;
 use spillway_planner::{Error, Result};
@@ -395,7 +394,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     /// (`name[number]`, as in [`Delayed::explain`]). The running nodes are waited for
     /// before this returns.
     pub fn compute(&self, session: &Session) -> Result<T> {
-        let graph = Arc::new(Graph::of(&self.node));
+        let graph = Graph::of(&self.node);
         let bar = Bar::start(
             session,
             session.config().progress,
@@ -427,8 +426,6 @@ impl<T: Send + Sync + 'static> Delayed<T> {
 /// the scheduler runs it.
 struct Graph {
     nodes: Vec<Arc<Node>>,
-    /// Each node's closure, at hand: a job reads its closure without reading its node.
-    funcs: Vec<Arc<NodeFn>>,
     /// Each node's inputs, as positions in `nodes` (in the node's own order).
     deps: Vec<Vec<usize>>,
     /// Each node's longest path from a leaf: the scheduler runs the deepest ready first.
@@ -444,7 +441,6 @@ impl Graph {
         let mut nodes = Vec::new();
         let mut deps = Vec::new();
         let mut depth = Vec::new();
-        let mut funcs = Vec::new();
         let mut stack: Vec<(&Arc<Node>, usize)> = vec![(root, 0)];
         while let Some((node, next)) = stack.last_mut() {
             let node: &Arc<Node> = node;
@@ -461,25 +457,24 @@ impl Graph {
             depth.push(inputs.iter().map(|&d| depth[d] + 1).max().unwrap_or(0));
             deps.push(inputs);
             index.insert(Arc::as_ptr(node), nodes.len());
-            funcs.push(Arc::clone(&node.func));
             nodes.push(Arc::clone(node));
         }
         Graph {
             root: nodes.len() - 1,
             nodes,
-            funcs,
             deps,
             depth,
         }
     }
 
     fn label(&self, i: usize) -> String {
-        format!("{}[{i}]", self.nodes[i].name())
+        label(&self.nodes[i], i)
     }
 }
 
 impl Dag for Graph {
     type Output = dyn Any + Send + Sync;
+    type Task = NodeTask;
 
     fn nodes(&self) -> usize {
         self.nodes.len()
@@ -501,9 +496,24 @@ impl Dag for Graph {
         self.label(node)
     }
 
-    /// The closures do not look at `cancel`: the scheduler starts no node once it is up.
-    fn run(&self, node: usize, inputs: Vec<Value>, _cancel: &AtomicBool) -> Result<Value> {
-        call(&*self.funcs[node], inputs).map_err(|f| node_error(self, node, f))
+    fn task(&self, node: usize) -> NodeTask {
+        NodeTask {
+            node: Arc::clone(&self.nodes[node]),
+            number: node,
+        }
+    }
+}
+
+/// One node, on a worker: it holds its own node, not the graph. The closures cannot
+/// see a cancellation; the scheduler starts no node after the first failure.
+struct NodeTask {
+    node: Arc<Node>,
+    number: usize,
+}
+
+impl Task<dyn Any + Send + Sync> for NodeTask {
+    fn run(self, inputs: Vec<Value>) -> Result<Value> {
+        call(&*self.node.func, inputs).map_err(|f| node_error(label(&self.node, self.number), f))
     }
 }
 
@@ -521,9 +531,13 @@ fn call(func: &NodeFn, inputs: Vec<Value>) -> std::result::Result<Value, Failure
     }
 }
 
-/// The error of a failed node, naming it.
-fn node_error(graph: &Graph, i: usize, failure: Failure) -> Error {
-    let function = graph.label(i);
+/// A node as `explain` and errors name it: `name[number]`.
+fn label(node: &Node, number: usize) -> String {
+    format!("{}[{number}]", node.name())
+}
+
+/// The error of a failed node, naming it (`function`: its label).
+fn node_error(function: String, failure: Failure) -> Error {
     match failure {
         Failure::User(e) => Error::UserFunction {
             function,
