@@ -1,5 +1,5 @@
 //! The task graph: what the executor runs. Plain data: it names operators and carries
-//! their specs ([`specs`]), and imports no operator, so lowering builds it and the
+//! their specs (`specs.rs`), and imports no operator, so lowering builds it and the
 //! scheduler and the operators read it without depending on each other.
 //!
 //! A graph is a list of stages; a stage is a list of tasks of one kind, one per partition.

@@ -142,7 +142,7 @@ pub fn rows_written_schema() -> SchemaRef {
     )]))
 }
 
-/// A task's index in [`TaskGraph::tasks`].
+/// A task's index in [`TaskGraph::tasks`](super::TaskGraph::tasks).
 pub type TaskId = usize;
 
 /// Where a pipeline task's batches come from.

@@ -22,7 +22,7 @@ impl GroupAcc {
     /// aggregate's state.
     ///
     /// # Errors
-    /// [`Error::Type`] when `func` is not defined for `input`.
+    /// [`Error::Type`](spillway_planner::Error::Type) when `func` is not defined for `input`.
     pub fn one(func: AggFunc, input: &DataType) -> Result<Self> {
         let mut acc = GroupAcc::new(func, input)?;
         acc.resize(1);
@@ -33,7 +33,7 @@ impl GroupAcc {
     /// as [`GroupAcc::update`] with `groups = [0; array.len()]`, by whole-array kernels.
     ///
     /// # Errors
-    /// [`Error::Compute`] when the values cannot be converted, or an exact decimal sum
+    /// [`Error::Compute`](spillway_planner::Error::Compute) when the values cannot be converted, or an exact decimal sum
     /// overflows.
     pub fn update_all(&mut self, array: &dyn Array) -> Result<()> {
         let n_groups = self.groups().max(1);

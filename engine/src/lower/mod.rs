@@ -1,10 +1,10 @@
 //! Lowering: an optimized logical plan becomes a [`TaskGraph`].
 //!
-//! The plan is walked bottom-up as a [`Stream`]: a list of inputs (one per partition) and
+//! The plan is walked bottom-up as a `Stream`: a list of inputs (one per partition) and
 //! the streaming operators not yet placed in a task. Filters, projections,
 //! `map_partitions`, explode and broadcast probes only extend the stream, so they end up
 //! fused into one task per partition. An operator that needs all partitions ends the
-//! stream ([`materialize`]) in a sink (partial aggregate, sorted runs, a shuffle, held
+//! stream (`materialize`) in a sink (partial aggregate, sorted runs, a shuffle, held
 //! rows), adds the stage of its final tasks, and starts a new stream reading them.
 //!
 //! This file is the dispatch: it lowers a node's inputs first, then hands the node and

@@ -1,6 +1,6 @@
 //! What a task hands on to the tasks that read it: [`Data`].
 //!
-//! Operators never match on `Data`: the switchboard ([`super::run`]) takes each
+//! Operators never match on `Data`: the switchboard ([`super::run_task`]) takes each
 //! dependency's output apart with the typed accessors below and calls the operator with
 //! plain typed inputs, so an operator file depends on the contract ([`super::context`])
 //! and its own types, never on the others'.

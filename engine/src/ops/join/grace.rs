@@ -2,7 +2,7 @@
 //!
 //! Both sides are hash-partitioned on their keys into the same number of buckets
 //! ([`shuffle`], into the spillable [`Store`], spilled when it does not fit). One task per
-//! bucket then builds a hash table ([`BuildTable`]) from the right side's bucket and
+//! bucket then builds a hash table (`BuildTable`) from the right side's bucket and
 //! streams the left side's bucket through it ([`join_bucket`]). When the build side
 //! outgrows its reservation, both sides of the bucket are split again with another hash
 //! seed into [`FANOUT`] spilled sub-buckets, joined pair by pair (recursive partitioning).

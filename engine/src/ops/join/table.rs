@@ -1,7 +1,7 @@
 //! The hash table both joins build and probe: the build side as one batch, its keys in
 //! Arrow's row format hashed to chains of equal-key rows (so matches come out in build
 //! order), and the probe that streams a left batch through it. Null keys never match (SQL
-//! semantics). Its memory is the batch plus [`BuildTable::memory_size`]; the operators that
+//! semantics). Its memory is the batch plus `BuildTable::memory_size`; the operators that
 //! own a table reserve it.
 
 use std::sync::Arc;
