@@ -261,9 +261,11 @@ impl CsvOptions {
 /// ended by a lone `\r`) are listed twice. Cheap to clone; clones share the report.
 #[derive(Clone, Debug, Default)]
 pub struct BadRows {
-    /// By file and the byte offset where the row starts: its line and the reason.
-    rows: Arc<Mutex<BTreeMap<(PathBuf, u64), (u64, String)>>>,
+    rows: Arc<Mutex<Skipped>>,
 }
+
+/// By file and the byte offset where the row starts: its line and the reason.
+type Skipped = BTreeMap<(PathBuf, u64), (u64, String)>;
 
 /// One skipped row.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -310,7 +312,7 @@ impl BadRows {
             .insert((path.to_path_buf(), offset), (line, message));
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(PathBuf, u64), (u64, String)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Skipped> {
         // A panic while holding the lock leaves a map that is still whole.
         self.rows
             .lock()
