@@ -15,7 +15,7 @@ SPILLWAY_FUZZ_CASES=$CASES SPILLWAY_FUZZ_SEED=$SEED \
   cargo test --test it csv_fuzz -- --nocapture --test-threads 1 >"$LOG" 2>&1
 status=$?
 end=$(date +%s)
-grep -E '^csv fuzz' "$LOG" | head -50
-grep -E "panicked at|test result" "$LOG" | sort | uniq -c | head -20
+grep -a -o 'csv fuzz.*' "$LOG" | head -50
+grep -a -E "panicked at|test result" "$LOG" | sort | uniq -c | head -20
 echo "fuzz_csv: exit $status, $((end - start)) s in all (build included); log: $LOG"
 exit $status

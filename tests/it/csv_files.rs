@@ -480,6 +480,31 @@ fn invalid_utf8_in_the_inference_sample_is_a_bad_row() {
     );
     assert!(err.to_string().contains("latin1.csv at line 3"), "{err}");
 
+    // A character cut in two by a delimiter: each half is not UTF-8 (though the bytes of
+    // the fields together are), past the sample and within it.
+    let cut = dir.path().join("cut.csv");
+    std::fs::write(&cut, b"a,b\nx,y\n\xc3,\xa9\nz,w\n").unwrap();
+    let cut = cut.to_string_lossy().into_owned();
+    for (rows, target) in [(1, 1 << 20), (1, 1), (10, 1 << 20)] {
+        let options = CsvOptions::new()
+            .infer_schema_rows(rows)
+            .skip_bad_rows(true);
+        let rejected = options.bad_rows();
+        let df = session(2, target, 1024)
+            .read_csv_with(&cut, options)
+            .unwrap();
+        let out = concat_batches(&df.schema(), &df.collect().unwrap()).unwrap();
+        let a: Vec<Option<&str>> = out.column(0).as_string_view().iter().collect();
+        assert_eq!(a, [Some("x"), Some("z")]);
+        assert_eq!(rejected.lines(&cut), [3]);
+        let options = CsvOptions::new().infer_schema_rows(rows);
+        let err = session(2, target, 1024)
+            .read_csv_with(&cut, options)
+            .and_then(|df| df.collect())
+            .unwrap_err();
+        assert_eq!(malformed(err.root()).1, 3, "{err}");
+    }
+
     // A header that is not UTF-8 is an error either way.
     let bad_header = dir.path().join("header.csv");
     std::fs::write(&bad_header, b"a,\xff\n1,2\n").unwrap();

@@ -273,7 +273,14 @@ fn check(c: &Case, paths: &[PathBuf], outcome: &Outcome) -> Option<String> {
                 for row in rows {
                     match left.get_mut(row) {
                         Some(n) if *n > 0 => *n -= 1,
-                        _ => return Some(format!("a row not in the input: {row:?}")),
+                        _ => {
+                            // As bytes: a string of the row may not even be UTF-8.
+                            let row: Vec<String> = row
+                                .iter()
+                                .map(|v| v.as_bytes().escape_ascii().to_string())
+                                .collect();
+                            return Some(format!("a row not in the input: {row:?}"));
+                        }
                     }
                 }
             }
@@ -375,7 +382,8 @@ fn random_csv_files_never_panic_invent_or_lose_rows() {
                         *kinds.entry(kind).or_default() += 1;
                     }
                 }
-                check(&c, &paths, outcome)
+                catch_unwind(AssertUnwindSafe(|| check(&c, &paths, outcome)))
+                    .unwrap_or_else(|_| Some("the check panicked".into()))
             }
         };
         if let Some(finding) = finding {

@@ -140,6 +140,20 @@ fn fields(bytes: &[u8], d: &Dialect) -> Vec<Vec<u8>> {
     }
 }
 
+/// Whether every field of a record is UTF-8 (as the scan checks it: a character cut in
+/// two by a delimiter is not; one cut by an escape byte, which unquoting removes, is).
+fn utf8_fields(bytes: &[u8], d: &Dialect) -> bool {
+    let ascii = [Some(d.delimiter), Some(d.quote), d.escape, d.comment]
+        .into_iter()
+        .flatten()
+        .all(|b| b.is_ascii());
+    // Removing and cutting at ASCII bytes keeps UTF-8 whole.
+    (ascii && std::str::from_utf8(bytes).is_ok())
+        || fields(bytes, d)
+            .iter()
+            .all(|f| std::str::from_utf8(f).is_ok())
+}
+
 /// The column names a header gives.
 fn header_names(path: &Path, record: &Record<'_>, d: &Dialect) -> Result<Vec<String>> {
     fields(record.bytes, d)
@@ -207,7 +221,7 @@ pub(super) fn infer_schema(paths: &[PathBuf], options: &CsvOptions) -> Result<Sc
             if !record.closed {
                 continue;
             }
-            if std::str::from_utf8(record.bytes).is_err() {
+            if !utf8_fields(record.bytes, &d) {
                 let message = "invalid UTF-8".to_string();
                 if !options.skip_bad_rows {
                     return Err(Error::Malformed {

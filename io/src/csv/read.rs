@@ -23,7 +23,7 @@ use std::sync::Arc;
 use arrow::compute::concat_batches;
 use arrow::csv::ReaderBuilder;
 use arrow::csv::reader::Decoder;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use spillway_planner::source::{BatchStream, ScanPartition};
@@ -165,7 +165,9 @@ impl Part {
                 .map_err(|e| clean(&e.to_string()))?;
         }
         decoder.decode(&[]).map_err(|e| clean(&e.to_string()))?;
-        decoder.flush().map_err(|e| clean(&e.to_string()))
+        let batch = decoder.flush().map_err(|e| clean(&e.to_string()))?;
+        batch.as_ref().map_or(Ok(()), check_utf8)?;
+        Ok(batch)
     }
 }
 
@@ -180,6 +182,24 @@ fn first_decode(decoder: &mut Decoder, bytes: &[u8]) -> std::result::Result<usiz
     } else {
         decoder.decode(bytes)
     }
+}
+
+/// `arrow-csv` checks that the bytes of a batch's fields are UTF-8 all together, not one
+/// by one: a character cut in two by a delimiter (`\xc3,\xa9`) passes, and makes two
+/// strings that are not UTF-8. The string columns are checked again, value by value.
+fn check_utf8(batch: &RecordBatch) -> std::result::Result<(), String> {
+    let is_string =
+        |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+    for (column, field) in batch.columns().iter().zip(batch.schema().fields()) {
+        let strings = match column.data_type() {
+            DataType::Dictionary(_, values) => is_string(values),
+            other => is_string(other),
+        };
+        if strings && column.to_data().validate_full().is_err() {
+            return Err(format!("invalid UTF-8 in column '{}'", field.name()));
+        }
+    }
+    Ok(())
 }
 
 /// Removes the decoder's own line numbers from its messages: it counts records from the
@@ -300,7 +320,11 @@ impl CsvStream {
                 break;
             }
         }
-        decoder.flush().map_err(|_| Fast::Recover)
+        let batch = decoder.flush().map_err(|_| Fast::Recover)?;
+        match &batch {
+            Some(b) if check_utf8(b).is_err() => Err(Fast::Recover),
+            _ => Ok(batch),
+        }
     }
 
     fn seek(&mut self, offset: u64) -> Result<()> {
