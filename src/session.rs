@@ -275,8 +275,10 @@ impl Session {
 
     /// A lazy frame over CSV files with the default [`CsvOptions`] (a header, `,`, `"`,
     /// empty fields as null): a file, a folder (its `*.csv` and `*.tsv` files) or a glob.
-    /// The schema is inferred now from the first rows of the first file; partitions are
-    /// byte ranges of the files cut at record boundaries, read in parallel.
+    /// The schema is inferred now from the first data rows of the files, in order (an empty
+    /// or header-only file does not decide the types; with no data row anywhere every
+    /// column is a string); partitions are byte ranges of the files cut at record
+    /// boundaries, read in parallel.
     ///
     /// ```no_run
     /// use spillway::prelude::*;
@@ -320,7 +322,9 @@ impl Session {
     ///
     /// # Errors
     /// Now: [`Error::NoFiles`] when nothing matches; [`Error::Io`] for a file that cannot be
-    /// opened; [`Error::Format`] for an empty first file or a sample that cannot be parsed;
+    /// opened; [`Error::Format`] when every file is empty or for a sample that cannot be
+    /// parsed; [`Error::Malformed`] for a header, or a sampled row (unless bad rows are
+    /// skipped), that is not UTF-8;
     /// [`Error::SchemaDiffers`] when the files' headers differ; [`Error::Config`] for
     /// contradictory options. When the query runs: [`Error::Malformed`].
     pub fn read_csv_with(

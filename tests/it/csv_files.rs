@@ -451,3 +451,177 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn invalid_utf8_in_the_inference_sample_is_a_bad_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.csv");
+    std::fs::write(&path, b"a,b\n1,x\n2,caf\xe9\n3,z\n").unwrap();
+    let path = path.to_string_lossy().into_owned();
+    let s = session(2, 1 << 20, 1024);
+
+    // Skipping: the row is skipped while inferring and while reading, listed once.
+    let options = CsvOptions::new().skip_bad_rows(true);
+    let rejected = options.bad_rows();
+    let df = s.read_csv_with(&path, options).unwrap();
+    assert_eq!(df.schema().field(0).data_type(), &DataType::Int64);
+    assert_eq!(df.schema().field(1).data_type(), &DataType::Utf8View);
+    assert_eq!(rejected.lines(&path), [3]);
+    let a: i64 = df.column("a").unwrap().sum().compute().unwrap();
+    assert_eq!(a, 4);
+    assert_eq!(df.count_rows().unwrap(), 2);
+    assert_eq!(rejected.lines(&path), [3]);
+
+    // Not skipping: the file and the line.
+    let err = s.read_csv(&path).unwrap_err();
+    assert_eq!(
+        malformed(&err),
+        ("latin1.csv".to_string(), 3, "invalid UTF-8".to_string())
+    );
+    assert!(err.to_string().contains("latin1.csv at line 3"), "{err}");
+
+    // A character cut in two by a delimiter: each half is not UTF-8 (though the bytes of
+    // the fields together are), past the sample and within it.
+    let cut = dir.path().join("cut.csv");
+    std::fs::write(&cut, b"a,b\nx,y\n\xc3,\xa9\nz,w\n").unwrap();
+    let cut = cut.to_string_lossy().into_owned();
+    for (rows, target) in [(1, 1 << 20), (1, 1), (10, 1 << 20)] {
+        let options = CsvOptions::new()
+            .infer_schema_rows(rows)
+            .skip_bad_rows(true);
+        let rejected = options.bad_rows();
+        let df = session(2, target, 1024)
+            .read_csv_with(&cut, options)
+            .unwrap();
+        let out = concat_batches(&df.schema(), &df.collect().unwrap()).unwrap();
+        let a: Vec<Option<&str>> = out.column(0).as_string_view().iter().collect();
+        assert_eq!(a, [Some("x"), Some("z")]);
+        assert_eq!(rejected.lines(&cut), [3]);
+        let options = CsvOptions::new().infer_schema_rows(rows);
+        let err = session(2, target, 1024)
+            .read_csv_with(&cut, options)
+            .and_then(|df| df.collect())
+            .unwrap_err();
+        assert_eq!(malformed(err.root()).1, 3, "{err}");
+    }
+
+    // A header that is not UTF-8 is an error either way.
+    let bad_header = dir.path().join("header.csv");
+    std::fs::write(&bad_header, b"a,\xff\n1,2\n").unwrap();
+    let err = s
+        .read_csv_with(
+            bad_header.to_str().unwrap(),
+            CsvOptions::new().skip_bad_rows(true),
+        )
+        .unwrap_err();
+    assert_eq!(malformed(&err).1, 1);
+}
+
+#[test]
+fn empty_and_header_only_files_do_not_decide_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = session(2, 1 << 20, 1024);
+    write(dir.path(), "a0.csv", "");
+    write(dir.path(), "a1.csv", "id,x,when\n");
+    write(dir.path(), "a2.csv", "\n\nid,x,when\n1,2.5,2024-01-02\n");
+    write(dir.path(), "a3.csv", "");
+    write(dir.path(), "a4.csv", "id,x,when\n3,,2024-02-03\n");
+    let glob = dir.path().join("a*.csv").to_string_lossy().into_owned();
+    let df = s.read_csv(&glob).unwrap();
+    let types: Vec<DataType> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.data_type().clone())
+        .collect();
+    assert_eq!(
+        types,
+        [DataType::Int64, DataType::Float64, DataType::Date32]
+    );
+    let id: i64 = df.column("id").unwrap().sum().compute().unwrap();
+    assert_eq!(id, 4);
+    assert_eq!(df.count_rows().unwrap(), 2);
+
+    // No data row anywhere: the header's names, as strings.
+    write(dir.path(), "b0.csv", "");
+    write(dir.path(), "b1.csv", "id,x\n");
+    write(dir.path(), "b2.csv", "id,x\n\n");
+    let df = s
+        .read_csv(dir.path().join("b*.csv").to_str().unwrap())
+        .unwrap();
+    assert_eq!(df.schema().field(1).name(), "x");
+    assert!(
+        df.schema()
+            .fields()
+            .iter()
+            .all(|f| f.data_type() == &DataType::Utf8View)
+    );
+    assert_eq!(df.count_rows().unwrap(), 0);
+
+    // Only empty files: nothing to take columns from.
+    write(dir.path(), "c0.csv", "");
+    write(dir.path(), "c1.csv", "\n");
+    let err = s
+        .read_csv(dir.path().join("c*.csv").to_str().unwrap())
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Format { path, .. } if path.ends_with("c0.csv")),
+        "{err}"
+    );
+    assert!(err.to_string().contains("every file is empty"), "{err}");
+}
+
+#[test]
+fn byte_order_marks_and_lone_cr_line_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = session(2, 8, 2);
+    // A mark before a quoted header field and before a headerless first row.
+    let path = write(dir.path(), "bom.csv", "\u{feff}\"a\nb\",c\n1,2\n");
+    let df = s.read_csv(&path).unwrap();
+    assert_eq!(df.schema().field(0).name(), "a\nb");
+    assert_eq!(df.count_rows().unwrap(), 1);
+    let path = write(dir.path(), "bom2.csv", "\u{feff}\"x,y\",1\nz,2\n");
+    let df = s
+        .read_csv_with(&path, CsvOptions::new().has_header(false))
+        .unwrap();
+    let out = concat_batches(&df.schema(), &df.collect().unwrap()).unwrap();
+    let first: Vec<Option<&str>> = out.column(0).as_string_view().iter().collect();
+    assert_eq!(first, [Some("x,y"), Some("z")]);
+    // Elsewhere a mark is data, also where a partition starts: the quote after it opens
+    // no quoted field, so this row has three fields.
+    let path = write(dir.path(), "bom3.csv", "x,1\n\u{feff}\"p,q\",2\ny,3\n");
+    let options = CsvOptions::new().has_header(false).skip_bad_rows(true);
+    let rejected = options.bad_rows();
+    let df = session(1, 1, 4).read_csv_with(&path, options).unwrap();
+    let out = concat_batches(&df.schema(), &df.collect().unwrap()).unwrap();
+    let first: Vec<Option<&str>> = out.column(0).as_string_view().iter().collect();
+    assert_eq!(first, [Some("x"), Some("y")]);
+    assert_eq!(rejected.lines(&path), [2]);
+
+    // Records ended by a lone `\r` all start on line 1: each bad one is still listed.
+    let path = write(dir.path(), "cr.csv", "a,b\r1,2\rx,3\r4,5,6\r7,8\r");
+    let options = CsvOptions::new()
+        .dtype("a", DataType::Int64)
+        .skip_bad_rows(true);
+    let rejected = options.bad_rows();
+    let df = s.read_csv_with(&path, options).unwrap();
+    let rows: usize = df.collect().unwrap().iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, 2);
+    assert_eq!(rejected.lines(&path), [1, 1]);
+}
+
+#[test]
+fn a_comment_line_at_the_end_of_a_file_is_no_row() {
+    // `csv_core` reads a comment line that the file ends in (no `\n`) as a record of one
+    // empty field: with one column that would be an invented row holding null.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "tail.csv", "a\n1\n2\n# the end");
+    for (target, batch_rows) in [(1 << 20, 1024), (1, 1)] {
+        let df = session(2, target, batch_rows)
+            .read_csv_with(&path, CsvOptions::new().comment(b'#'))
+            .unwrap();
+        let out = concat_batches(&df.schema(), &df.collect().unwrap()).unwrap();
+        assert_eq!(out.num_rows(), 2, "target {target}");
+        assert_eq!(out.column(0).null_count(), 0);
+    }
+}

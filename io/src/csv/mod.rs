@@ -4,12 +4,13 @@
 //! # Algorithm
 //!
 //! - **Construction** ([`CsvSource::try_new`]) lists the files (sorted), infers the schema
-//!   from the first [`CsvOptions::infer_schema_rows`] rows of the first file with
-//!   `arrow-csv` (strings become `Utf8View`, the engine's string type; a column with no
-//!   value in the sample is a string column), applies the per-column type overrides, and
-//!   reads the first record of every other file to check that the files agree (the same
-//!   header names, or the same number of fields). It finds where each file's data starts
-//!   (after the header). It reads nothing else.
+//!   from the first [`CsvOptions::infer_schema_rows`] data rows of the files, in order,
+//!   with `arrow-csv` (module `infer`: an empty or header-only file does not decide the
+//!   types; strings become `Utf8View`, the engine's string type; a column with no value in
+//!   the sample is a string column), applies the per-column type overrides, and reads the
+//!   first record of every other file to check that the files agree (the same header
+//!   names, or the same number of fields). It finds where each file's data starts (after
+//!   a UTF-8 byte order mark and the header). It reads nothing else.
 //! - **Planning** ([`DataSource::plan_scan`]) needs to know where records start, and a
 //!   newline inside a quoted field is not one: the only exactly correct way to know is to
 //!   have followed the quotes from the start of the file. So the first scan of a file runs
@@ -45,6 +46,7 @@
 //! The source holds each file's boundary index (at most 4097 offsets). A partition's
 //! stream holds a 256 KiB read buffer and one batch of records.
 
+mod infer;
 mod read;
 mod scan;
 #[cfg(test)]
@@ -57,21 +59,22 @@ pub(crate) use write::encoder;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow::csv::reader::Format;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Schema, SchemaRef};
 use spillway_planner::source::{DataSource, ScanPartition, ScanRequest};
 use spillway_planner::{Error, Result};
 
-use crate::files::{common_folder, display_path, files_name, list_files, view_type};
+use crate::files::{common_folder, display_path, files_name, list_files};
+use infer::{first_record, infer_schema};
 use read::CsvPartition;
 
 /// The file name endings a folder's CSV files have.
 pub(crate) const EXTENSIONS: &[&str] = &[".csv", ".tsv"];
-use scan::{Dialect, FileIndex, count_lines, header_end};
+use scan::{BOM, Dialect, FileIndex, count_lines, header_end, read_full};
 
 /// How to read CSV files: the dialect, the header, null markers, schema inference and
 /// overrides, and what to do with bad rows. Built by chaining; [`CsvOptions::default`]
@@ -164,7 +167,9 @@ impl CsvOptions {
         self
     }
 
-    /// Rows of the first file read to infer the column types (default 10 000).
+    /// Data rows read to infer the column types (default 10 000): the first rows of the
+    /// files in order, a file without data rows (empty, or a header alone) giving none.
+    /// When no file has a data row, every column is a string column.
     pub fn infer_schema_rows(mut self, rows: usize) -> Self {
         self.infer_schema_rows = rows;
         self
@@ -250,13 +255,17 @@ impl CsvOptions {
     }
 }
 
-/// The rows skipped because they could not be read, by file and line: filled by scans whose
-/// options say [`CsvOptions::skip_bad_rows`]. A row found by several scans (a frame
-/// collected twice) is listed once. Cheap to clone; clones share the report.
+/// The rows skipped because they could not be read, by file and line: filled by scans (and
+/// by schema inference) whose options say [`CsvOptions::skip_bad_rows`]. A row found by
+/// several scans (a frame collected twice) is listed once; two rows on one line (records
+/// ended by a lone `\r`) are listed twice. Cheap to clone; clones share the report.
 #[derive(Clone, Debug, Default)]
 pub struct BadRows {
-    rows: Arc<Mutex<BTreeMap<(PathBuf, u64), String>>>,
+    rows: Arc<Mutex<Skipped>>,
 }
+
+/// By file and the byte offset where the row starts: its line and the reason.
+type Skipped = BTreeMap<(PathBuf, u64), (u64, String)>;
 
 /// One skipped row.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -279,7 +288,7 @@ impl BadRows {
     pub fn rows(&self) -> Vec<BadRow> {
         self.lock()
             .iter()
-            .map(|((path, line), message)| BadRow {
+            .map(|((path, _), (line, message))| BadRow {
                 path: path.clone(),
                 line: *line,
                 message: message.clone(),
@@ -291,17 +300,19 @@ impl BadRows {
     pub fn lines(&self, path: impl AsRef<Path>) -> Vec<u64> {
         let path = path.as_ref();
         self.lock()
-            .keys()
-            .filter(|(p, _)| p == path)
-            .map(|(_, line)| *line)
+            .iter()
+            .filter(|((p, _), _)| p == path)
+            .map(|(_, (line, _))| *line)
             .collect()
     }
 
-    fn record(&self, path: &Path, line: u64, message: String) {
-        self.lock().insert((path.to_path_buf(), line), message);
+    /// Notes the row starting at byte `offset` (on `line`) of `path`.
+    fn record(&self, path: &Path, offset: u64, line: u64, message: String) {
+        self.lock()
+            .insert((path.to_path_buf(), offset), (line, message));
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(PathBuf, u64), String>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Skipped> {
         // A panic while holding the lock leaves a map that is still whole.
         self.rows
             .lock()
@@ -383,8 +394,10 @@ impl CsvSource {
     ///   quote, a terminator as a delimiter);
     /// - [`Error::NoFiles`] when nothing matches; [`Error::Plan`] for a bad glob;
     /// - [`Error::Io`] for a file that cannot be opened;
-    /// - [`Error::Format`] for a first file that is empty (no header and no row to take
-    ///   columns from) unless a schema is given, or whose sample cannot be parsed;
+    /// - [`Error::Format`] when every file is empty (no header and no row to take columns
+    ///   from) unless a schema is given, or for a sample that cannot be parsed;
+    /// - [`Error::Malformed`] for a header that is not UTF-8, or a row of the sample that
+    ///   is not (unless bad rows are skipped), naming the file and line;
     /// - [`Error::ColumnNotFound`] for a type override of a column that does not exist;
     /// - [`Error::SchemaDiffers`] when a file's header (or number of fields) differs from
     ///   the first file's.
@@ -401,14 +414,14 @@ impl CsvSource {
         options: CsvOptions,
     ) -> Result<Self> {
         options.validate()?;
-        let Some(first) = paths.first() else {
+        if paths.is_empty() {
             return Err(Error::NoFiles {
                 pattern: pattern.to_string(),
             });
-        };
+        }
         let schema = match &options.schema {
             Some(schema) => Arc::clone(schema),
-            None => infer_schema(first, &options)?,
+            None => infer_schema(&paths, &options)?,
         };
         let heads = paths
             .iter()
@@ -546,89 +559,6 @@ impl DataSource for CsvSource {
     }
 }
 
-/// The schema of the first rows of `path`, with strings as `Utf8View` and the overrides.
-fn infer_schema(path: &Path, options: &CsvOptions) -> Result<SchemaRef> {
-    let file = File::open(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    // Rows of the wrong length are not the sample's business: the scan reports them, with
-    // their line, or skips them.
-    let format = options
-        .format()?
-        .with_header(options.has_header)
-        .with_truncated_rows(true);
-    let (inferred, _) = format
-        .infer_schema(BufReader::new(file), Some(options.infer_schema_rows))
-        .map_err(|e| Error::Format {
-            path: path.to_path_buf(),
-            message: format!("inferring the schema: {e}"),
-        })?;
-    if inferred.fields().is_empty() {
-        return Err(Error::Format {
-            path: path.to_path_buf(),
-            message: "the file is empty: there is no header and no row to take columns from \
-                      (give the schema with CsvOptions::schema)"
-                .into(),
-        });
-    }
-    let mut fields: Vec<Field> = inferred
-        .fields()
-        .iter()
-        .map(|f| {
-            let data_type = match f.data_type() {
-                DataType::Null => DataType::Utf8View,
-                other => view_type(other),
-            };
-            f.as_ref().clone().with_data_type(data_type)
-        })
-        .collect();
-    for (name, data_type) in &options.dtypes {
-        let Some(field) = fields.iter_mut().find(|f| f.name() == name) else {
-            return Err(Error::ColumnNotFound {
-                name: name.clone(),
-                available: inferred.fields().iter().map(|f| f.name().clone()).collect(),
-            });
-        };
-        field.set_data_type(data_type.clone());
-    }
-    Ok(Arc::new(Schema::new(fields)))
-}
-
-/// The first record of `path` (the header, when there is one), or `None` for a file with
-/// no record.
-fn first_record(path: &Path, options: &CsvOptions) -> Result<Option<Vec<String>>> {
-    let d = &options.dialect;
-    let mut reader = ::csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(d.delimiter)
-        .quote(d.quote)
-        .escape(d.escape)
-        .double_quote(true)
-        .comment(d.comment)
-        .from_path(path)
-        .map_err(|e| csv_error(path, e))?;
-    let mut record = ::csv::StringRecord::new();
-    let found = reader
-        .read_record(&mut record)
-        .map_err(|e| csv_error(path, e))?;
-    Ok(found.then(|| record.iter().map(str::to_string).collect()))
-}
-
-fn csv_error(path: &Path, error: ::csv::Error) -> Error {
-    match error.into_kind() {
-        ::csv::ErrorKind::Io(source) => Error::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-        other => Error::Format {
-            path: path.to_path_buf(),
-            message: format!("{other:?}"),
-        },
-    }
-}
-
 /// Every file has the columns of `schema`: the same header names as the first file (when
 /// the schema was inferred from headers), or as many fields.
 fn check_files(
@@ -639,16 +569,25 @@ fn check_files(
 ) -> Result<()> {
     let ncols = schema.fields().len();
     let by_name = options.has_header && options.schema.is_none();
+    // Without a header the first record is a row: when bad rows are skipped, one of the
+    // wrong length is skipped and reported like any other.
+    let by_width = options.has_header || !options.skip_bad_rows;
+    // The file the columns were taken from: the first with a record.
+    let first = paths
+        .iter()
+        .zip(heads)
+        .find(|(_, head)| head.is_some())
+        .map_or(&paths[0], |(path, _)| path);
     for (path, head) in paths.iter().zip(heads) {
         let Some(head) = head else {
             continue;
         };
         let differs = |message: String| Error::SchemaDiffers {
-            first: paths[0].clone(),
+            first: first.clone(),
             path: path.clone(),
             message,
         };
-        if head.len() != ncols {
+        if by_width && head.len() != ncols {
             return Err(differs(format!(
                 "its first record has {} fields where the table has {ncols} columns",
                 head.len()
@@ -668,16 +607,19 @@ fn check_files(
     Ok(())
 }
 
-/// Where the data of `path` starts (after the header, if any), and its line.
+/// Where the data of `path` starts (after a UTF-8 byte order mark and the header, if
+/// any), and its line.
 fn data_region(path: &Path, options: &CsvOptions) -> Result<(u64, u64)> {
-    if !options.has_header {
-        return Ok((0, 1));
-    }
-    let start = header_end(path, &options.dialect)?;
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
+    if !options.has_header {
+        let mut head = [0; 3];
+        let n = read_full(&mut File::open(path).map_err(io)?, &mut head).map_err(io)?;
+        return Ok((if head[..n] == *BOM { 3 } else { 0 }, 1));
+    }
+    let start = header_end(path, &options.dialect)?;
     let mut head = Vec::new();
     File::open(path)
         .map_err(io)?

@@ -23,12 +23,13 @@ use std::sync::Arc;
 use arrow::compute::concat_batches;
 use arrow::csv::ReaderBuilder;
 use arrow::csv::reader::Decoder;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef};
+use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use spillway_planner::source::{BatchStream, ScanPartition};
 use spillway_planner::{Error, Result};
 
-use super::scan::{Split, count_lines, split_record};
+use super::scan::{BOM, Split, count_lines, split_record};
 use super::{CsvFile, ReadConfig};
 
 /// Bytes read from the file at a time.
@@ -136,10 +137,13 @@ impl Part {
         }
     }
 
-    /// A bad row: an error, or a note in the report when bad rows are skipped.
-    fn bad_row(&self, line: u64, message: String) -> Result<()> {
+    /// A bad row (starting at byte `offset`, on `line`): an error, or a note in the report
+    /// when bad rows are skipped.
+    fn bad_row(&self, offset: u64, line: u64, message: String) -> Result<()> {
         if self.config.skip_bad_rows {
-            self.config.bad_rows.record(&self.file.path, line, message);
+            self.config
+                .bad_rows
+                .record(&self.file.path, offset, line, message);
             Ok(())
         } else {
             Err(Error::Malformed {
@@ -154,10 +158,48 @@ impl Part {
     fn decode_one(&self, bytes: &[u8]) -> std::result::Result<Option<RecordBatch>, String> {
         let mut decoder = self.decoder(1);
         // The record, then the end of the input (for a last line without a terminator).
-        decoder.decode(bytes).map_err(|e| clean(&e.to_string()))?;
+        let n = first_decode(&mut decoder, bytes).map_err(|e| clean(&e.to_string()))?;
+        if n < bytes.len() {
+            decoder
+                .decode(&bytes[n..])
+                .map_err(|e| clean(&e.to_string()))?;
+        }
         decoder.decode(&[]).map_err(|e| clean(&e.to_string()))?;
-        decoder.flush().map_err(|e| clean(&e.to_string()))
+        let batch = decoder.flush().map_err(|e| clean(&e.to_string()))?;
+        batch.as_ref().map_or(Ok(()), check_utf8)?;
+        Ok(batch)
     }
+}
+
+/// The first bytes given to a new decoder. `csv_core` drops a UTF-8 byte order mark at the
+/// start of the first input it sees; but a decoder here starts at a record boundary past
+/// the file's mark (the data region skips it), so a mark there is data, as it is to the
+/// boundary machine and to a decoder reading the whole file. Given alone, its first byte
+/// is too short to be dropped, and the parser then never drops one.
+fn first_decode(decoder: &mut Decoder, bytes: &[u8]) -> std::result::Result<usize, ArrowError> {
+    if bytes.len() > 1 && bytes.starts_with(&BOM[..1]) {
+        decoder.decode(&bytes[..1])
+    } else {
+        decoder.decode(bytes)
+    }
+}
+
+/// `arrow-csv` checks that the bytes of a batch's fields are UTF-8 all together, not one
+/// by one: a character cut in two by a delimiter (`\xc3,\xa9`) passes, and makes two
+/// strings that are not UTF-8. The string columns are checked again, value by value.
+fn check_utf8(batch: &RecordBatch) -> std::result::Result<(), String> {
+    let is_string =
+        |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+    for (column, field) in batch.columns().iter().zip(batch.schema().fields()) {
+        let strings = match column.data_type() {
+            DataType::Dictionary(_, values) => is_string(values),
+            other => is_string(other),
+        };
+        if strings && column.to_data().validate_full().is_err() {
+            return Err(format!("invalid UTF-8 in column '{}'", field.name()));
+        }
+    }
+    Ok(())
 }
 
 /// Removes the decoder's own line numbers from its messages: it counts records from the
@@ -250,6 +292,7 @@ impl CsvStream {
     /// Up to `batch_rows` records through the decoder.
     fn fast_batch(&mut self) -> std::result::Result<Option<RecordBatch>, Fast> {
         let part = &self.part;
+        let mut fresh = self.decoder.is_none();
         let decoder = self
             .decoder
             .get_or_insert_with(|| part.decoder(part.batch_rows));
@@ -258,7 +301,12 @@ impl CsvStream {
             let buf = self.reader.fill_buf().map_err(|e| Fast::Fail(part.io(e)))?;
             let buf = &buf[..buf.len().min(remaining)];
             let eof = buf.is_empty();
-            let n = decoder.decode(buf).map_err(|_| Fast::Recover)?;
+            let n = if std::mem::take(&mut fresh) {
+                first_decode(decoder, buf)
+            } else {
+                decoder.decode(buf)
+            }
+            .map_err(|_| Fast::Recover)?;
             let lines = count_lines(&buf[..n]);
             self.reader.consume(n);
             self.pos += n as u64;
@@ -272,7 +320,11 @@ impl CsvStream {
                 break;
             }
         }
-        decoder.flush().map_err(|_| Fast::Recover)
+        let batch = decoder.flush().map_err(|_| Fast::Recover)?;
+        match &batch {
+            Some(b) if check_utf8(b).is_err() => Err(Fast::Recover),
+            _ => Ok(batch),
+        }
     }
 
     fn seek(&mut self, offset: u64) -> Result<()> {
@@ -332,7 +384,10 @@ impl CsvStream {
                     };
                     match outcome {
                         Ok(batch) => good.extend(batch),
-                        Err(message) => self.part.bad_row(line, message)?,
+                        Err(message) => {
+                            let offset = start + (cursor + first) as u64;
+                            self.part.bad_row(offset, line, message)?;
+                        }
                     }
                     self.line += count_lines(&window[cursor..cursor + last]);
                     cursor += last;

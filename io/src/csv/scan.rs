@@ -127,6 +127,11 @@ impl Dialect {
     }
 }
 
+/// The UTF-8 byte order mark: at the start of a file it is not data (`csv_core` drops it
+/// too, and so must the machine, or a quote after it would open no quoted field here and
+/// one there).
+pub(crate) const BOM: &[u8] = b"\xef\xbb\xbf";
+
 /// Counts `\n` bytes (lines are numbered by line feeds, as editors do).
 pub(crate) fn count_lines(bytes: &[u8]) -> u64 {
     // A plain loop the compiler vectorizes; faster than an iterator of matches on dense data.
@@ -149,7 +154,9 @@ pub(crate) struct FileIndex {
     /// Increasing, the first being the start of the data region, then one about every
     /// `stride` bytes.
     pub cuts: Vec<Cut>,
-    /// The file's length.
+    /// The end of the data: the file's length, or, when the file ends in a comment line
+    /// without a `\n`, where that line starts (`csv_core` would read it as a record of one
+    /// empty field).
     pub len: u64,
     /// When the file ends inside a quoted field: where the record holding it starts.
     pub unterminated: Option<u64>,
@@ -346,6 +353,12 @@ impl Indexer {
     fn finish(self, len: u64) -> FileIndex {
         let unterminated =
             matches!(self.state, State::Quoted | State::Escaped).then_some(self.record_start);
+        // Only terminators lie between the last record's end and `record_start`.
+        let len = if self.state == State::Comment {
+            self.record_start.min(len)
+        } else {
+            len
+        };
         let mut cuts = self.cuts;
         // A cut at the very end starts no record.
         while cuts.len() > 1 && cuts.last().is_some_and(|c| c.offset >= len) {
@@ -434,8 +447,9 @@ pub(crate) fn split_record(bytes: &[u8], at_eof: bool, dialect: &Dialect) -> Spl
     }
 }
 
-/// Where the data of a file with a header starts: just past the first record (leading
-/// empty lines and comment lines are skipped), read in chunks of growing size.
+/// Where the data of a file with a header starts: just past the first record (a byte order
+/// mark, leading empty lines and comment lines are skipped), read in chunks of growing
+/// size.
 ///
 /// # Errors
 /// [`Error::Io`] naming the file when it cannot be read.
@@ -453,9 +467,10 @@ pub(crate) fn header_end(path: &Path, dialect: &Dialect) -> Result<u64> {
         let n = read_full(&mut file, &mut bytes[have..]).map_err(io)?;
         bytes.truncate(have + n);
         let at_eof = bytes.len() < want;
-        match split_record(&bytes, at_eof, dialect) {
+        let skip = if bytes.starts_with(BOM) { BOM.len() } else { 0 };
+        match split_record(&bytes[skip..], at_eof, dialect) {
             Split::Done => return Ok(bytes.len() as u64),
-            Split::Record { end, .. } => return Ok(end as u64),
+            Split::Record { end, .. } => return Ok((skip + end) as u64),
             Split::NeedMore => want *= 2,
         }
     }
