@@ -9,9 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::encode_arrow_schema;
 use parquet::basic::Compression;
 use parquet::file::metadata::{
-    ColumnChunkMetaDataBuilder, ParquetMetaDataReader, ParquetMetaDataWriter,
+    ColumnChunkMetaDataBuilder, FileMetaData, KeyValue, ParquetMetaDataBuilder,
+    ParquetMetaDataReader, ParquetMetaDataWriter,
 };
 use parquet::file::properties::WriterProperties;
 use spillway::arrow::array::{AsArray, Float64Array, Int64Array, StringArray};
@@ -368,6 +370,53 @@ fn a_footer_whose_chunks_do_not_fit_the_file_is_an_error_naming_the_file_and_row
     std::fs::write(&bad, rewrite(&plain, false, |_, _, b| b)).unwrap();
     let s = session();
     assert_eq!(read_all(&s, &bad).unwrap(), read_all(&s, &plain).unwrap());
+}
+
+#[test]
+fn a_column_read_as_another_kind_than_its_writer_recorded_is_an_error() {
+    // What a flipped bit in the footer's Parquet schema does (INT64 to BOOLEAN), seen from
+    // the other side: the writer's Arrow schema in the footer says `id` is a boolean, the
+    // Parquet schema a 64-bit integer. The crate keeps the Parquet type without a word.
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.parquet");
+    write_plain(&plain, 300, 100, Compression::UNCOMPRESSED);
+    let bytes = std::fs::read(&plain).unwrap();
+    let metadata = ParquetMetaDataReader::new()
+        .parse_and_finish(&File::open(&plain).unwrap())
+        .unwrap();
+    let file = metadata.file_metadata();
+    let recorded = Schema::new(vec![
+        Field::new("id", DataType::Boolean, false),
+        Field::new("v", DataType::Float64, true),
+        Field::new("s", DataType::Utf8, false),
+    ]);
+    let kv = KeyValue::new("ARROW:schema".into(), encode_arrow_schema(&recorded));
+    let file = FileMetaData::new(
+        file.version(),
+        file.num_rows(),
+        file.created_by().map(str::to_string),
+        Some(vec![kv]),
+        file.schema_descr_ptr(),
+        None,
+    );
+    let row_groups = metadata.row_groups().to_vec();
+    let metadata = ParquetMetaDataBuilder::new(file)
+        .set_row_groups(row_groups)
+        .build();
+    let footer = bytes.len()
+        - 8
+        - u32::from_le_bytes(bytes[bytes.len() - 8..][..4].try_into().unwrap()) as usize;
+    let mut out = bytes[..footer].to_vec();
+    ParquetMetaDataWriter::new(&mut out, &metadata)
+        .with_preserve_page_index_locations(false)
+        .finish()
+        .unwrap();
+    let bad = dir.path().join("retyped.parquet");
+    std::fs::write(&bad, out).unwrap();
+    let err = session().read_parquet(bad.to_string_lossy()).unwrap_err();
+    let message = format_message(&err, &bad);
+    assert!(message.contains("column id as Boolean"), "{message}");
+    assert!(message.contains("Int64"), "{message}");
 }
 
 #[test]

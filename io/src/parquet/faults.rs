@@ -13,6 +13,9 @@
 //!   file would make the crate allocate a buffer of that size (an abort, not a panic, for
 //!   a size near the address space), an overlap or a row count that disagrees with the
 //!   pages would read another column's pages or drop rows without an error.
+//! - [`check_arrow_hint`] checks the types a file is read as against the Arrow schema its
+//!   writer embedded in the footer, so that a flipped bit in the footer's Parquet schema
+//!   cannot read a column as another kind of value.
 //! - [`next_batch`] reads a batch under the same guard, and [`RowGroupSpans`] names the
 //!   row groups a failed batch was reading.
 //!
@@ -24,8 +27,9 @@ use std::io::{Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use ::parquet::arrow::arrow_reader::ParquetRecordBatchReader;
+use ::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader};
 use ::parquet::file::metadata::ParquetMetaData;
+use arrow::datatypes::{DataType, Schema};
 use arrow::record_batch::RecordBatch;
 use spillway_planner::error::panic_message;
 use spillway_planner::{Error, Result};
@@ -140,6 +144,116 @@ pub(super) fn check_footer(path: &Path, file: &File, metadata: &ParquetMetaData)
         }
     }
     Ok(())
+}
+
+/// Checks the Arrow schema a writer embeds in the footer (`ARROW:schema`) against the
+/// types the file is read as. The crate applies the embedded types where they fit the
+/// Parquet types and silently keeps the Parquet types where they do not, which is what a
+/// flipped bit in the footer's Parquet schema looks like: a column of 64-bit integers
+/// stored as, and read as, booleans. A column whose kind (integer, float, string, ...)
+/// differs from the one its writer recorded is an error.
+pub(super) fn check_arrow_hint(path: &Path, reader: &ArrowReaderMetadata) -> Result<()> {
+    let file = reader.metadata().file_metadata();
+    let encoded = file
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|kv| kv.key == "ARROW:schema"))
+        .and_then(|kv| kv.value.as_deref());
+    let Some(hint) = encoded.and_then(decode_arrow_schema) else {
+        return Ok(()); // none, or one the crate has already refused
+    };
+    let read = reader.schema();
+    let corrupt = |message: String| format_error(path, format!("{message}: the footer is corrupt"));
+    if hint.fields().len() != read.fields().len() {
+        return Err(corrupt(format!(
+            "the writer recorded {} columns, the file holds {}",
+            hint.fields().len(),
+            read.fields().len()
+        )));
+    }
+    for (h, r) in hint.fields().iter().zip(read.fields()) {
+        if h.name() != r.name() || kind(h.data_type()) != kind(r.data_type()) {
+            return Err(corrupt(format!(
+                "the writer recorded column {} as {}, the file holds {} {}",
+                h.name(),
+                h.data_type(),
+                r.name(),
+                r.data_type()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The Arrow schema `ARROW:schema` holds: base64 of an IPC message, with or without its
+/// continuation marker and length. `None` when it does not decode.
+fn decode_arrow_schema(encoded: &str) -> Option<Schema> {
+    let bytes = base64_decode(encoded)?;
+    let slice = if bytes.len() > 8 && bytes[0..4] == [255u8; 4] {
+        &bytes[8..]
+    } else {
+        &bytes[..]
+    };
+    let message = arrow::ipc::root_as_message(slice).ok()?;
+    arrow::ipc::convert::try_fb_to_schema(message.header_as_schema()?).ok()
+}
+
+/// Standard base64 with padding; `None` for any other character.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let text = text.trim_end_matches('=').as_bytes();
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for &c in text {
+        acc = (acc << 6) | u32::from(value(c)?);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Boolean,
+    Integer,
+    Float,
+    Decimal,
+    Temporal,
+    Bytes,
+    Nested,
+    Null,
+    Other,
+}
+
+fn kind(t: &DataType) -> Kind {
+    use DataType::*;
+    match t {
+        Boolean => Kind::Boolean,
+        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 => Kind::Integer,
+        Float16 | Float32 | Float64 => Kind::Float,
+        Decimal32(..) | Decimal64(..) | Decimal128(..) | Decimal256(..) => Kind::Decimal,
+        Date32 | Date64 | Time32(_) | Time64(_) | Timestamp(..) | Duration(_) | Interval(_) => {
+            Kind::Temporal
+        }
+        Utf8 | LargeUtf8 | Utf8View | Binary | LargeBinary | BinaryView | FixedSizeBinary(_) => {
+            Kind::Bytes
+        }
+        Dictionary(_, value) => kind(value),
+        List(_) | LargeList(_) | FixedSizeList(..) | ListView(_) | LargeListView(_) | Struct(_)
+        | Map(..) | Union(..) => Kind::Nested,
+        Null => Kind::Null,
+        _ => Kind::Other,
+    }
 }
 
 /// Where a Parquet file's data ends and its footer begins: the length of the file less the

@@ -298,6 +298,7 @@ impl ParquetFile {
             let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
                 .map_err(|e| format_error(&path, e))?;
             faults::check_footer(&path, &file, plain.metadata())?;
+            faults::check_arrow_hint(&path, &plain)?;
             let fields: Fields = plain.schema().fields().iter().map(view_field).collect();
             let hint = Arc::new(Schema::new(fields));
             let options = ArrowReaderOptions::new().with_schema(hint);
