@@ -11,7 +11,9 @@ mod group_by;
 mod join;
 mod limits;
 mod parallel;
+mod parquet_faults;
 mod parquet_files;
+mod parquet_fuzz;
 #[cfg(feature = "polars")]
 mod polars_interop;
 mod props;

@@ -33,8 +33,12 @@
 //!
 //! A file that cannot be opened is an [`Error::Io`]; a file that is not Parquet, or whose
 //! footer or pages are corrupt or truncated, is an [`Error::Format`] naming it, whether it
-//! is found while reading the footer or while decoding pages.
+//! is found while reading the footer or while decoding pages (then also naming the row
+//! groups being read). The footer's column chunks are checked against the file's length,
+//! page checksums are verified when the file has them, and a panic of the parquet crate on
+//! a corrupt file is caught: see `faults`.
 
+mod faults;
 pub(crate) mod prune;
 mod write;
 
@@ -229,12 +233,14 @@ impl DataSource for ParquetSource {
             .files
             .iter()
             .map(|f| {
-                let keep = prune::row_groups_may_match(&f.reader, request.filters);
-                (0..f.row_groups().len())
+                let keep = faults::guarded(&f.path, || {
+                    Ok(prune::row_groups_may_match(&f.reader, request.filters))
+                })?;
+                Ok((0..f.row_groups().len())
                     .filter(|&i| keep.get(i).copied().unwrap_or(true))
-                    .collect()
+                    .collect::<Vec<usize>>())
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let weigh = |file: &ParquetFile, i: usize| {
             let rg = &file.row_groups()[i];
             (
@@ -288,16 +294,23 @@ impl ParquetFile {
             path: path.clone(),
             source,
         })?;
-        let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
-            .map_err(|e| format_error(&path, e))?;
-        let fields: Fields = plain.schema().fields().iter().map(view_field).collect();
-        let hint = Arc::new(Schema::new(fields));
-        let options = ArrowReaderOptions::new().with_schema(hint);
-        // The parquet crate reads every string and binary column as a view type, so the hint
-        // is accepted; should a future file hold a column it cannot map, read the file's own
-        // types rather than fail (the dataset's schema check then names the file).
-        let reader =
-            ArrowReaderMetadata::try_new(Arc::clone(plain.metadata()), options).unwrap_or(plain);
+        let reader = faults::guarded(&path, || {
+            let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+                .map_err(|e| format_error(&path, e))?;
+            faults::check_footer(&path, &file, plain.metadata())?;
+            faults::check_arrow_hint(&path, &plain)?;
+            let fields: Fields = plain.schema().fields().iter().map(view_field).collect();
+            let hint = Arc::new(Schema::new(fields));
+            let options = ArrowReaderOptions::new().with_schema(hint);
+            // The parquet crate reads every string and binary column as a view type, so the
+            // hint is accepted; should a future file hold a column it cannot map, read the
+            // file's own types rather than fail (the dataset's schema check then names the
+            // file).
+            Ok(
+                ArrowReaderMetadata::try_new(Arc::clone(plain.metadata()), options)
+                    .unwrap_or(plain),
+            )
+        })?;
         let display = display_path(&path, base);
         Ok(Self {
             path,
@@ -468,24 +481,42 @@ impl ScanPartition for ParquetPartition {
             path: path.clone(),
             source,
         })?;
-        let mut builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.file.reader.clone())
-                .with_row_groups(self.row_groups.clone())
-                .with_batch_size(self.batch_rows);
-        if let Some(projection) = &self.projection {
-            let mask = ProjectionMask::roots(
-                self.file.reader.parquet_schema(),
-                projection.file_order.iter().copied(),
-            );
-            builder = builder.with_projection(mask);
-        }
-        let reader = builder.build().map_err(|e| format_error(path, e))?;
+        let mut reader = faults::guarded(path, || {
+            let mut builder =
+                ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.file.reader.clone())
+                    .with_row_groups(self.row_groups.clone())
+                    .with_batch_size(self.batch_rows);
+            if let Some(projection) = &self.projection {
+                let mask = ProjectionMask::roots(
+                    self.file.reader.parquet_schema(),
+                    projection.file_order.iter().copied(),
+                );
+                builder = builder.with_projection(mask);
+            }
+            builder.build().map_err(|e| format_error(path, e))
+        })?;
         let path = path.clone();
         let projection = self.projection.clone();
         let schema = Arc::clone(&self.schema);
-        Ok(Box::new(reader.map(move |batch| {
-            let batch = batch.map_err(|e| format_error(&path, e))?;
-            conform(batch, projection.as_deref(), &schema, &path)
+        let spans = faults::RowGroupSpans::new(&self.row_groups, self.file.reader.metadata());
+        let batch_rows = self.batch_rows;
+        let (mut done, mut failed) = (0usize, false);
+        Ok(Box::new(std::iter::from_fn(move || {
+            if failed {
+                return None;
+            }
+            // A decoder error or panic names the row groups the batch was reading, and
+            // ends the stream: the reader's state after it is not to be trusted.
+            let batch =
+                match faults::next_batch(&path, &mut reader, || spans.name(done, batch_rows)) {
+                    Ok(batch) => batch?,
+                    Err(e) => {
+                        failed = true;
+                        return Some(Err(e));
+                    }
+                };
+            done = done.saturating_add(batch.num_rows());
+            Some(conform(batch, projection.as_deref(), &schema, &path))
         })))
     }
 }

@@ -402,6 +402,21 @@ fn corrupt_pages_are_a_format_error_when_read() {
 }
 
 #[test]
+fn a_panic_of_the_parquet_crate_is_a_format_error_naming_the_file() {
+    let path = Path::new("data/odd.parquet");
+    let error =
+        faults::guarded(path, || -> Result<()> { panic!("index out of bounds") }).unwrap_err();
+    match &error {
+        Error::Format { path: p, message } => {
+            assert_eq!(p, path);
+            assert!(message.contains("index out of bounds"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(faults::guarded(path, || Ok(7)).unwrap(), 7);
+}
+
+#[test]
 fn files_with_different_schemas_are_named() {
     let dir = tempfile::tempdir().unwrap();
     write(&dir.path().join("a.parquet"), &[sorted(10)], 100);
