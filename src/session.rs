@@ -146,7 +146,8 @@ impl SessionBuilder {
         self
     }
 
-    /// Checks the configuration and the spill folder, and starts the pool.
+    /// Checks the configuration and the spill folder, removes the spill folders that
+    /// processes killed before they could clean up left there, and starts the pool.
     ///
     /// # Errors
     /// [`Error::Config`] naming the setting that is out of range (`threads` at most
@@ -156,6 +157,8 @@ impl SessionBuilder {
     pub fn build(self) -> Result<Session> {
         self.config.validate()?;
         spillway_engine::spill::SpillDir::check(&self.config.spill_dir)?;
+        // Spill folders of killed processes (SIGKILL, the OOM killer) are removed here.
+        spillway_engine::spill::SpillDir::remove_orphans(&self.config.spill_dir);
         let unobserved = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&unobserved);
         let pool = rayon::ThreadPoolBuilder::new()

@@ -3,7 +3,10 @@
 //! One [`SpillDir`] per computation: a private folder created (lazily, on the first spill)
 //! with `tempfile` under the session's `spill_dir`. Each [`SpillFile`] deletes itself when
 //! dropped and the folder is removed with the `SpillDir`, so nothing is left behind on
-//! success, error, panic or cancellation. Files are LZ4-compressed IPC streams; bytes,
+//! success, error, panic or cancellation. A process killed outright (SIGKILL, the OOM
+//! killer) cannot clean up: its folders are named `spillway-<pid>-<random>`, and the next
+//! session built on the same `spill_dir` removes those whose process is gone
+//! ([`SpillDir::remove_orphans`]). Files are LZ4-compressed IPC streams; bytes,
 //! files and time spent are counted for `explain_analyze`.
 
 use std::fs::File;
@@ -19,6 +22,9 @@ use arrow::ipc::CompressionType;
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::{IpcWriteOptions, StreamWriter};
 use spillway_planner::{Error, Result};
+
+/// How a spill folder's name starts; the creating process's id follows.
+const ORPHAN_PREFIX: &str = "spillway-";
 
 /// What spilling cost, for one computation.
 #[derive(Debug, Default)]
@@ -84,10 +90,43 @@ impl SpillDir {
             .map_err(|e| fail(format!("cannot write in the spill folder: {e}")))
     }
 
+    /// Removes the spill folders under `parent` left by processes that are gone (killed
+    /// before they could clean up), and returns how many. A folder is ours when its name is
+    /// `spillway-<pid>-…`; it is left alone while that process runs, when it is this
+    /// process, or where this platform cannot tell (no `/proc`). Best effort: a folder
+    /// that cannot be removed stays.
+    pub fn remove_orphans(parent: &Path) -> usize {
+        let proc = Path::new("/proc");
+        if !proc.join("self").exists() {
+            return 0;
+        }
+        let Ok(entries) = std::fs::read_dir(parent) else {
+            return 0;
+        };
+        let me = std::process::id();
+        entries
+            .flatten()
+            .filter(|e| {
+                let name = e.file_name();
+                let pid = name
+                    .to_str()
+                    .and_then(|n| n.strip_prefix(ORPHAN_PREFIX))
+                    .and_then(|rest| rest.split('-').next())
+                    .and_then(|pid| pid.parse::<u32>().ok());
+                pid.is_some_and(|pid| {
+                    pid != me
+                        && !proc.join(pid.to_string()).exists()
+                        && e.file_type().is_ok_and(|t| t.is_dir())
+                        && std::fs::remove_dir_all(e.path()).is_ok()
+                })
+            })
+            .count()
+    }
+
     fn folder(&self) -> Result<&Path> {
         let dir = self.dir.get_or_init(|| {
             tempfile::Builder::new()
-                .prefix("spillway-")
+                .prefix(&format!("{ORPHAN_PREFIX}{}-", std::process::id()))
                 .tempdir_in(&self.parent)
                 .map_err(|e| e.to_string())
         });
@@ -315,6 +354,38 @@ impl Drop for SpillFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spill_folder_names_its_process_and_orphans_are_removed() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = SpillDir::new(parent.path());
+        let schema: SchemaRef = Arc::new(arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new("x", arrow::datatypes::DataType::Int64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![Arc::new(arrow::array::Int64Array::from(vec![1, 2, 3]))],
+        )
+        .unwrap();
+        let file = dir.write(&schema, [batch]).unwrap();
+        let name = dir
+            .path()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            name.starts_with(&format!("spillway-{}-", std::process::id())),
+            "{name}"
+        );
+        // This process's folder is never an orphan.
+        assert_eq!(SpillDir::remove_orphans(parent.path()), 0);
+        assert!(dir.path().unwrap().exists());
+        drop(file);
+        drop(dir);
+        assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 0);
+    }
     use arrow::array::{Int64Array, StringViewArray};
     use arrow::datatypes::{DataType, Field, Schema};
 

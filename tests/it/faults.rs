@@ -110,3 +110,34 @@ fn a_spill_folder_that_cannot_be_used_is_reported_when_the_session_is_built() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(left.len(), 1, "the check left files: {left:?}");
 }
+
+#[test]
+fn spill_folders_of_a_killed_process_are_removed_by_the_next_session() {
+    let dir = tempfile::tempdir().unwrap();
+    // A process that is gone: it ran, and was waited for.
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let dead = child.id();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let orphan = dir.path().join(format!("spillway-{dead}-AbC123"));
+    std::fs::create_dir(&orphan).unwrap();
+    std::fs::write(orphan.join("0.arrow"), b"spilled").unwrap();
+    // Ours (this process) and a folder that is not a spill folder stay.
+    let live = dir
+        .path()
+        .join(format!("spillway-{}-XyZ789", std::process::id()));
+    std::fs::create_dir(&live).unwrap();
+    let other = dir.path().join("spillway-notes");
+    std::fs::create_dir(&other).unwrap();
+    Session::builder().spill_dir(dir.path()).build().unwrap();
+    if std::path::Path::new("/proc/self").exists() {
+        assert!(
+            !orphan.exists(),
+            "the dead process's spill folder is still there"
+        );
+    }
+    assert!(live.exists() && other.exists());
+}
