@@ -373,6 +373,22 @@ impl Scheduler<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A scheduler over `pool` and `memory` with no progress callback.
+    fn on<'a>(
+        pool: &'a rayon::ThreadPool,
+        memory: &'a Arc<MemoryPool>,
+        threads: usize,
+        synchronous: bool,
+    ) -> Scheduler<'a> {
+        Scheduler {
+            pool,
+            threads,
+            synchronous,
+            memory,
+            progress: None,
+        }
+    }
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -487,13 +503,7 @@ mod tests {
         let mut seen = Vec::new();
         for synchronous in [true, false] {
             let dag = dag();
-            let scheduler = Scheduler {
-                pool: &pool,
-                threads: 1,
-                synchronous,
-                memory: &memory,
-                progress: None,
-            };
+            let scheduler = on(&pool, &memory, 1, synchronous);
             let out = scheduler.run(&dag);
             let outputs = out.outputs.unwrap().iter().map(|v| **v).collect();
             seen.push((dag.order(), outputs, out.peak_held));
@@ -616,13 +626,7 @@ mod tests {
         let mut held = memory.reserve("elsewhere");
         held.try_grow(900).unwrap();
         let dag = wide();
-        let scheduler = Scheduler {
-            pool: &pool,
-            threads: 2,
-            synchronous: false,
-            memory: &memory,
-            progress: None,
-        };
+        let scheduler = on(&pool, &memory, 2, false);
         assert_eq!(*scheduler.run(&dag).outputs.unwrap()[0], 9);
         assert_eq!(dag.most_running(), 1);
         // With the memory back, two at once.
@@ -637,13 +641,7 @@ mod tests {
         let (pool, memory) = (pool(2), MemoryPool::new(usize::MAX));
         for synchronous in [true, false] {
             let dag = wide().failing_at(2);
-            let scheduler = Scheduler {
-                pool: &pool,
-                threads: 1,
-                synchronous,
-                memory: &memory,
-                progress: None,
-            };
+            let scheduler = on(&pool, &memory, 1, synchronous);
             let err = scheduler.run(&dag).outputs.unwrap_err();
             assert!(err.to_string().contains("n[2] failed"), "{err}");
             assert_eq!(dag.order(), [0, 1, 2], "synchronous: {synchronous}");
@@ -655,13 +653,7 @@ mod tests {
         let (pool, memory) = (pool(1), MemoryPool::new(usize::MAX));
         for synchronous in [true, false] {
             let dag = Drawn::new(vec![vec![], vec![2], vec![1]], vec![0, 1, 1], vec![2]);
-            let scheduler = Scheduler {
-                pool: &pool,
-                threads: 1,
-                synchronous,
-                memory: &memory,
-                progress: None,
-            };
+            let scheduler = on(&pool, &memory, 1, synchronous);
             let err = scheduler.run(&dag).outputs.unwrap_err();
             assert!(err.to_string().contains("1 of 3 nodes ran"), "{err}");
         }
