@@ -18,8 +18,12 @@ use spillway::prelude::*;
 struct Args {
     /// The CSV file, folder or glob.
     input: String,
-    /// The folder the Parquet files are written to (created if missing).
+    /// The folder the Parquet files are written to (created if missing; it must be empty
+    /// unless `--overwrite` is given).
     output: String,
+    /// Replace what the output folder holds (once the conversion has succeeded).
+    #[arg(long)]
+    overwrite: bool,
     /// Bytes the engine may hold at once: a number, or with a unit (`512MiB`, `1GiB`, `2G`).
     #[arg(long, value_parser = parse_size)]
     memory_limit: Option<usize>,
@@ -83,7 +87,13 @@ fn main() -> Result<()> {
         );
         return Ok(());
     }
-    let (rows, stats) = frame.write_parquet_with_stats(&args.output)?;
+    let mode = if args.overwrite {
+        WriteMode::Overwrite
+    } else {
+        WriteMode::ErrorIfExists
+    };
+    let options = WriteOptions::parquet(ParquetWriteOptions::new()).mode(mode);
+    let (rows, stats) = frame.write_with_stats(&args.output, options)?;
     let seconds = t0.elapsed().as_secs_f64();
     println!(
         "wrote {rows} rows from {} to {} in {seconds:.2} s ({} threads, memory limit {} MiB)",

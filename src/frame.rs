@@ -9,7 +9,9 @@ use arrow::datatypes::UInt64Type;
 use spillway_engine::exec::{ExecStats, RunEnv, execute_with_stats};
 use spillway_engine::graph::TaskGraph;
 use spillway_engine::lower::{lower, lower_to_sink};
-use spillway_io::{CsvWriteOptions, FileFormat, FileSink, IpcWriteOptions, ParquetWriteOptions};
+use spillway_io::{
+    CsvWriteOptions, FileFormat, FileSink, IpcWriteOptions, ParquetWriteOptions, WriteMode,
+};
 use spillway_planner::agg::AggExpr;
 use spillway_planner::expr::{Expr, col};
 use spillway_planner::logical::{JoinType, LogicalPlan, Partitioning};
@@ -470,13 +472,17 @@ impl DataFrame {
 
     /// Writes the result to `folder` as Parquet files (Snappy), one per output partition
     /// (`part-00000.parquet`, ...), each written by the task that produces it, so the
-    /// result is never gathered in memory. Returns the rows written. Each file is written
-    /// under a hidden temporary name and renamed when complete: a run that fails leaves no
-    /// file under a final name.
+    /// result is never gathered in memory. Returns the rows written.
+    ///
+    /// All or nothing: the files are written into a hidden folder beside `folder` and
+    /// given to it in one rename once the whole run has succeeded; a run that fails
+    /// leaves `folder` as it was. `folder` must be missing or empty: see
+    /// [`DataFrame::write`] with [`WriteOptions::mode`] to replace or add to what it holds,
+    /// and [`WriteOptions::resumable`] for a write that a killed process can finish later.
     ///
     /// # Errors
-    /// As [`DataFrame::collect`]; [`Error::Io`] naming the folder or file that cannot be
-    /// written.
+    /// As [`DataFrame::collect`]; [`Error::Io`] naming the folder when it holds files, or
+    /// the folder or file that cannot be written.
     pub fn write_parquet(&self, folder: impl AsRef<std::path::Path>) -> Result<usize> {
         self.write(folder, WriteOptions::parquet(ParquetWriteOptions::new()))
     }
@@ -535,7 +541,9 @@ impl DataFrame {
     /// # Errors
     /// As [`DataFrame::write_parquet`]; [`Error::ColumnNotFound`] for a `partition_by`
     /// column the result does not have; [`Error::Plan`] when it would leave no column in
-    /// the files.
+    /// the files, or for a resumable write over a source that cannot tell whether its data
+    /// changed; [`Error::Resume`] when `folder` holds an unfinished resumable write of
+    /// another plan or of inputs that changed since.
     pub fn write(
         &self,
         folder: impl AsRef<std::path::Path>,
@@ -562,16 +570,37 @@ impl DataFrame {
                 });
             }
         }
-        let sink = Arc::new(
-            FileSink::try_new(folder.as_ref(), options.format)
-                .map(|s| s.partition_by(options.partition_by))?,
-        );
         let optimized = optimize(&self.plan)?;
-        let graph = lower_to_sink(
-            &optimized,
-            self.session.engine_config(),
-            Arc::clone(&sink) as _,
-        )?;
+        let engine = self.session.engine_config();
+        // The graph's shape is part of a resumable write's key: other settings may cut
+        // the output into other partitions.
+        let resume = if options.resumable {
+            let shape = lower_to_sink(&optimized, engine, Arc::new(Probe))?.to_string();
+            Some(format!(
+                "{}\n{shape}\n{:?}\n{:?}\n{:?}",
+                optimized.fingerprint()?,
+                options.format,
+                options.partition_by,
+                options.mode
+            ))
+        } else {
+            None
+        };
+        let sink = Arc::new(
+            FileSink::try_new(
+                folder.as_ref(),
+                options.format,
+                options.mode,
+                resume.as_deref(),
+            )?
+            .partition_by(options.partition_by),
+        );
+        let mut graph = lower_to_sink(&optimized, engine, Arc::clone(&sink) as _)?;
+        // A resumed write runs only what its earlier attempts did not finish.
+        let finished = sink.finished();
+        if !finished.is_empty() {
+            graph = graph.without_outputs(|p| finished.iter().any(|&(done, _)| done == p));
+        }
         // Every task has ended when the run returns, so on failure the files completed so far
         // are all in the sink's list, and removed.
         let (batches, stats) = match self.run(graph, "write") {
@@ -585,6 +614,7 @@ impl DataFrame {
         let rows = batches
             .iter()
             .flat_map(|b| b.column(0).as_primitive::<UInt64Type>().values().to_vec())
+            .chain(finished.iter().map(|&(_, rows)| rows))
             .sum::<u64>();
         Ok((rows as usize, stats))
     }
@@ -657,6 +687,24 @@ impl GroupBy {
     }
 }
 
+/// A sink that is never written to: lowering a write to learn the graph's shape.
+#[derive(Debug)]
+struct Probe;
+
+impl spillway_planner::sink::DataSink for Probe {
+    fn name(&self) -> String {
+        "probe".into()
+    }
+
+    fn open(
+        &self,
+        _: usize,
+        _: &arrow::datatypes::SchemaRef,
+    ) -> Result<Box<dyn spillway_planner::sink::PartitionWriter>> {
+        Err(Error::Internal("a probe sink was opened".into()))
+    }
+}
+
 /// `1.5 MiB`.
 fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -678,6 +726,8 @@ fn human_bytes(n: u64) -> String {
 pub struct WriteOptions {
     format: FileFormat,
     partition_by: Vec<String>,
+    mode: WriteMode,
+    resumable: bool,
 }
 
 impl WriteOptions {
@@ -701,7 +751,31 @@ impl WriteOptions {
         Self {
             format,
             partition_by: Vec::new(),
+            mode: WriteMode::default(),
+            resumable: false,
         }
+    }
+
+    /// What to do with the files the folder already holds: refuse to write
+    /// ([`WriteMode::ErrorIfExists`], the default), replace them all
+    /// ([`WriteMode::Overwrite`]) or add beside them ([`WriteMode::Append`]). Either way
+    /// nothing changes in the folder until the whole run has succeeded.
+    pub fn mode(mut self, mode: WriteMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Makes the write resumable: each output partition is recorded as it is finished,
+    /// and when a run fails or its process is killed, the same write of the same plan
+    /// over the same inputs (and the same settings) writes only the partitions not yet
+    /// finished. The finished partitions wait in a hidden folder beside the target
+    /// (`.<name>.spillway-resume`) until the write completes. A write of another plan, or
+    /// over inputs that changed (a file's length or modification time, in-memory
+    /// batches' values), is refused with [`Error::Resume`]. A closure counts by its name:
+    /// change a closure's code and remove that folder to start again.
+    pub fn resumable(mut self, resumable: bool) -> Self {
+        self.resumable = resumable;
+        self
     }
 
     /// Splits the rows into hive folders by these columns, in this order (`a=1/b=x/`);

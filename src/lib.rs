@@ -75,6 +75,7 @@ pub use spillway_io::dataset::{DatasetFormat, DatasetOptions, DatasetSource};
 pub use spillway_io::{
     BadRow, BadRows, CsvOptions, CsvSource, CsvWriteOptions, FileFormat, IpcCompression, IpcSource,
     IpcWriteOptions, MemorySource, ParquetCompression, ParquetSource, ParquetWriteOptions,
+    WriteMode,
 };
 
 pub use arrow;
@@ -103,7 +104,7 @@ pub mod prelude {
 
     pub use crate::{
         BadRows, CsvOptions, CsvWriteOptions, DatasetFormat, DatasetOptions, IpcCompression,
-        IpcWriteOptions, ParquetCompression, ParquetWriteOptions, WriteOptions,
+        IpcWriteOptions, ParquetCompression, ParquetWriteOptions, WriteMode, WriteOptions,
     };
     pub use crate::{
         DataFrame, Delayed, MapResults, ParallelMap, Reduction, Series, Session, TaskFuture,

@@ -80,4 +80,4 @@ pub use csv::{BadRow, BadRows, CsvOptions, CsvSource, CsvWriteOptions};
 pub use ipc::{IpcCompression, IpcSource, IpcWriteOptions};
 pub use memory::MemorySource;
 pub use parquet::{ParquetCompression, ParquetSource, ParquetWriteOptions};
-pub use sink::{FileFormat, FileSink};
+pub use sink::{FileFormat, FileSink, WriteMode};

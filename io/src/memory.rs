@@ -12,10 +12,12 @@
 //! rows each), which share the original buffers.
 
 use std::fmt;
+use std::hash::Hasher;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef};
 use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
 use spillway_planner::source::{BatchStream, DataSource, ScanPartition, ScanRequest};
 use spillway_planner::{Error, Result};
@@ -181,6 +183,22 @@ impl DataSource for MemorySource {
         Arc::clone(&self.schema)
     }
 
+    /// A hash of the batches' Arrow IPC encoding (the values, not where they sit in
+    /// memory), and the partition count.
+    fn fingerprint(&self) -> Result<String> {
+        let mut hash = HashWriter(twox_hash::XxHash64::with_seed(0));
+        let encode = |hash: &mut HashWriter| -> Result<(), arrow::error::ArrowError> {
+            let mut writer = StreamWriter::try_new(hash, &self.schema)?;
+            self.table
+                .batches
+                .iter()
+                .try_for_each(|b| writer.write(b))?;
+            writer.finish()
+        };
+        encode(&mut hash).map_err(|e| Error::compute("fingerprinting in-memory batches", e))?;
+        Ok(format!("{} {:016x}\n", self.name(), hash.0.finish()))
+    }
+
     fn plan_scan(&self, request: &ScanRequest<'_>) -> Result<Vec<Arc<dyn ScanPartition>>> {
         request.check(self.schema.fields().len())?;
         let projection: Option<Arc<[usize]>> = request.projection.map(Arc::from);
@@ -319,6 +337,20 @@ impl Iterator for MemoryStream {
             self.pos = self.end;
         }
         Some(result)
+    }
+}
+
+/// A [`std::io::Write`] that hashes what is written.
+struct HashWriter(twox_hash::XxHash64);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::hash::Hasher::write(&mut self.0, buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

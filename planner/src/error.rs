@@ -157,6 +157,16 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A resumable write that cannot resume: the folder holds an unfinished write of
+    /// another plan, or of inputs that changed since.
+    #[error("cannot resume the write into {}: {message}", path.display())]
+    Resume {
+        /// The folder written into.
+        path: PathBuf,
+        /// Why, and what to do about it.
+        message: String,
+    },
+
     // ---- execution ----
     /// An error raised while running one task of the graph, with the task that raised it.
     #[error("task {task} (partition {partition}) failed: {source}")]

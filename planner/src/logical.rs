@@ -396,6 +396,28 @@ impl LogicalPlan {
         }
     }
 
+    /// What identifies this plan and the data it reads, for a resumable write: the plan
+    /// as [`fmt::Display`] shows it, then each scanned source's
+    /// [`DataSource::fingerprint`]. A user closure counts by its name only: changing the
+    /// code of a closure does not change the fingerprint.
+    ///
+    /// # Errors
+    /// As [`DataSource::fingerprint`].
+    pub fn fingerprint(&self) -> Result<String> {
+        fn sources(plan: &LogicalPlan, out: &mut String) -> Result<()> {
+            if let LogicalPlan::Scan { source, .. } = plan {
+                out.push_str(&source.fingerprint()?);
+                out.push('\n');
+            }
+            plan.children()
+                .into_iter()
+                .try_for_each(|child| sources(child, out))
+        }
+        let mut out = self.to_string();
+        sources(self, &mut out)?;
+        Ok(out)
+    }
+
     /// `input`'s rows cut into other partitions.
     ///
     /// # Errors

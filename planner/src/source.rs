@@ -97,6 +97,20 @@ pub trait DataSource: Send + Sync + fmt::Debug {
     /// # Errors
     /// Metadata that cannot be read (a missing or corrupt file) names the file.
     fn plan_scan(&self, request: &ScanRequest<'_>) -> Result<Vec<Arc<dyn ScanPartition>>>;
+
+    /// What identifies the data this source reads, for a resumable write: a text that
+    /// changes when the data may have changed (each file's path, length and modification
+    /// time; a hash of in-memory batches) and the options that change what is read.
+    ///
+    /// # Errors
+    /// [`Error::Plan`] when the source cannot tell whether its data changed (the default):
+    /// a write reading it cannot resume. A file that cannot be looked at names it.
+    fn fingerprint(&self) -> Result<String> {
+        Err(Error::Plan(format!(
+            "{} cannot tell whether its data changed, so a write reading it cannot resume",
+            self.name()
+        )))
+    }
 }
 
 /// One partition of a scan, read inside one task.

@@ -43,7 +43,7 @@ fn formats() -> Vec<(&'static str, WriteOptions)> {
 }
 
 #[test]
-fn a_run_that_panics_midway_leaves_no_file_at_all() {
+fn a_run_that_panics_midway_leaves_the_folder_as_it_was() {
     for (name, options) in formats() {
         for hive in [false, true] {
             let dir = tempfile::tempdir().unwrap();
@@ -71,40 +71,24 @@ fn a_run_that_panics_midway_leaves_no_file_at_all() {
             } else {
                 options.clone()
             };
-            let err = n.write(&out, options).unwrap_err();
+            // Into a new folder: nothing at all is left.
+            let err = n.write(&out, options.clone()).unwrap_err();
             assert!(err.to_string().contains("boom at 5500"), "{name}: {err}");
-            assert_eq!(files(&out), Vec::<String>::new(), "{name} hive={hive}");
+            assert_eq!(
+                files(dir.path()),
+                Vec::<String>::new(),
+                "{name} hive={hive}"
+            );
+            // Over an earlier output: it stays as it was.
+            std::fs::create_dir(&out).unwrap();
+            std::fs::write(out.join("earlier.txt"), b"kept").unwrap();
+            let err = n
+                .write(&out, options.mode(WriteMode::Overwrite))
+                .unwrap_err();
+            assert!(err.to_string().contains("boom at 5500"), "{name}: {err}");
+            assert_eq!(files(dir.path()), ["out/earlier.txt"], "{name} hive={hive}");
         }
     }
-}
-
-#[test]
-fn a_successful_write_replaces_nothing_but_its_own_names() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = session(2);
-    let frame = s
-        .from_vec("n", (0..100_i64).collect(), 3)
-        .unwrap()
-        .into_frame();
-    for (name, options) in formats() {
-        let out = dir.path().join(name);
-        assert_eq!(frame.write(&out, options).unwrap(), 100);
-        let names = files(&out);
-        assert_eq!(names.len(), 3, "{names:?}");
-        assert!(
-            names.iter().all(|n| n.starts_with("part-0000")),
-            "{names:?}"
-        );
-    }
-    let total: i64 = s
-        .read_ipc(dir.path().join("ipc").to_str().unwrap())
-        .unwrap()
-        .column("n")
-        .unwrap()
-        .sum()
-        .compute()
-        .unwrap();
-    assert_eq!(total, 4950);
 }
 
 /// A random table: a unique `id`, then nullable ints, floats, strings (with delimiters,

@@ -19,3 +19,4 @@ mod polars_interop;
 mod props;
 mod repartition;
 mod sort;
+mod writes;

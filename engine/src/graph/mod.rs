@@ -78,6 +78,55 @@ impl TaskGraph {
         format!("{}[{}]", self.stages[t.stage].name, t.partition)
     }
 
+    /// The graph without the outputs whose partition `skip` names, nor any task only they
+    /// needed: what is left to run of a resumable write whose earlier attempts finished
+    /// those partitions. Every task kept keeps its stage, partition and inputs, so it does
+    /// exactly what it did in the whole graph; a stage may be left without tasks.
+    pub fn without_outputs(&self, skip: impl Fn(usize) -> bool) -> TaskGraph {
+        let mut needed = vec![false; self.tasks.len()];
+        let mut todo: Vec<TaskId> = self
+            .outputs
+            .iter()
+            .copied()
+            .filter(|&id| !skip(self.tasks[id].partition))
+            .collect();
+        while let Some(id) = todo.pop() {
+            if !std::mem::replace(&mut needed[id], true) {
+                todo.extend(&self.tasks[id].deps);
+            }
+        }
+        let mut new_id = vec![usize::MAX; self.tasks.len()];
+        let mut tasks = Vec::new();
+        for (id, task) in self.tasks.iter().enumerate().filter(|(id, _)| needed[*id]) {
+            new_id[id] = tasks.len();
+            let mut task = task.clone();
+            // Inputs come before their consumers, so theirs are already numbered.
+            task.deps = task.deps.iter().map(|&d| new_id[d]).collect();
+            tasks.push(task);
+        }
+        let keep = |ids: &[TaskId]| -> Vec<TaskId> {
+            ids.iter()
+                .filter(|&&id| needed[id])
+                .map(|&id| new_id[id])
+                .collect()
+        };
+        TaskGraph {
+            stages: self
+                .stages
+                .iter()
+                .map(|s| Stage {
+                    name: s.name.clone(),
+                    detail: s.detail.clone(),
+                    tasks: keep(&s.tasks),
+                })
+                .collect(),
+            tasks,
+            outputs: keep(&self.outputs),
+            schema: self.schema.clone(),
+            written_schema: self.written_schema.clone(),
+        }
+    }
+
     /// Adds a stage of tasks, one per `(deps, kind)` item, and returns their ids.
     pub(crate) fn push_stage(
         &mut self,
@@ -135,5 +184,53 @@ impl fmt::Display for TaskGraph {
             writeln!(f, "    {}", s.detail)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use spillway_planner::expr::{col, lit};
+    use spillway_planner::logical::LogicalPlan;
+
+    use crate::testing::{keyed, lowered, scan_of};
+
+    #[test]
+    fn without_outputs_keeps_only_what_the_other_outputs_need() {
+        // A streaming plan: each output needs its own scan partition alone.
+        let scan = scan_of(keyed(400, 5, 100));
+        let plan = LogicalPlan::filter(Arc::clone(&scan), col("v").gt(lit(3))).unwrap();
+        let whole = lowered(plan);
+        assert_eq!(whole.outputs.len(), 4);
+        let part = whole.without_outputs(|p| p == 1 || p == 3);
+        let partitions: Vec<usize> = part
+            .outputs
+            .iter()
+            .map(|&t| part.tasks[t].partition)
+            .collect();
+        assert_eq!(partitions, [0, 2]);
+        assert_eq!(part.tasks.len(), 2);
+
+        // A group-by: every output reads every partial task, so those all stay.
+        let plan =
+            LogicalPlan::group_by(scan, vec![col("k")], vec![col("v").sum().alias("s")]).unwrap();
+        let whole = lowered(plan);
+        let n = whole.outputs.len();
+        let part = whole.without_outputs(|p| p == 0);
+        assert_eq!(part.outputs.len(), n - 1);
+        assert_eq!(part.tasks.len(), whole.tasks.len() - 1);
+        for (id, task) in part.tasks.iter().enumerate() {
+            assert!(
+                task.deps.iter().all(|&d| d < id),
+                "not in topological order"
+            );
+            assert!(part.stages[task.stage].tasks.contains(&id));
+        }
+        // Skipping nothing changes nothing.
+        assert_eq!(
+            whole.without_outputs(|_| false).tasks.len(),
+            whole.tasks.len()
+        );
     }
 }

@@ -68,7 +68,7 @@ use arrow::datatypes::{DataType, Schema, SchemaRef};
 use spillway_planner::source::{DataSource, ScanPartition, ScanRequest};
 use spillway_planner::{Error, Result};
 
-use crate::files::{common_folder, display_path, files_name, list_files};
+use crate::files::{common_folder, display_path, files_fingerprint, files_name, list_files};
 use infer::{first_record, infer_schema};
 use read::CsvPartition;
 
@@ -483,6 +483,16 @@ impl fmt::Debug for CsvSource {
 impl DataSource for CsvSource {
     fn name(&self) -> String {
         files_name("csv", &self.pattern, self.files.len(), "")
+    }
+
+    /// The files, and the options that change what is read from them.
+    fn fingerprint(&self) -> Result<String> {
+        let c = &self.config;
+        let kind = format!(
+            "csv {:?} {:?} skip_bad_rows={}",
+            c.format, c.dialect, c.skip_bad_rows
+        );
+        files_fingerprint(&kind, self.files.iter().map(|f| f.path.as_path()))
     }
 
     fn schema(&self) -> SchemaRef {

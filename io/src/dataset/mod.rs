@@ -356,6 +356,16 @@ impl DataSource for DatasetSource {
         files_name(&kind, &self.pattern, self.files.len(), &detail)
     }
 
+    fn fingerprint(&self) -> Result<String> {
+        let mut out = format!("{} unify={}\n", self.name(), self.unify);
+        for file in &self.files {
+            out.push_str(&file.folder);
+            out.push('\n');
+            out.push_str(&file.source.fingerprint()?);
+        }
+        Ok(out)
+    }
+
     fn schema(&self) -> SchemaRef {
         Arc::clone(&self.schema)
     }

@@ -117,6 +117,28 @@ pub(crate) fn files_name(kind: &str, pattern: &str, files: usize, detail: &str) 
     format!("{kind} {pattern} ({files} file{plural}{detail})")
 }
 
+/// Each file's path, length and modification time, a line each: what a source over
+/// files gives as its [`fingerprint`](spillway_planner::source::DataSource::fingerprint).
+pub(crate) fn files_fingerprint<'a>(
+    kind: &str,
+    paths: impl IntoIterator<Item = &'a Path>,
+) -> Result<String> {
+    let mut out = format!("{kind}\n");
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        out.push_str(&format!("{}\t{}\t{modified}\n", path.display(), meta.len()));
+    }
+    Ok(out)
+}
+
 /// The [`Error::Format`] for a file that is not of its format, or is corrupt.
 pub(crate) fn format_error(path: &Path, error: impl fmt::Display) -> Error {
     Error::Format {

@@ -46,7 +46,8 @@ use spillway_planner::source::{BatchStream, DataSource, ScanPartition, ScanReque
 use spillway_planner::{Error, Result};
 
 use crate::files::{
-    check_same_schema, common_folder, display_path, files_name, format_error, list_files,
+    check_same_schema, common_folder, display_path, files_fingerprint, files_name, format_error,
+    list_files,
 };
 
 /// The file name endings a folder's IPC files have.
@@ -220,6 +221,10 @@ impl DataSource for IpcSource {
     fn name(&self) -> String {
         let batches = format!(", {} batches", self.num_batches());
         files_name("ipc", &self.pattern, self.files.len(), &batches)
+    }
+
+    fn fingerprint(&self) -> Result<String> {
+        files_fingerprint("ipc", self.files.iter().map(|f| f.path.as_path()))
     }
 
     fn schema(&self) -> SchemaRef {

@@ -6,7 +6,7 @@ use spillway_planner::sink::DataSink;
 use spillway_planner::source::{DataSource, ScanRequest};
 
 use super::*;
-use crate::sink::{FileFormat, FileSink};
+use crate::sink::{FileFormat, FileSink, WriteMode};
 
 fn request(projection: Option<&[usize]>, target: usize) -> ScanRequest<'_> {
     ScanRequest {
@@ -28,6 +28,8 @@ fn write(dir: &Path, batches: i64, compression: IpcCompression) -> PathBuf {
     let sink = FileSink::try_new(
         dir,
         FileFormat::Ipc(IpcWriteOptions::new().compression(compression)),
+        WriteMode::Overwrite,
+        None,
     )
     .unwrap();
     let mut w = sink.open(0, &schema).unwrap();
@@ -112,6 +114,8 @@ fn files_whose_schemas_differ_are_an_error_naming_both() {
     let sink = FileSink::try_new(
         dir.path().join("b"),
         FileFormat::Ipc(IpcWriteOptions::new()),
+        WriteMode::Overwrite,
+        None,
     )
     .unwrap();
     sink.open(0, &schema).unwrap().finish().unwrap();

@@ -67,8 +67,8 @@ use spillway_planner::source::{
 use spillway_planner::{Error, Result};
 
 use crate::files::{
-    check_same_schema, common_folder, display_path, files_name, format_error, list_files,
-    view_field,
+    check_same_schema, common_folder, display_path, files_fingerprint, files_name, format_error,
+    list_files, view_field,
 };
 
 /// A Parquet dataset: one file, every `*.parquet` file under a folder, or the files a glob
@@ -180,6 +180,10 @@ impl DataSource for ParquetSource {
     fn name(&self) -> String {
         let groups = format!(", {} row groups", self.num_row_groups());
         files_name("parquet", &self.pattern, self.files.len(), &groups)
+    }
+
+    fn fingerprint(&self) -> Result<String> {
+        files_fingerprint("parquet", self.files.iter().map(|f| f.path.as_path()))
     }
 
     fn schema(&self) -> SchemaRef {

@@ -143,7 +143,7 @@ impl Encoder for ParquetEncoder {
 mod tests {
     use super::*;
     use crate::parquet::ParquetSource;
-    use crate::sink::{FileFormat, FileSink};
+    use crate::sink::{FileFormat, FileSink, WriteMode};
     use arrow::array::{Int64Array, StringViewArray};
     use arrow::datatypes::{DataType, Field, Schema};
     use spillway_planner::sink::DataSink;
@@ -153,8 +153,8 @@ mod tests {
     fn partitions_become_files_that_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
-        let sink =
-            FileSink::try_new(&out, FileFormat::Parquet(ParquetWriteOptions::new())).unwrap();
+        let format = FileFormat::Parquet(ParquetWriteOptions::new());
+        let sink = FileSink::try_new(&out, format, WriteMode::ErrorIfExists, None).unwrap();
         let schema = Arc::new(Schema::new(vec![
             Field::new("n", DataType::Int64, false),
             Field::new("s", DataType::Utf8View, true),
@@ -194,8 +194,8 @@ mod tests {
     fn a_writer_reports_its_open_row_group_and_flushes_it_early() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
-        let sink =
-            FileSink::try_new(&out, FileFormat::Parquet(ParquetWriteOptions::new())).unwrap();
+        let format = FileFormat::Parquet(ParquetWriteOptions::new());
+        let sink = FileSink::try_new(&out, format, WriteMode::ErrorIfExists, None).unwrap();
         let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
         let batch = |from: i64| {
             let n: Vec<i64> = (from..from + 10_000).collect();
@@ -220,6 +220,8 @@ mod tests {
         let err = FileSink::try_new(
             "/proc/no/such/folder",
             FileFormat::Parquet(ParquetWriteOptions::new()),
+            WriteMode::ErrorIfExists,
+            None,
         )
         .unwrap_err();
         assert!(err.to_string().contains("/proc/no/such/folder"), "{err}");

@@ -2,17 +2,17 @@
 //! one per output partition, each written by the task that produces it, optionally split
 //! into hive folders by the values of some columns (`partition_by`).
 //!
-//! # Atomic files
+//! # All or nothing
 //!
-//! Every file is written under a temporary name in its own folder
-//! (`.part-00003.parquet.tmp-<random>`: hidden, so a reader of the folder skips it).
-//! [`PartitionWriter::finish`] completes it (its footer) and hands it to the sink, and
-//! [`FileSink::commit`], called once the whole run has succeeded, renames every completed
-//! file to its final name. A writer dropped without `finish` — its task failed, panicked
-//! or was cancelled — removes its temporary files in `Drop`, and so does a sink dropped
-//! without `commit` for the files other tasks completed: a failed run leaves no file under
-//! a final name and no temporary file either. A rename within one folder is atomic on
-//! POSIX file systems.
+//! The files are written into a stage folder beside the target (`stage.rs` tells how) and given
+//! to the target when [`FileSink::commit`] is called, once the whole run has succeeded: a
+//! failed run leaves the target as it was, and a write's [`WriteMode`] says what happens
+//! to the files the target already holds. Within the stage, every file is written under a
+//! temporary name (`.part-00003.parquet.tmp-<random>`) and renamed when complete
+//! ([`PartitionWriter::finish`]); a writer dropped without `finish` — its task failed,
+//! panicked or was cancelled — removes its temporary files in `Drop`. A resumable write
+//! ([`FileSink::try_new`] with a key) records each finished partition, and the next
+//! attempt writes only the others ([`FileSink::finished`]).
 //!
 //! # Hive folders
 //!
@@ -31,12 +31,15 @@
 //! by the process's open-file limit.
 
 pub mod hive;
+mod stage;
+
+pub use stage::WriteMode;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arrow::array::{Array, RecordBatch, StringArray, UInt32Array};
 use arrow::compute::{cast, take_record_batch};
@@ -48,6 +51,7 @@ use crate::csv::CsvWriteOptions;
 use crate::files::Encoder;
 use crate::ipc::IpcWriteOptions;
 use crate::parquet::ParquetWriteOptions;
+use stage::Stage;
 
 /// The format a [`FileSink`] writes, with its options.
 #[derive(Clone, Debug)]
@@ -98,12 +102,13 @@ impl FileFormat {
 /// [`FileSink::partition_by`], into hive folders under `folder`.
 ///
 /// ```
-/// use spillway_io::{FileFormat, FileSink};
+/// use spillway_io::{FileFormat, FileSink, WriteMode};
 /// use spillway_io::csv::CsvWriteOptions;
 /// use spillway_planner::sink::DataSink;
 /// # let dir = tempfile::tempdir().unwrap();
 ///
-/// let sink = FileSink::try_new(dir.path().join("out"), FileFormat::Csv(CsvWriteOptions::new()))?
+/// let format = FileFormat::Csv(CsvWriteOptions::new());
+/// let sink = FileSink::try_new(dir.path().join("out"), format, WriteMode::Overwrite, None)?
 ///     .partition_by(["city"]);
 /// assert!(sink.name().starts_with("csv "));
 /// # Ok::<(), spillway_planner::Error>(())
@@ -113,52 +118,58 @@ pub struct FileSink {
     folder: PathBuf,
     format: FileFormat,
     partition_by: Vec<String>,
-    /// Files completed under their temporary names, waiting for [`FileSink::commit`];
-    /// removed when the sink is dropped without it.
-    completed: Arc<Mutex<Vec<PendingFile>>>,
+    /// Where the files wait for [`FileSink::commit`]; removed when the sink is dropped
+    /// without it (kept for the next attempt of a resumable write).
+    stage: Arc<Stage>,
 }
 
 impl FileSink {
-    /// A sink writing `format` files into `folder`, created if missing. Files of an earlier
-    /// write with the same names are replaced (when the new ones are complete).
+    /// A sink writing `format` files into `folder` (created when the write commits), as
+    /// `mode` says. `resume` is the key of a resumable write — text identifying the plan,
+    /// its inputs and the options — or `None` for a write that starts afresh.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the folder when it cannot be created.
-    pub fn try_new(folder: impl Into<PathBuf>, format: FileFormat) -> Result<Self> {
+    /// [`Error::Io`] naming the folder when it is a file, holds files and `mode` is
+    /// [`WriteMode::ErrorIfExists`], or a folder cannot be created; [`Error::Resume`] when
+    /// the folder's unfinished resumable write has another key.
+    pub fn try_new(
+        folder: impl Into<PathBuf>,
+        format: FileFormat,
+        mode: WriteMode,
+        resume: Option<&str>,
+    ) -> Result<Self> {
         let folder = folder.into();
-        std::fs::create_dir_all(&folder).map_err(|e| Error::Io {
-            path: folder.clone(),
-            source: e,
-        })?;
+        let stage = Arc::new(Stage::open(&folder, mode, resume)?);
         Ok(FileSink {
             folder,
             format,
             partition_by: Vec::new(),
-            completed: Arc::default(),
+            stage,
         })
     }
 
-    /// Gives every file the writers completed its final name, and returns how many there
-    /// were. Call it once the run has succeeded; a sink dropped without it removes the
-    /// files instead.
-    ///
-    /// # Errors
-    /// [`Error::Io`] naming a file that cannot be renamed (the files not yet renamed are
-    /// removed).
-    pub fn commit(&self) -> Result<usize> {
-        let files = std::mem::take(&mut *lock(&self.completed));
-        let n = files.len();
-        for file in files {
-            file.commit()?;
-        }
-        Ok(n)
+    /// The output partitions earlier attempts of a resumable write finished, with the rows
+    /// each wrote: the partitions not to write again. Empty for other writes.
+    pub fn finished(&self) -> Vec<(usize, u64)> {
+        self.stage.finished()
     }
 
-    /// Removes every file the writers completed (the run failed). A sink dropped without
-    /// [`FileSink::commit`] does the same, but a failed run's task graph may still be
-    /// dropping its handles on the sink when the run returns.
+    /// Gives the files the writers completed to the folder, as the write mode says. Call
+    /// it once the run has succeeded; a sink dropped without it removes the files instead.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the folder or file that cannot take them; the folder is left
+    /// as it was.
+    pub fn commit(&self) -> Result<()> {
+        self.stage.commit()
+    }
+
+    /// Removes the files the writers completed (the run failed), or keeps them for the
+    /// next attempt of a resumable write. A sink dropped without [`FileSink::commit`] does
+    /// the same, but a failed run's task graph may still be dropping its handles on the
+    /// sink when the run returns.
     pub fn abort(&self) {
-        drop(std::mem::take(&mut *lock(&self.completed)));
+        self.stage.abort();
     }
 
     /// Splits the rows into hive folders `col=value/...` by these columns, in this order;
@@ -181,7 +192,11 @@ impl FileSink {
     }
 
     fn file_name(&self, partition: usize) -> String {
-        format!("part-{partition:05}{}", self.format.extension())
+        format!(
+            "part-{partition:05}{}{}",
+            self.stage.suffix(),
+            self.format.extension()
+        )
     }
 
     /// The indices of the partition columns in `schema`, and the schema of the files.
@@ -237,11 +252,12 @@ impl DataSink for FileSink {
     fn open(&self, partition: usize, schema: &SchemaRef) -> Result<Box<dyn PartitionWriter>> {
         let file_name = self.file_name(partition);
         if self.partition_by.is_empty() {
-            let file =
-                FileWriter::create(&self.format, self.folder.join(&file_name), schema, false)?;
+            let path = self.stage.data().join(&file_name);
+            let file = FileWriter::create(&self.format, path, schema, false)?;
             return Ok(Box::new(PlainWriter {
                 file,
-                completed: Arc::clone(&self.completed),
+                partition,
+                stage: Arc::clone(&self.stage),
             }));
         }
         let (keys, file_schema) = self.split_schema(schema)?;
@@ -250,7 +266,8 @@ impl DataSink for FileSink {
             .collect();
         Ok(Box::new(HiveWriter {
             format: self.format.clone(),
-            folder: self.folder.clone(),
+            folder: self.stage.data().to_path_buf(),
+            partition,
             file_name,
             names: self.partition_by.clone(),
             keys,
@@ -258,7 +275,7 @@ impl DataSink for FileSink {
             file_schema,
             files: HashMap::new(),
             order: Vec::new(),
-            completed: Arc::clone(&self.completed),
+            stage: Arc::clone(&self.stage),
         }))
     }
 }
@@ -297,14 +314,14 @@ impl PendingFile {
         ))
     }
 
-    /// Gives the file its final name.
-    pub(crate) fn commit(mut self) -> Result<()> {
+    /// Gives the file its final name, and returns it.
+    pub(crate) fn commit(mut self) -> Result<PathBuf> {
         std::fs::rename(&self.temp, &self.path).map_err(|source| Error::Io {
             path: self.path.clone(),
             source,
         })?;
         self.done = true;
-        Ok(())
+        Ok(std::mem::take(&mut self.path))
     }
 }
 
@@ -362,8 +379,8 @@ impl FileWriter {
             .map_err(|m| write_error(&self.pending.path, m))
     }
 
-    /// Completes the file under its temporary name; the caller commits it.
-    fn close(self) -> Result<(PendingFile, usize)> {
+    /// Completes the file and gives it its final name; returns the name and the rows.
+    fn close(self) -> Result<(PathBuf, usize)> {
         let FileWriter {
             encoder,
             pending,
@@ -372,7 +389,7 @@ impl FileWriter {
         encoder
             .finish()
             .map_err(|m| write_error(&pending.path, m))?;
-        Ok((pending, rows))
+        Ok((pending.commit()?, rows))
     }
 }
 
@@ -383,17 +400,11 @@ fn write_error(path: &Path, message: String) -> Error {
     }
 }
 
-fn lock(files: &Mutex<Vec<PendingFile>>) -> std::sync::MutexGuard<'_, Vec<PendingFile>> {
-    // A panic while the list was held cannot leave it inconsistent (pushes and takes only).
-    files
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// One file per output partition.
 struct PlainWriter {
     file: FileWriter,
-    completed: Arc<Mutex<Vec<PendingFile>>>,
+    partition: usize,
+    stage: Arc<Stage>,
 }
 
 impl PartitionWriter for PlainWriter {
@@ -410,8 +421,8 @@ impl PartitionWriter for PlainWriter {
     }
 
     fn finish(self: Box<Self>) -> Result<usize> {
-        let (pending, rows) = self.file.close()?;
-        lock(&self.completed).push(pending);
+        let (path, rows) = self.file.close()?;
+        self.stage.record(self.partition, rows, &[path])?;
         Ok(rows)
     }
 }
@@ -419,7 +430,9 @@ impl PartitionWriter for PlainWriter {
 /// One file per hive folder the partition's rows fall into.
 struct HiveWriter {
     format: FileFormat,
+    /// The stage's data folder, under which the hive folders go.
     folder: PathBuf,
+    partition: usize,
     file_name: String,
     /// The partition columns' names and indices in the output schema.
     names: Vec<String>,
@@ -430,7 +443,7 @@ struct HiveWriter {
     /// Open files by relative folder (`a=1/b=x`), and the folders in first-seen order.
     files: HashMap<String, FileWriter>,
     order: Vec<String>,
-    completed: Arc<Mutex<Vec<PendingFile>>>,
+    stage: Arc<Stage>,
 }
 
 impl HiveWriter {
@@ -525,19 +538,20 @@ impl PartitionWriter for HiveWriter {
         let HiveWriter {
             mut files,
             order,
-            completed,
+            stage,
+            partition,
             ..
         } = *self;
-        let mut pending = Vec::with_capacity(order.len());
+        let mut paths = Vec::with_capacity(order.len());
         let mut rows = 0;
         for folder in &order {
             if let Some(file) = files.remove(folder) {
-                let (p, r) = file.close()?;
-                pending.push(p);
+                let (path, r) = file.close()?;
+                paths.push(path);
                 rows += r;
             }
         }
-        lock(&completed).extend(pending);
+        stage.record(partition, rows, &paths)?;
         Ok(rows)
     }
 }

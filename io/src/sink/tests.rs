@@ -53,24 +53,31 @@ fn formats() -> Vec<FileFormat> {
     ]
 }
 
+/// A sink writing into `dir/out`.
+fn sink_in(dir: &Path, format: FileFormat) -> FileSink {
+    FileSink::try_new(dir.join("out"), format, WriteMode::ErrorIfExists, None).unwrap()
+}
+
 #[test]
-fn a_file_has_a_temporary_hidden_name_until_finished() {
+fn a_file_is_staged_under_a_hidden_name_until_the_commit() {
     for format in formats() {
         let dir = tempfile::tempdir().unwrap();
         let ext = format.extension();
-        let sink = FileSink::try_new(dir.path(), format).unwrap();
+        let sink = sink_in(dir.path(), format);
         let mut w = sink.open(3, &schema()).unwrap();
         w.write(&batch(&[Some("a")])).unwrap();
         let names = files(dir.path());
         assert_eq!(names.len(), 1);
         assert!(
-            names[0].starts_with(&format!(".part-00003{ext}.tmp-")),
+            names[0].starts_with(".out.spillway-")
+                && names[0].contains(&format!("/data/.part-00003{ext}.tmp-")),
             "{names:?}"
         );
         assert_eq!(w.finish().unwrap(), 1);
-        assert!(files(dir.path())[0].starts_with(".part-00003"));
-        assert_eq!(sink.commit().unwrap(), 1);
-        assert_eq!(files(dir.path()), vec![format!("part-00003{ext}")]);
+        assert!(files(dir.path())[0].ends_with(&format!("/data/part-00003{ext}")));
+        assert!(!dir.path().join("out").exists());
+        sink.commit().unwrap();
+        assert_eq!(files(dir.path()), vec![format!("out/part-00003{ext}")]);
     }
 }
 
@@ -78,9 +85,7 @@ fn a_file_has_a_temporary_hidden_name_until_finished() {
 fn a_writer_dropped_unfinished_leaves_nothing() {
     for format in formats() {
         let dir = tempfile::tempdir().unwrap();
-        let sink = FileSink::try_new(dir.path(), format)
-            .unwrap()
-            .partition_by(["k"]);
+        let sink = sink_in(dir.path(), format).partition_by(["k"]);
         let mut w = sink.open(0, &schema()).unwrap();
         w.write(&batch(&[Some("a"), Some("b"), None])).unwrap();
         assert_eq!(files(dir.path()).len(), 3);
@@ -93,7 +98,7 @@ fn a_writer_dropped_unfinished_leaves_nothing() {
 fn a_sink_dropped_uncommitted_removes_the_finished_files() {
     for format in formats() {
         let dir = tempfile::tempdir().unwrap();
-        let sink = FileSink::try_new(dir.path(), format).unwrap();
+        let sink = sink_in(dir.path(), format);
         for p in 0..3 {
             let mut w = sink.open(p, &schema()).unwrap();
             w.write(&batch(&[Some("a")])).unwrap();
@@ -108,15 +113,20 @@ fn a_sink_dropped_uncommitted_removes_the_finished_files() {
 #[test]
 fn partition_by_writes_one_file_per_folder_without_the_column() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = FileSink::try_new(dir.path(), FileFormat::Csv(CsvWriteOptions::new()))
-        .unwrap()
-        .partition_by(["k"]);
+    let sink = FileSink::try_new(
+        dir.path(),
+        FileFormat::Csv(CsvWriteOptions::new()),
+        WriteMode::Overwrite,
+        None,
+    )
+    .unwrap()
+    .partition_by(["k"]);
     let mut w = sink.open(7, &schema()).unwrap();
     w.write(&batch(&[Some("a/b"), Some("c"), None, Some("a/b")]))
         .unwrap();
     w.write(&batch(&[Some("c")])).unwrap();
     assert_eq!(w.finish().unwrap(), 5);
-    assert_eq!(sink.commit().unwrap(), 3);
+    sink.commit().unwrap();
     assert_eq!(
         files(dir.path()),
         vec![
@@ -135,8 +145,7 @@ fn partition_by_writes_one_file_per_folder_without_the_column() {
 fn partition_by_checks_its_columns() {
     let dir = tempfile::tempdir().unwrap();
     let sink = |cols: &[&str]| {
-        FileSink::try_new(dir.path(), FileFormat::Csv(CsvWriteOptions::new()))
-            .unwrap()
+        sink_in(dir.path(), FileFormat::Csv(CsvWriteOptions::new()))
             .partition_by(cols.iter().copied())
     };
     let err = sink(&["nope"]).open(0, &schema()).err().unwrap();
@@ -151,6 +160,8 @@ fn an_empty_csv_partition_still_has_its_header() {
     let sink = FileSink::try_new(
         dir.path(),
         FileFormat::Csv(CsvWriteOptions::new().delimiter(b';')),
+        WriteMode::Overwrite,
+        None,
     )
     .unwrap();
     let w = sink.open(0, &schema()).unwrap();
@@ -164,7 +175,8 @@ fn an_empty_csv_partition_still_has_its_header() {
 fn a_hive_parquet_file_closes_a_row_group_per_batch() {
     // With many folders open, no writer may keep rows buffered between batches.
     let dir = tempfile::tempdir().unwrap();
-    let sink = FileSink::try_new(dir.path(), FileFormat::Parquet(ParquetWriteOptions::new()))
+    let format = FileFormat::Parquet(ParquetWriteOptions::new());
+    let sink = FileSink::try_new(dir.path(), format, WriteMode::Overwrite, None)
         .unwrap()
         .partition_by(["k"]);
     let mut w = sink.open(0, &schema()).unwrap();
