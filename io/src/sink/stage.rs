@@ -596,6 +596,30 @@ mod tests {
     }
 
     #[test]
+    fn the_stage_of_a_killed_writer_is_removed_by_the_next_write() {
+        if !Path::new("/proc/self").exists() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let orphan = dir.path().join(format!(".out.spillway-{dead}-0badf00d"));
+        touch(&orphan.join("data/part-00000.csv"));
+        // Another target's stage, and a live process's, stay.
+        let other = dir.path().join(format!(".other.spillway-{dead}-0badf00d"));
+        touch(&other.join("data/x"));
+        let live = dir
+            .path()
+            .join(format!(".out.spillway-{}-12345678", std::process::id()));
+        touch(&live.join("data/x"));
+        let stage = Stage::open(&dir.path().join("out"), WriteMode::Overwrite, None).unwrap();
+        assert!(!orphan.exists());
+        assert!(other.exists() && live.exists());
+        drop(stage);
+    }
+
+    #[test]
     fn a_resumable_stage_keeps_finished_partitions_and_refuses_another_key() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
