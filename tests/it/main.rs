@@ -1,5 +1,6 @@
 //! The one integration-test binary: specs through the public API, one module per theme.
 
+mod cancel;
 mod csv_files;
 mod csv_fuzz;
 mod expressions;
