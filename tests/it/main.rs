@@ -3,6 +3,7 @@
 mod cancel;
 mod csv_files;
 mod csv_fuzz;
+mod disk;
 mod expressions;
 mod faults;
 mod files;
