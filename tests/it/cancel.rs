@@ -258,9 +258,9 @@ fn a_failure_is_not_held_back_by_a_slow_partition() {
             col("x")
                 .apply(move |x: i64| {
                     if x == 5_000 {
-                        panic!("partition 1 failed at {x}");
+                        return Err(format!("partition 1 failed at {x}"));
                     }
-                    c.slow(x)
+                    Ok(c.slow(x))
                 })
                 .alias("y"),
         )
