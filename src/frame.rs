@@ -631,6 +631,7 @@ impl DataFrame {
         let env = RunEnv {
             memory: Arc::clone(self.session.memory()),
             progress: bar.callback(),
+            cancel: self.session.run_flag(),
         };
         let engine = self.session.engine_config();
         let out = execute_with_stats(graph, self.session.pool(), engine, env);

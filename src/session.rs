@@ -1,8 +1,8 @@
 //! [`Session`]: the configuration and the thread pool every computation of a program runs on.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema, SchemaRef};
@@ -51,6 +51,9 @@ struct Inner {
     tasks: AtomicUsize,
     /// The one memory budget of every computation of the session.
     memory: Arc<MemoryPool>,
+    /// The cancel flags of the runs in progress (a run's flag is dropped when it ends),
+    /// raised by [`Session::cancel`].
+    runs: Mutex<Vec<Weak<AtomicBool>>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -188,6 +191,7 @@ impl SessionBuilder {
                 pool,
                 unobserved,
                 tasks: AtomicUsize::new(0),
+                runs: Mutex::default(),
             }),
         })
     }
@@ -613,6 +617,71 @@ impl Session {
     {
         let name = self.task_name::<F>();
         parallel::submit(self, name, move || f().map_err(Into::into))
+    }
+
+    /// Cancels every computation of this session in progress, from any thread: each
+    /// `collect`, `compute`, `write`, `explain_analyze` and delayed `compute` running now
+    /// returns [`Error::Cancelled`] (its [`Error::root`]) as soon as its running tasks
+    /// reach their next batch, having started nothing new, with every task ended and its
+    /// spill files and partly written output removed. Computations started afterwards run
+    /// normally; one that finished meanwhile keeps its result.
+    ///
+    /// A user closure's call is never interrupted: a task stops after the call it is in
+    /// (an `apply` over one batch, a `map_partitions` over one partition, a delayed node),
+    /// so a single call that runs for minutes holds the cancel back that long. A parallel
+    /// map ([`Session::parallel_map`]) and a submitted task ([`Session::submit`]) are not
+    /// cancelled; the computations they run inside are.
+    ///
+    /// ```
+    /// use spillway::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// let session = Session::builder().threads(2).batch_rows(100).build()?;
+    /// let (started, first_call) = std::sync::mpsc::channel();
+    /// // 1000 batches of 100 rows, 10 ms each: five seconds on two threads.
+    /// let slow = session.from_vec("x", (0..100_000_i64).collect(), 2)?.apply(move |x: i64| {
+    ///     let _ = started.send(());
+    ///     if x % 100 == 0 {
+    ///         std::thread::sleep(Duration::from_millis(10));
+    ///     }
+    ///     x
+    /// })?;
+    /// let canceller = session.clone();
+    /// let watcher = std::thread::spawn(move || {
+    ///     first_call.recv().unwrap();
+    ///     canceller.cancel();
+    /// });
+    /// let err = slow.sum().compute::<i64>().unwrap_err();
+    /// watcher.join().unwrap();
+    /// assert!(matches!(err.root(), Error::Cancelled), "{err}");
+    /// // The session is as good as new.
+    /// assert_eq!(session.from_vec("n", vec![1_i64, 2], 1)?.sum().compute::<i64>()?, 3);
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    pub fn cancel(&self) {
+        for run in self.runs().drain(..) {
+            if let Some(flag) = run.upgrade() {
+                flag.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// A new computation's cancel flag, raised by [`Session::cancel`] while the
+    /// computation holds it.
+    pub(crate) fn run_flag(&self) -> Arc<AtomicBool> {
+        let flag = Arc::new(AtomicBool::new(false));
+        let mut runs = self.runs();
+        runs.retain(|r| r.strong_count() > 0);
+        runs.push(Arc::downgrade(&flag));
+        flag
+    }
+
+    fn runs(&self) -> std::sync::MutexGuard<'_, Vec<Weak<AtomicBool>>> {
+        // Nothing that can panic runs under this lock.
+        self.inner
+            .runs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// How many errors nobody observed: submitted tasks that failed while no

@@ -3,6 +3,12 @@
 //! policy, outputs released once read, the first error cancelling the rest (see the
 //! scheduler's documentation for the policy).
 //!
+//! A run has one cancel flag, [`RunEnv::cancel`]: the scheduler raises it at the first
+//! failure, and the caller may raise it from any thread (the facade's `Session::cancel`).
+//! Either way no task starts once it is up, a running task stops before its next batch
+//! (or memory wait), and the run returns when the tasks in flight have; raised by the
+//! caller with no task failed, the run ends in [`Error::Cancelled`].
+//!
 //! What is particular to tasks lives here: a task is an operator ([`run_task`]) given a
 //! [`TaskContext`] with the run's memory pool, spill folder and cancel flag; its error or
 //! panic becomes [`Error::Task`] naming the task and its partition; each task's metrics
@@ -41,14 +47,18 @@ pub struct RunEnv {
     pub memory: Arc<MemoryPool>,
     /// Called on the scheduling thread after each finished task.
     pub progress: Option<ProgressFn>,
+    /// The run's cancel flag, one per run: raised by the scheduler when a task fails, or
+    /// by whoever else holds it to stop the run (see the module documentation).
+    pub cancel: Arc<AtomicBool>,
 }
 
 impl RunEnv {
-    /// An unlimited budget and no progress: for tests and tools.
+    /// An unlimited budget, no progress and a flag nobody else holds: for tests and tools.
     pub fn unlimited() -> Self {
         RunEnv {
             memory: MemoryPool::new(usize::MAX),
             progress: None,
+            cancel: Arc::default(),
         }
     }
 }
@@ -58,6 +68,7 @@ impl std::fmt::Debug for RunEnv {
         f.debug_struct("RunEnv")
             .field("memory", &self.memory.limit())
             .field("progress", &self.progress.is_some())
+            .field("cancel", &self.cancel.load(Ordering::Relaxed))
             .finish()
     }
 }
@@ -101,7 +112,8 @@ fn in_task(graph: &TaskGraph, id: TaskId, e: Error) -> Error {
 ///
 /// # Errors
 /// The first task error, as [`Error::Task`] naming the task and partition; the other tasks
-/// are cancelled and waited for before this returns.
+/// are cancelled and waited for before this returns. [`Error::Cancelled`] when
+/// [`RunEnv::cancel`] was raised from outside, once the tasks in flight have stopped.
 pub fn execute(
     graph: Arc<TaskGraph>,
     pool: &rayon::ThreadPool,
@@ -131,7 +143,7 @@ pub struct TaskMetrics {
 /// What every task of one run shares.
 struct Run {
     graph: Arc<TaskGraph>,
-    cancel: AtomicBool,
+    cancel: Arc<AtomicBool>,
     metrics: std::sync::Mutex<Vec<Option<TaskMetrics>>>,
     memory: Arc<MemoryPool>,
     spill: Arc<SpillDir>,
@@ -176,6 +188,10 @@ impl Dag for Tasks {
 
     fn cancel(&self) {
         self.0.cancel.store(true, Ordering::Relaxed);
+    }
+
+    fn cancelled(&self) -> bool {
+        self.0.cancel.load(Ordering::Relaxed)
     }
 }
 
@@ -259,7 +275,7 @@ pub fn execute_with_stats(
     let run = Arc::new(Run {
         metrics: std::sync::Mutex::new(vec![None; graph.tasks.len()]),
         graph,
-        cancel: AtomicBool::new(false),
+        cancel: env.cancel,
         memory: env.memory,
         spill: SpillDir::new(config.spill_dir.clone()),
         batch_rows: config.batch_rows.max(1),

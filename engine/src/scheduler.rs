@@ -25,7 +25,12 @@
 //! - **Cancellation.** At the first error (or panic) nothing new starts and the graph is
 //!   told ([`Dag::cancel`]: the engine's tasks see their run's flag before they begin and
 //!   between batches), and once every node in flight has reported, that first error is
-//!   returned.
+//!   returned. A graph may also be cancelled from outside ([`Dag::cancelled`], checked
+//!   before every node starts, in both modes): nothing new starts, and the run ends in
+//!   [`Error::Cancelled`] once the nodes in flight have reported. A node that reports
+//!   [`Error::Cancelled`] while no error has been recorded was cancelled from outside,
+//!   so that ends the run the same way; after a real error, the nodes' `Cancelled` only
+//!   echo it and are ignored.
 //! - **One-thread mode.** [`Scheduler::synchronous`] runs every node on the calling thread,
 //!   one at a time, in the same ready order: the debugging mode.
 //! - **Waiting.** The nodes are [`Jobs`]: a scheduler running on a worker of its own pool
@@ -92,13 +97,21 @@ pub trait Dag {
     /// The run has failed: tasks still running should stop early. Called once, on the
     /// scheduling thread; nothing by default.
     fn cancel(&self) {}
+
+    /// Whether the run has been cancelled, by [`Dag::cancel`] or from outside (another
+    /// thread raising a flag the graph reads): checked before each node starts, and once
+    /// it is true no node starts and the run ends in [`Error::Cancelled`] (unless a node
+    /// failed first). Never, by default.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// One node's work, sent to a worker of the pool.
 pub trait Task<O: ?Sized>: Send + 'static {
     /// Runs the node on its inputs' outputs (in [`Dag::deps`] order), which it may drop
     /// as soon as it is done with them. A task that finds the run cancelled
-    /// ([`Dag::cancel`]) returns [`Error::Cancelled`].
+    /// ([`Dag::cancelled`]) returns [`Error::Cancelled`].
     ///
     /// # Errors
     /// The node's failure, naming the node; a panic should be caught and named the same
@@ -294,6 +307,9 @@ impl Scheduler<'_> {
         let (dag, total) = (state.dag, state.dag.nodes());
         let mut done = 0;
         while let Some(id) = state.pop_ready() {
+            if dag.cancelled() {
+                return Err(Error::Cancelled);
+            }
             let (task, inputs) = (dag.task(id), state.inputs(id)?);
             let output =
                 catch_unwind(AssertUnwindSafe(|| task.run(inputs))).unwrap_or_else(|payload| {
@@ -335,6 +351,10 @@ impl Scheduler<'_> {
                     break;
                 }
                 let Some(id) = state.pop_ready() else { break };
+                if dag.cancelled() {
+                    fail(&mut first_error, Error::Cancelled);
+                    break;
+                }
                 let inputs = match state.inputs(id) {
                     Ok(inputs) => inputs,
                     Err(e) => {
@@ -354,7 +374,10 @@ impl Scheduler<'_> {
                     done += 1;
                     self.report(done, total);
                 }
-                Ok((_, Ok(_) | Err(Error::Cancelled))) => {}
+                // Late results, and cancellations echoing the error recorded first.
+                Ok((_, Ok(_))) => {}
+                Ok((_, Err(Error::Cancelled))) if first_error.is_some() => {}
+                // With no error recorded, a `Cancelled` came from outside: it is the run's.
                 Ok((_, Err(e))) => fail(&mut first_error, e),
                 // A task catches its node's panics: this one escaped it.
                 Err(panic) => fail(
@@ -390,7 +413,7 @@ mod tests {
         }
     }
     use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     /// A graph drawn in each test: node `i` reads `deps[i]`, has depth `depth[i]`, and
     /// outputs 1 + the sum of its inputs. Its tasks log the order nodes start in, count
@@ -405,6 +428,12 @@ mod tests {
     #[derive(Default)]
     struct Log {
         fails: Option<usize>,
+        /// The node that raises the cancel flag as it runs (as another thread would), and
+        /// the node that returns `Cancelled` (as an engine task that saw the flag does).
+        cancels: Option<usize>,
+        returns_cancelled: Option<usize>,
+        /// What [`Dag::cancelled`] reads, raised by [`Dag::cancel`] too.
+        flag: AtomicBool,
         started: Mutex<Vec<usize>>,
         running: AtomicUsize,
         most_running: AtomicUsize,
@@ -420,12 +449,18 @@ mod tests {
             }
         }
 
+        fn with(self, log: Log) -> Self {
+            Drawn {
+                log: Arc::new(log),
+                ..self
+            }
+        }
+
         fn failing_at(self, node: usize) -> Self {
-            let log = Arc::new(Log {
+            self.with(Log {
                 fails: Some(node),
                 ..Log::default()
-            });
-            Drawn { log, ..self }
+            })
         }
 
         fn order(&self) -> Vec<usize> {
@@ -452,6 +487,12 @@ mod tests {
             log.running.fetch_sub(1, Ordering::SeqCst);
             if log.fails == Some(node) {
                 return Err(Error::Internal(format!("n[{node}] failed")));
+            }
+            if log.cancels == Some(node) {
+                log.flag.store(true, Ordering::SeqCst);
+            }
+            if log.returns_cancelled == Some(node) {
+                return Err(Error::Cancelled);
             }
             Ok(Arc::new(1 + inputs.iter().map(|v| **v).sum::<usize>()))
         }
@@ -486,6 +527,14 @@ mod tests {
                 node,
                 log: Arc::clone(&self.log),
             }
+        }
+
+        fn cancel(&self) {
+            self.log.flag.store(true, Ordering::SeqCst);
+        }
+
+        fn cancelled(&self) -> bool {
+            self.log.flag.load(Ordering::SeqCst)
         }
     }
 
@@ -645,6 +694,31 @@ mod tests {
             let err = scheduler.run(&dag).outputs.unwrap_err();
             assert!(err.to_string().contains("n[2] failed"), "{err}");
             assert_eq!(dag.order(), [0, 1, 2], "synchronous: {synchronous}");
+        }
+    }
+
+    #[test]
+    fn a_cancel_from_outside_ends_the_run_as_cancelled_and_nothing_new_starts() {
+        // `wide()`: leaves 0..8, then 8 gathering them; one node at a time.
+        let (pool, memory) = (pool(2), MemoryPool::new(usize::MAX));
+        for synchronous in [true, false] {
+            // The flag is raised while 2 runs, 2 itself succeeds: nothing after it starts.
+            let raised = Log {
+                cancels: Some(2),
+                ..Log::default()
+            };
+            // 2 saw the flag and returned `Cancelled`, no error recorded: the same.
+            let returned = Log {
+                returns_cancelled: Some(2),
+                ..Log::default()
+            };
+            for log in [raised, returned] {
+                let dag = wide().with(log);
+                let scheduler = on(&pool, &memory, 1, synchronous);
+                let err = scheduler.run(&dag).outputs.unwrap_err();
+                assert!(matches!(err, Error::Cancelled), "{err}");
+                assert_eq!(dag.order(), [0, 1, 2], "synchronous: {synchronous}");
+            }
         }
     }
 

@@ -210,10 +210,16 @@ impl SpillDir {
     }
 }
 
+/// An IPC error on `path`, as [`Error::Io`]: the operating system's own error when there
+/// is one, so that its kind (a full disk is `StorageFull`) survives.
 fn ipc_error(path: &Path, e: arrow::error::ArrowError) -> Error {
+    let source = match e {
+        arrow::error::ArrowError::IoError(_, e) => e,
+        e => std::io::Error::other(e.to_string()),
+    };
     Error::Io {
         path: path.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
+        source,
     }
 }
 

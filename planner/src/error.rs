@@ -186,8 +186,9 @@ pub enum Error {
         /// The error itself, usually [`Error::UserFunction`] or [`Error::UserPanic`].
         source: Box<Error>,
     },
-    /// The computation was cancelled because another task failed.
-    #[error("cancelled")]
+    /// The computation was cancelled (by `Session::cancel`, or because another task
+    /// failed).
+    #[error("the computation was cancelled (by Session::cancel, or because another task failed)")]
     Cancelled,
 
     // ---- bugs ----

@@ -30,14 +30,17 @@
 //!
 //! The first failure (a closure's error or panic, as [`Error::UserFunction`] /
 //! [`Error::UserPanic`] naming the node as `name[number]`) stops the scheduling: nothing
-//! new starts, the running nodes are waited for, and that error is returned. With the
-//! session's `synchronous` setting the nodes run on the calling thread, in the same order.
+//! new starts, the running nodes are waited for, and that error is returned.
+//! [`Session::cancel`] stops it the same way, ending in [`Error::Cancelled`]: a node's
+//! closure is never interrupted, but no node starts after the cancel. With the session's
+//! `synchronous` setting the nodes run on the calling thread, in the same order.
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use spillway_engine::scheduler::{Dag, Scheduler, Task};
@@ -391,10 +394,13 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     ///
     /// # Errors
     /// The first failure: [`Error::UserFunction`] or [`Error::UserPanic`] naming the node
-    /// (`name[number]`, as in [`Delayed::explain`]). The running nodes are waited for
-    /// before this returns.
+    /// (`name[number]`, as in [`Delayed::explain`]); [`Error::Cancelled`] after
+    /// [`Session::cancel`]. The running nodes are waited for before this returns.
     pub fn compute(&self, session: &Session) -> Result<T> {
-        let graph = Graph::of(&self.node);
+        let graph = Graph {
+            cancel: session.run_flag(),
+            ..Graph::of(&self.node)
+        };
         let bar = Bar::start(
             session,
             session.config().progress,
@@ -432,6 +438,8 @@ struct Graph {
     depth: Vec<usize>,
     /// The last node: the graph's output.
     root: usize,
+    /// Raised at the first failure, or by [`Session::cancel`].
+    cancel: Arc<AtomicBool>,
 }
 
 impl Graph {
@@ -464,6 +472,7 @@ impl Graph {
             nodes,
             deps,
             depth,
+            cancel: Arc::default(),
         }
     }
 
@@ -502,10 +511,19 @@ impl Dag for Graph {
             number: node,
         }
     }
+
+    fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
 }
 
 /// One node, on a worker: it holds its own node, not the graph. The closures cannot
-/// see a cancellation; the scheduler starts no node after the first failure.
+/// see a cancellation; the scheduler starts no node after the first failure or a
+/// [`Session::cancel`].
 struct NodeTask {
     node: Arc<Node>,
     number: usize,

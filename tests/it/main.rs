@@ -1,7 +1,9 @@
 //! The one integration-test binary: specs through the public API, one module per theme.
 
+mod cancel;
 mod csv_files;
 mod csv_fuzz;
+mod disk;
 mod expressions;
 mod faults;
 mod files;

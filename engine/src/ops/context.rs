@@ -23,7 +23,7 @@ pub type Batches<'a> = Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'a>
 pub struct TaskContext<'a> {
     /// The task's name, `stage[partition]`, for the consumers it reserves memory as.
     pub name: String,
-    /// Raised when another task failed.
+    /// Raised when another task failed or the run was cancelled from outside.
     pub cancel: &'a AtomicBool,
     /// The memory budget.
     pub memory: &'a Arc<MemoryPool>,
@@ -83,14 +83,16 @@ impl TaskContext<'_> {
     /// split its input as far as it can.
     ///
     /// # Errors
-    /// As [`MemoryPool::resize_waiting`]; [`Error::Cancelled`] when another task fails
+    /// As [`MemoryPool::resize_waiting`]; [`Error::Cancelled`] when the run is cancelled
     /// meanwhile.
     pub fn resize_waiting(&self, mem: &mut Reservation, bytes: usize) -> Result<()> {
         self.memory
             .resize_waiting(mem, bytes, self.activity, || self.check())
     }
 
-    /// [`Error::Cancelled`] when another task has failed.
+    /// [`Error::Cancelled`] when the run has been cancelled (another task failed, or the
+    /// caller cancelled it). Operators call it at least once per batch of their own loops,
+    /// never per row: a cancelled run stops at its tasks' next batch boundary.
     pub fn check(&self) -> Result<()> {
         if self.cancel.load(Ordering::Relaxed) {
             Err(Error::Cancelled)

@@ -265,6 +265,7 @@ fn merge(
     }
     let all: Vec<u32> = (0..table.len() as u32).collect();
     for ids in all.chunks(ctx.batch_rows.max(1)) {
+        ctx.check()?;
         let mut columns = table.key_columns(ids)?;
         for (acc, field) in accs.iter().zip(&spec.schema.fields()[nkeys..]) {
             columns.push(acc.finish(ids, field.data_type())?);

@@ -26,8 +26,10 @@
 //! run time and takes the dependencies' [`Data`] apart: each operator is called with typed
 //! inputs (a stream of batches, stores, states, a table) and knows nothing of the graph.
 //! A pipeline is a chain of iterators, so a partition streams through it one bounded batch
-//! at a time. The cancel flag is checked before every batch is read, so a failed graph
-//! stops its other tasks within one batch.
+//! at a time. The cancel flag is checked before every batch is read, so a failed or
+//! cancelled graph stops its tasks within one batch. A user closure's call (`apply` over
+//! a batch, `map_partitions` over a partition) is never interrupted: the task stops at the
+//! next batch boundary after it.
 //!
 //! # Adding a blocking operator
 //!

@@ -163,6 +163,7 @@ fn join(
             .filter(|&j| !matched[j as usize])
             .collect();
         for chunk in unmatched.chunks(ctx.batch_rows.max(1)) {
+            ctx.check()?;
             emit(right_only(&table.batch, chunk, spec)?)?;
         }
     }
