@@ -103,9 +103,10 @@ fn main() -> Result<()> {
         config.memory_limit >> 20
     );
     println!(
-        "{} tasks, peak reserved memory {} MiB, spilled {} MiB",
+        "{} tasks, peak reserved memory {} MiB, process peak RSS {} MiB, spilled {} MiB",
         stats.tasks,
         stats.peak_memory >> 20,
+        stats.peak_rss.unwrap_or(0) >> 20,
         stats.spilled_bytes >> 20
     );
     println!(

@@ -420,13 +420,16 @@ impl DataFrame {
         let elapsed = started.elapsed();
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         let mut out = format!(
-            "== optimized plan ==\n{optimized}\n== task graph, analyzed ==\n{} rows in {:.3} s; {} tasks, at most {} outputs held at once; memory pool peak {} of {}; spilled {} in {} files\n",
+            "== optimized plan ==\n{optimized}\n== task graph, analyzed ==\n{} rows in {:.3} s; {} tasks, at most {} outputs held at once; memory reserved at peak {} of the {} limit (process peak RSS {}); spilled {} in {} files\n",
             rows,
             elapsed.as_secs_f64(),
             stats.tasks,
             stats.peak_held_outputs,
             human_bytes(stats.peak_memory as u64),
             human_bytes(self.session.config().memory_limit as u64),
+            stats
+                .peak_rss
+                .map_or_else(|| "unknown".to_string(), human_bytes),
             human_bytes(stats.spilled_bytes),
             stats.spill_files,
         );

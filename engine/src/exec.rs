@@ -32,7 +32,7 @@ use spillway_planner::{Error, Result};
 
 use crate::config::EngineConfig;
 use crate::graph::{TaskGraph, TaskId};
-use crate::memory::{Activity, MemoryPool};
+use crate::memory::{Activity, MemoryPool, Tally};
 use crate::ops::{Data, TaskContext, TaskTally, run_task};
 use crate::scheduler::{Dag, Scheduler, Task};
 use crate::spill::SpillDir;
@@ -84,8 +84,14 @@ pub struct ExecStats {
     pub spill_files: usize,
     /// Time spent writing and reading spill files, in microseconds.
     pub spill_micros: u64,
-    /// The most bytes reserved at once from the memory pool (over the pool's life).
+    /// The most bytes this run's reservations held at once (other runs sharing the pool
+    /// not counted).
     pub peak_memory: usize,
+    /// The process's peak resident set size so far, in bytes, read when the run ended
+    /// (`VmHWM` of `/proc/self/status`; `None` where the platform does not say): what a
+    /// container's memory cap sees, beside the pool's count of what the engine believes
+    /// it holds.
+    pub peak_rss: Option<u64>,
     /// The most task outputs the scheduler held at once, waiting for their consumers (the
     /// graph's own outputs count until the run ends). An output is released when its last
     /// consumer finishes, so a reduction's tree holds a few partial states per level, not
@@ -93,6 +99,14 @@ pub struct ExecStats {
     pub peak_held_outputs: usize,
     /// Per task, by task id (default values for a task that did not finish).
     pub per_task: Vec<TaskMetrics>,
+}
+
+/// The process's peak resident set size (`VmHWM`), where `/proc` tells it.
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Wraps a task's error with the task's name and partition; a cancellation stays as is.
@@ -146,6 +160,8 @@ struct Run {
     cancel: Arc<AtomicBool>,
     metrics: std::sync::Mutex<Vec<Option<TaskMetrics>>>,
     memory: Arc<MemoryPool>,
+    /// Bytes the run's reservations hold; each task's tally counts in it.
+    held: Arc<Tally>,
     spill: Arc<SpillDir>,
     batch_rows: usize,
     activity: Activity,
@@ -218,7 +234,10 @@ impl Run {
         let graph = &*self.graph;
         let task = &graph.tasks[id];
         let started = std::time::Instant::now();
-        let tally = TaskTally::default();
+        let tally = TaskTally {
+            memory: Arc::new(Tally::within(&self.held)),
+            ..TaskTally::default()
+        };
         let ctx = TaskContext {
             name: graph.task_name(id),
             cancel: &self.cancel,
@@ -277,6 +296,7 @@ pub fn execute_with_stats(
         graph,
         cancel: env.cancel,
         memory: env.memory,
+        held: Arc::default(),
         spill: SpillDir::new(config.spill_dir.clone()),
         batch_rows: config.batch_rows.max(1),
         activity: Activity::default(),
@@ -301,7 +321,8 @@ pub fn execute_with_stats(
         spilled_bytes: spill.bytes.load(Ordering::Relaxed),
         spill_files: spill.files.load(Ordering::Relaxed),
         spill_micros: spill.micros.load(Ordering::Relaxed),
-        peak_memory: run.memory.peak(),
+        peak_memory: run.held.peak(),
+        peak_rss: peak_rss(),
         peak_held_outputs: outcome.peak_held,
         per_task: run
             .metrics

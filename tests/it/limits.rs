@@ -203,3 +203,40 @@ fn streaming_operators_run_under_any_memory_limit() {
         assert_eq!(streaming(Some(limit)), ample, "limit {limit}");
     }
 }
+
+#[test]
+fn each_run_reports_its_own_memory_peak_and_the_process_rss() {
+    let s = Session::builder()
+        .threads(2)
+        .memory_limit(256 << 20)
+        .build()
+        .unwrap();
+    let big = s
+        .from_vec("n", (0..400_000_i64).rev().collect(), 4)
+        .unwrap()
+        .into_frame()
+        .sort([col("n").asc()])
+        .unwrap();
+    let (_, big_stats) = big.collect_with_stats().unwrap();
+    assert!(big_stats.peak_memory > 1 << 20, "{big_stats:?}");
+    // A small run after it reports its own peak, not the pool's lifetime peak.
+    let small = s
+        .from_vec("n", (0..100_i64).collect(), 2)
+        .unwrap()
+        .into_frame()
+        .sort([col("n").desc()])
+        .unwrap();
+    let (_, small_stats) = small.collect_with_stats().unwrap();
+    assert!(
+        small_stats.peak_memory < big_stats.peak_memory / 10,
+        "small {} vs big {}",
+        small_stats.peak_memory,
+        big_stats.peak_memory
+    );
+    if std::path::Path::new("/proc/self/status").exists() {
+        let rss = small_stats.peak_rss.unwrap();
+        assert!(rss >= big_stats.peak_memory as u64, "{rss}");
+    }
+    let text = small.explain_analyze().unwrap();
+    assert!(text.contains("process peak RSS"), "{text}");
+}

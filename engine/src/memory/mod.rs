@@ -160,21 +160,38 @@ impl MemoryPool {
     }
 }
 
-/// Bytes held by every reservation of one task, for `explain_analyze`.
+/// Bytes held by every reservation of one task (for `explain_analyze`), or of one run:
+/// a task's tally counts in its run's ([`Tally::within`]), so that a run reports its own
+/// peak, not the shared pool's.
 #[derive(Debug, Default)]
 pub struct Tally {
     current: AtomicUsize,
     peak: AtomicUsize,
+    parent: Option<Arc<Tally>>,
 }
 
 impl Tally {
+    /// A tally whose bytes also count in `parent`.
+    pub fn within(parent: &Arc<Tally>) -> Tally {
+        Tally {
+            parent: Some(Arc::clone(parent)),
+            ..Tally::default()
+        }
+    }
+
     fn add(&self, bytes: usize) {
         let now = self.current.fetch_add(bytes, Ordering::Relaxed) + bytes;
         self.peak.fetch_max(now, Ordering::Relaxed);
+        if let Some(p) = &self.parent {
+            p.add(bytes);
+        }
     }
 
     fn sub(&self, bytes: usize) {
         self.current.fetch_sub(bytes, Ordering::Relaxed);
+        if let Some(p) = &self.parent {
+            p.sub(bytes);
+        }
     }
 
     /// The most bytes held at once.

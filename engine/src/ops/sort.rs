@@ -9,8 +9,10 @@
 //!   first `fetch` sorted rows whenever it grows past twice that, so a top-k never holds
 //!   more than about `2 × fetch` rows per partition and never spills.
 //! - **Merge** (one task): every run, in partition order, streams through a k-way merge
-//!   (a binary heap of cursors over row-format keys) one batch per run at a time; more
-//!   than [`MERGE_FAN_IN`] runs are first merged in consecutive groups into spilled runs.
+//!   (a binary heap of cursors over row-format keys) one batch per run at a time. The
+//!   cursors' batches and keys are reserved first, and the fan-in is what the reservation
+//!   covers (at most [`MERGE_FAN_IN`], at least [`MIN_FAN_IN`]): more runs are first merged in
+//!   consecutive groups into spilled runs, in as many passes as it takes.
 //!
 //! Keys compare in Arrow's row format (`RowConverter` with each key's direction and null
 //! placement). The sort is stable: chunks are sorted stably, and the merge breaks ties by
@@ -31,8 +33,12 @@ use crate::ops::context::{Batches, TaskContext};
 use crate::ops::store::{Part, Store};
 use crate::spill::SpillFile;
 
-/// Runs merged at once; more are merged in groups first.
+/// The most runs merged at once, whatever the memory; more are merged in groups first.
 pub const MERGE_FAN_IN: usize = 64;
+/// The fewest runs merged at once, whatever the memory.
+pub const MIN_FAN_IN: usize = 4;
+/// The size below which a run's batches are not cut smaller than `batch_rows` rows.
+pub const MIN_RUN_BATCH_BYTES: usize = 256 << 10;
 
 /// The row format of the sort's keys, with each key's direction and null placement.
 fn converter(spec: &SortSpec) -> Result<RowConverter> {
@@ -121,11 +127,20 @@ fn sort_chunk(
     }
     let sorted = take_record_batch(&all, &UInt32Array::from(order))
         .map_err(|e| Error::compute("sort", e))?;
-    let step = ctx.batch_rows.max(1);
+    let step = run_batch_rows(&sorted, ctx);
     Ok((0..sorted.num_rows())
         .step_by(step)
         .map(|at| sorted.slice(at, step.min(sorted.num_rows() - at)))
         .collect())
+}
+
+/// The rows of a batch of a run: `batch_rows`, or fewer when that many rows of `sample`'s
+/// width would take more than 1/16 of the memory limit (and more than
+/// [`MIN_RUN_BATCH_BYTES`]), so that a merge can hold a batch of several runs at once.
+fn run_batch_rows(sample: &RecordBatch, ctx: &TaskContext<'_>) -> usize {
+    let per_row = (sample.get_array_memory_size() / sample.num_rows().max(1)).max(1);
+    let bytes = (ctx.memory.limit() / 16).max(MIN_RUN_BATCH_BYTES);
+    (bytes / per_row).clamp(1, ctx.batch_rows.max(1))
 }
 
 /// A run being merged: its current batch, that batch's keys, and the next row.
@@ -167,6 +182,11 @@ impl Ord for Cursor<'_> {
 
 /// Merges the runs of every producer, in order, and emits the sorted rows.
 ///
+/// The merge holds one batch per run it merges at once, and that batch's keys: it
+/// reserves them (`sort merge cursors`) before it opens the runs, merging as many runs at
+/// once as the reservation can cover ([`fan_in`]); more runs than that are first merged in
+/// consecutive groups into spilled runs, pass after pass, which keeps the order.
+///
 /// # Errors
 /// A spill file that cannot be read or written; a key's error.
 pub fn merge(
@@ -175,30 +195,95 @@ pub fn merge(
     ctx: &TaskContext<'_>,
     emit: &mut dyn FnMut(RecordBatch) -> Result<()>,
 ) -> Result<()> {
-    let all: Vec<&Part> = producers.iter().flat_map(|r| r.parts()).collect();
-    // Too many runs: merge consecutive groups into spilled runs first (order-preserving).
-    let mut merged: Vec<SpillFile> = Vec::new();
-    if all.len() > MERGE_FAN_IN {
-        for group in all.chunks(MERGE_FAN_IN) {
-            let sources = group.iter().map(|r| r.read()).collect::<Result<Vec<_>>>()?;
-            let mut w = ctx.spill_writer(&spec.schema)?;
-            k_way(sources, spec, ctx, &mut |b| w.write(&b))?;
-            merged.push(w.finish()?);
-        }
-        let sources = merged
-            .iter()
-            .map(|f| f.read().map(|r| Box::new(r) as Batches<'_>))
-            .collect::<Result<Vec<_>>>()?;
-        return k_way(sources, spec, ctx, emit);
+    let parts: Vec<&Part> = producers.iter().flat_map(|r| r.parts()).collect();
+    let mut cursors = ctx.reserve("sort merge cursors");
+    let (per_cursor, run_rows) = cursor_bytes(&parts, spec, ctx)?;
+    let n = fan_in(&mut cursors, per_cursor, parts.len());
+    let final_rows = ctx.batch_rows.max(1);
+    if parts.len() <= n {
+        let sources = parts.iter().map(|r| r.read()).collect::<Result<Vec<_>>>()?;
+        return k_way(sources, spec, ctx, final_rows, emit);
     }
-    let sources = all.iter().map(|r| r.read()).collect::<Result<Vec<_>>>()?;
-    k_way(sources, spec, ctx, emit)
+    // Too many runs: merge consecutive groups into spilled runs, until few enough are left.
+    let mut files = Vec::with_capacity(parts.len().div_ceil(n));
+    for group in parts.chunks(n) {
+        let sources = group.iter().map(|r| r.read()).collect::<Result<Vec<_>>>()?;
+        files.push(merge_to_file(sources, spec, ctx, run_rows)?);
+    }
+    while files.len() > n {
+        let mut next = Vec::with_capacity(files.len().div_ceil(n));
+        for group in files.chunks(n) {
+            next.push(merge_to_file(read_files(group)?, spec, ctx, run_rows)?);
+        }
+        files = next;
+    }
+    k_way(read_files(&files)?, spec, ctx, final_rows, emit)
 }
 
+/// Bytes a cursor over one run holds — a batch and its keys in row format for a spilled
+/// run, the keys alone for a run in memory (its batches are held by the store already) —
+/// and the rows of a batch of an intermediate merge's run ([`run_batch_rows`]).
+/// Estimated from the first batch of the first spilled run (the runs are cut into batches
+/// of the same row count), or of the first run.
+fn cursor_bytes(parts: &[&Part], spec: &SortSpec, ctx: &TaskContext<'_>) -> Result<(usize, usize)> {
+    let spilled = parts.iter().find(|p| p.is_spilled());
+    let Some(part) = spilled.or(parts.first()) else {
+        return Ok((0, ctx.batch_rows.max(1)));
+    };
+    let Some(batch) = next_batch(&mut part.read()?)? else {
+        return Ok((0, ctx.batch_rows.max(1)));
+    };
+    let keys = key_rows(spec, &converter(spec)?, &batch)?.size();
+    let data = if spilled.is_some() {
+        batch.get_array_memory_size()
+    } else {
+        0
+    };
+    Ok((keys + data, run_batch_rows(&batch, ctx)))
+}
+
+/// How many of `runs` runs to merge at once: as many as `mem` can reserve `per_cursor`
+/// bytes for, at most [`MERGE_FAN_IN`], halving while the pool cannot cover them, and at
+/// least [`MIN_FAN_IN`]: so few cursors, each over a batch of at most
+/// [`MIN_RUN_BATCH_BYTES`] or `batch_rows` rows, are the merge's fixed overhead, held even
+/// where the limit cannot cover them (reserved when it can), rather than a merge in
+/// endless passes.
+fn fan_in(mem: &mut crate::memory::Reservation, per_cursor: usize, runs: usize) -> usize {
+    let mut n = runs.clamp(MIN_FAN_IN, MERGE_FAN_IN);
+    while n > MIN_FAN_IN && mem.try_resize(n * per_cursor).is_err() {
+        n /= 2;
+    }
+    if n == MIN_FAN_IN {
+        let _ = mem.try_resize(n * per_cursor);
+    }
+    n
+}
+
+/// Merges `sources` into one new spill file of batches of `rows` rows.
+fn merge_to_file(
+    sources: Vec<Batches<'_>>,
+    spec: &SortSpec,
+    ctx: &TaskContext<'_>,
+    rows: usize,
+) -> Result<SpillFile> {
+    let mut w = ctx.spill_writer(&spec.schema)?;
+    k_way(sources, spec, ctx, rows, &mut |b| w.write(&b))?;
+    w.finish()
+}
+
+fn read_files(files: &[SpillFile]) -> Result<Vec<Batches<'_>>> {
+    files
+        .iter()
+        .map(|f| f.read().map(|r| Box::new(r) as Batches<'_>))
+        .collect()
+}
+
+/// Merges `sources` (each sorted) into batches of `step` rows given to `emit`.
 fn k_way<'a>(
     sources: Vec<Batches<'a>>,
     spec: &SortSpec,
     ctx: &TaskContext<'_>,
+    step: usize,
     emit: &mut dyn FnMut(RecordBatch) -> Result<()>,
 ) -> Result<()> {
     let converter = converter(spec)?;
@@ -219,7 +304,6 @@ fn k_way<'a>(
         }
     }
     let limit = spec.fetch.unwrap_or(usize::MAX);
-    let step = ctx.batch_rows.max(1);
     let mut emitted = 0usize;
     let mut picks: Vec<(usize, usize)> = Vec::with_capacity(step);
     while emitted + picks.len() < limit {
@@ -361,6 +445,51 @@ mod tests {
             0,
             "the sort kept memory reserved after it ended"
         );
+    }
+
+    #[test]
+    fn more_runs_than_the_memory_can_merge_at_once_merge_in_passes() {
+        // 48 KiB: a cursor over a spilled run (250 rows of two Int64 and their keys) takes
+        // about 6 KiB, so a few runs are merged at a time, not all of them.
+        let mut t = TestContext::new(48 << 10);
+        t.batch_rows = 250;
+        let parts: Vec<Vec<RecordBatch>> =
+            keyed(20_000, 7, 250).chunks(2).map(<[_]>::to_vec).collect();
+        let spec = spec(None);
+        let ctx = t.ctx();
+        let stores: Vec<Store> = parts
+            .into_iter()
+            .map(|p| runs(stream(p), &spec, &ctx).unwrap())
+            .collect();
+        let run_count: usize = stores.iter().map(Store::len).sum();
+        assert!(run_count > 16, "{run_count} runs");
+        let files_before = t
+            .tally
+            .spill
+            .files
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let refs: Vec<&Store> = stores.iter().collect();
+        let mut out: Vec<i64> = Vec::new();
+        merge(&refs, &spec, &ctx, &mut |b| {
+            out.extend(b.column(1).as_primitive::<Int64Type>().values().iter());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(out, (0..20_000).rev().collect::<Vec<i64>>());
+        let merged = t
+            .tally
+            .spill
+            .files
+            .load(std::sync::atomic::Ordering::Relaxed)
+            - files_before;
+        assert!(
+            merged >= run_count / 8,
+            "{merged} files merged in passes of {run_count} runs"
+        );
+        // The cursors were reserved, and given back.
+        assert!(t.tally.memory.peak() > 0);
+        drop(stores);
+        assert_eq!(t.memory.used(), 0);
     }
 
     #[test]

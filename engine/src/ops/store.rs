@@ -59,6 +59,11 @@ impl Part {
         Ok(Box::new(readers.into_iter().flatten()))
     }
 
+    /// Whether any of the part's batches are in spill files.
+    pub fn is_spilled(&self) -> bool {
+        !self.files.is_empty()
+    }
+
     /// Rows held, in memory and spilled.
     pub fn rows(&self) -> usize {
         self.files.iter().map(SpillFile::rows).sum::<usize>()
