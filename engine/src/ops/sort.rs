@@ -184,8 +184,9 @@ impl Ord for Cursor<'_> {
 ///
 /// The merge holds one batch per run it merges at once, and that batch's keys: it
 /// reserves them (`sort merge cursors`) before it opens the runs, merging as many runs at
-/// once as the reservation can cover (at least [`MIN_FAN_IN`], at most [`MERGE_FAN_IN`]); more runs than that are first merged in
-/// consecutive groups into spilled runs, pass after pass, which keeps the order.
+/// once as the reservation can cover (at least [`MIN_FAN_IN`], at most
+/// [`MERGE_FAN_IN`]); more runs than that are first merged in consecutive groups into
+/// spilled runs, pass after pass, which keeps the order.
 ///
 /// # Errors
 /// A spill file that cannot be read or written; a key's error.
