@@ -155,6 +155,35 @@ pub(crate) fn keyed(rows: i64, keys: i64, per: usize) -> Vec<RecordBatch> {
         .collect()
 }
 
+/// As [`keyed`], but the key is null in three rows of four (those with `i % 4 != 0`).
+pub(crate) fn keyed_with_nulls(rows: i64, keys: i64, per: usize) -> Vec<RecordBatch> {
+    let schema = keyed_schema();
+    let all: Vec<i64> = (0..rows).collect();
+    all.chunks(per.max(1))
+        .map(|c| {
+            let k: Int64Array = c.iter().map(|i| (i % 4 == 0).then_some(i % keys)).collect();
+            let v: Int64Array = c.iter().copied().collect();
+            RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(k), Arc::new(v)]).unwrap()
+        })
+        .collect()
+}
+
+/// The spec of a `how` join of `(k, v)` with `(k, v)` on `k`, each side in two partitions
+/// (so two buckets).
+pub(crate) fn join_spec(how: spillway_planner::logical::JoinType) -> Arc<crate::graph::JoinSpec> {
+    use spillway_planner::logical::LogicalPlan;
+    let side = || scan_of(keyed(4, 2, 2));
+    let plan = LogicalPlan::join(side(), side(), vec!["k".into()], vec!["k".into()], how);
+    let g = lowered(plan.unwrap());
+    g.tasks
+        .iter()
+        .find_map(|t| match &t.kind {
+            crate::graph::TaskKind::HashJoin { spec, .. } => Some(Arc::clone(spec)),
+            _ => None,
+        })
+        .unwrap()
+}
+
 /// The schema of [`keyed`]: `k`, `v`, both Int64.
 pub(crate) fn keyed_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![

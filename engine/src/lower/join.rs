@@ -2,6 +2,10 @@
 //! partition's pipeline probes) when the right side is estimated within the memory
 //! policy's broadcast threshold and the join keeps no unmatched right rows; otherwise both
 //! sides hash-partitioned into buckets and joined one task per bucket.
+//!
+//! Rows with a null key match nothing: each side's shuffle drops them when the join does
+//! not output that side's unmatched rows, and spreads them over the buckets otherwise
+//! ([`NullKeys`]).
 
 use std::sync::Arc;
 
@@ -11,7 +15,7 @@ use spillway_planner::logical::{JoinType, LogicalPlan};
 use spillway_planner::{Error, Result};
 
 use crate::config::EngineConfig;
-use crate::graph::{JoinSpec, Op, ShuffleSpec, Sink, TaskGraph, TaskId, TaskKind};
+use crate::graph::{JoinSpec, NullKeys, Op, ShuffleSpec, Sink, TaskGraph, TaskId, TaskKind};
 use crate::lower::stream::{Stream, materialize};
 
 /// The join node `plan` over its lowered sides.
@@ -105,18 +109,20 @@ fn join_spec(
         .len()
         .max(right.inputs.len())
         .clamp(1, config.threads * 4);
-    let side = |on: &[String], schema: SchemaRef| {
+    let side = |on: &[String], schema: SchemaRef, unmatched_kept: bool| {
         Arc::new(ShuffleSpec {
             keys: on.iter().map(|n| col(n.as_str())).collect(),
             key_types: key_types.clone(),
             schema,
             buckets,
+            null_keys: NullKeys::keep_if(unmatched_kept),
         })
     };
+    let left_unmatched = matches!(how, JoinType::Left | JoinType::Full | JoinType::Anti);
     Ok(Arc::new(JoinSpec {
         how: *how,
-        left: side(left_on, Arc::clone(&ls)),
-        right: side(right_on, Arc::clone(&rs)),
+        left: side(left_on, Arc::clone(&ls), left_unmatched),
+        right: side(right_on, Arc::clone(&rs), how.keeps_unmatched_right()),
         right_output_columns: (0..rs.fields().len())
             .filter(|i| !right_key_columns.contains(i))
             .collect(),
@@ -124,4 +130,41 @@ fn join_spec(
         right_key_columns,
         schema: Arc::clone(schema),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{keyed, scan_of};
+
+    #[test]
+    fn null_keys_are_dropped_unless_the_side_is_kept_unmatched() {
+        use NullKeys::{Drop, Spread};
+        for (how, left, right) in [
+            (JoinType::Inner, Drop, Drop),
+            (JoinType::Left, Spread, Drop),
+            (JoinType::Right, Drop, Spread),
+            (JoinType::Full, Spread, Spread),
+            (JoinType::Semi, Drop, Drop),
+            (JoinType::Anti, Spread, Drop),
+        ] {
+            let keys = || vec!["k".to_string()];
+            let side = || scan_of(keyed(100, 10, 50));
+            let plan = LogicalPlan::join(side(), side(), keys(), keys(), how).unwrap();
+            let g = crate::lower::lower(&plan, &EngineConfig::default()).unwrap();
+            let spec = g
+                .tasks
+                .iter()
+                .find_map(|t| match &t.kind {
+                    TaskKind::HashJoin { spec, .. } => Some(Arc::clone(spec)),
+                    _ => None,
+                })
+                .unwrap();
+            assert_eq!(
+                (spec.left.null_keys, spec.right.null_keys),
+                (left, right),
+                "{how}"
+            );
+        }
+    }
 }

@@ -14,7 +14,7 @@ use spillway_planner::{Error, Result};
 use crate::graph::JoinSpec;
 use crate::memory::Reservation;
 use crate::ops::context::{Batches, TaskContext};
-use crate::ops::join::table::{BuildTable, probe};
+use crate::ops::join::table::{BuildTable, probe, split_null_keys};
 
 /// A broadcast join's hash table: the whole right side, built once and shared by every
 /// task that probes it; its memory is reserved for as long as it is held.
@@ -50,7 +50,12 @@ pub fn broadcast_build(
     spec: &JoinSpec,
     ctx: &TaskContext<'_>,
 ) -> Result<BroadcastTable> {
-    let batches: Vec<RecordBatch> = producers.iter().flat_map(|b| b.iter().cloned()).collect();
+    // A null key matches nothing, and the join keeps no unmatched right rows.
+    let batches: Vec<RecordBatch> = producers
+        .iter()
+        .flat_map(|b| b.iter().cloned())
+        .map(|b| Ok(split_null_keys(&spec.right.keys, b)?.0))
+        .collect::<Result<_>>()?;
     let mut memory = ctx.reserve("broadcast join table");
     let data: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
     let build = concat_batches(&spec.right.schema, &batches)
