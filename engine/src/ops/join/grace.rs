@@ -126,8 +126,23 @@ pub fn join_bucket(
     )
 }
 
+/// Joins `left` with `right` (rows that may match: of one bucket), splitting both further
+/// when the right side's table does not fit.
+///
+/// # Errors
+/// As [`join_bucket`].
+pub(super) fn join_sides(
+    left: Batches<'_>,
+    right: Batches<'_>,
+    spec: &JoinSpec,
+    ctx: &TaskContext<'_>,
+    emit: &mut dyn FnMut(RecordBatch) -> Result<()>,
+) -> Result<()> {
+    join(left, right, spec, ctx, 0, emit)
+}
+
 /// Bucket `bucket` of each producer's output.
-fn side<'a>(producers: &[&'a Store], bucket: usize) -> Result<Vec<Batches<'a>>> {
+pub(super) fn side<'a>(producers: &[&'a Store], bucket: usize) -> Result<Vec<Batches<'a>>> {
     let mut out = Vec::new();
     for b in producers {
         if let Some(b) = b.get(bucket) {
