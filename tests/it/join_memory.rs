@@ -236,6 +236,7 @@ fn a_right_side_bigger_than_estimated_falls_back_to_a_partitioned_join() {
     let q = l.join(&r, ["k"], ["k"], JoinType::Inner).unwrap();
     let text = q.explain().unwrap();
     assert!(text.contains("broadcast-build"), "{text}");
+    // The table would take more than the whole limit: only the fallback can run it.
     let (_, stats) = q.collect_with_stats().unwrap();
     assert!(stats.spilled_bytes > 0, "{stats:?}");
     check_against_unlimited(limit, 64 << 20, &BROADCAST_HOWS, &frames);
@@ -268,6 +269,13 @@ fn a_panic_upstream_of_a_fallback_join_is_a_user_panic() {
         )
         .unwrap();
     let right = padded_right(&s, 4_000, 2);
+    // Broadcast (and fallen back: its table does not fit the limit), and shuffled.
+    let text = left
+        .join(&right, ["k"], ["k"], JoinType::Inner)
+        .unwrap()
+        .explain()
+        .unwrap();
+    assert!(text.contains("broadcast-build"), "{text}");
     for (l, r) in [(&left, &right), (&right, &left)] {
         let err = l
             .join(r, ["k"], ["k"], JoinType::Inner)
