@@ -350,6 +350,29 @@ impl SpillFile {
     }
 }
 
+impl SpillFile {
+    /// Reads the batches back, one at a time, owning the file: it is deleted when the
+    /// reader is dropped. For a reader that must outlive the code that holds the file.
+    ///
+    /// # Errors
+    /// As [`SpillFile::read`].
+    pub fn into_read(self) -> Result<impl Iterator<Item = Result<RecordBatch>> + Send> {
+        let path = self.path.clone();
+        let err = move |e: String| Error::Io {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        };
+        let file = File::open(&self.path).map_err(|e| err(e.to_string()))?;
+        let reader =
+            StreamReader::try_new(BufReader::new(file), None).map_err(|e| err(e.to_string()))?;
+        // The file lives as long as its reader.
+        Ok(reader.map(move |b| {
+            let _file = &self;
+            b.map_err(|e| err(e.to_string()))
+        }))
+    }
+}
+
 impl Drop for SpillFile {
     fn drop(&mut self) {
         // Best effort: the folder is removed with the `SpillDir` in any case.

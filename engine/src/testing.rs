@@ -12,12 +12,28 @@ use spillway_planner::source::{BatchStream, DataSource, ScanPartition, ScanReque
 pub(crate) struct Batches {
     schema: SchemaRef,
     parts: Vec<RecordBatch>,
+    /// What each partition says its decoded bytes are (`None`: it does not know).
+    estimate: Option<usize>,
 }
 
 impl Batches {
     /// A source of `parts`, one batch per partition (all of `schema`).
     pub(crate) fn of(schema: SchemaRef, parts: Vec<RecordBatch>) -> Arc<dyn DataSource> {
-        Arc::new(Batches { schema, parts })
+        Self::estimated(schema, parts, None)
+    }
+
+    /// As [`Batches::of`], each partition estimating its decoded bytes at `estimate`
+    /// (right or wrong).
+    pub(crate) fn estimated(
+        schema: SchemaRef,
+        parts: Vec<RecordBatch>,
+        estimate: Option<usize>,
+    ) -> Arc<dyn DataSource> {
+        Arc::new(Batches {
+            schema,
+            parts,
+            estimate,
+        })
     }
 
     /// `0..rows` as column `x`, in `parts` partitions of equal size.
@@ -30,12 +46,12 @@ impl Batches {
                 RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(values)]).unwrap()
             })
             .collect();
-        Arc::new(Batches { schema, parts })
+        Self::of(schema, parts)
     }
 }
 
 #[derive(Debug)]
-struct Part(RecordBatch);
+struct Part(RecordBatch, Option<usize>);
 
 impl DataSource for Batches {
     fn name(&self) -> String {
@@ -48,7 +64,7 @@ impl DataSource for Batches {
         Ok(self
             .parts
             .iter()
-            .map(|b| Arc::new(Part(b.clone())) as Arc<dyn ScanPartition>)
+            .map(|b| Arc::new(Part(b.clone(), self.estimate)) as Arc<dyn ScanPartition>)
             .collect())
     }
 }
@@ -61,7 +77,7 @@ impl ScanPartition for Part {
         Some(self.0.num_rows())
     }
     fn estimated_bytes(&self) -> Option<usize> {
-        None
+        self.1
     }
     fn open(&self) -> Result<BatchStream> {
         Ok(Box::new(std::iter::once(Ok(self.0.clone()))))
@@ -153,6 +169,35 @@ pub(crate) fn keyed(rows: i64, keys: i64, per: usize) -> Vec<RecordBatch> {
             RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(k), Arc::new(v)]).unwrap()
         })
         .collect()
+}
+
+/// As [`keyed`], but the key is null in three rows of four (those with `i % 4 != 0`).
+pub(crate) fn keyed_with_nulls(rows: i64, keys: i64, per: usize) -> Vec<RecordBatch> {
+    let schema = keyed_schema();
+    let all: Vec<i64> = (0..rows).collect();
+    all.chunks(per.max(1))
+        .map(|c| {
+            let k: Int64Array = c.iter().map(|i| (i % 4 == 0).then_some(i % keys)).collect();
+            let v: Int64Array = c.iter().copied().collect();
+            RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(k), Arc::new(v)]).unwrap()
+        })
+        .collect()
+}
+
+/// The spec of a `how` join of `(k, v)` with `(k, v)` on `k`, each side in two partitions
+/// (so two buckets).
+pub(crate) fn join_spec(how: spillway_planner::logical::JoinType) -> Arc<crate::graph::JoinSpec> {
+    use spillway_planner::logical::LogicalPlan;
+    let side = || scan_of(keyed(4, 2, 2));
+    let plan = LogicalPlan::join(side(), side(), vec!["k".into()], vec!["k".into()], how);
+    let g = lowered(plan.unwrap());
+    g.tasks
+        .iter()
+        .find_map(|t| match &t.kind {
+            crate::graph::TaskKind::HashJoin { spec, .. } => Some(Arc::clone(spec)),
+            _ => None,
+        })
+        .unwrap()
 }
 
 /// The schema of [`keyed`]: `k`, `v`, both Int64.

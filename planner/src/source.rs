@@ -121,7 +121,9 @@ pub trait ScanPartition: Send + Sync + fmt::Debug {
     /// Rows in the partition, when known before reading.
     fn estimated_rows(&self) -> Option<usize>;
 
-    /// Bytes of decoded data, when known before reading.
+    /// Bytes of decoded data (about what its batches take as Arrow arrays, not its size on
+    /// disk), when known before reading. Lowering decides a join's broadcast by it, so a
+    /// source should rather overestimate; an underestimate costs a fallback at run time.
     fn estimated_bytes(&self) -> Option<usize>;
 
     /// Reads the partition as batches of at most the request's `batch_rows` rows (and,

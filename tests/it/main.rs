@@ -11,6 +11,7 @@ mod frame;
 mod functions;
 mod group_by;
 mod join;
+mod join_memory;
 mod limits;
 mod parallel;
 mod parquet_faults;

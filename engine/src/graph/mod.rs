@@ -16,8 +16,9 @@ use arrow::datatypes::SchemaRef;
 mod specs;
 
 pub use specs::{
-    AggSpec, GroupSpec, Input, JoinSpec, Op, Piece, ShuffleSpec, Sink, SortSpec, TaskId, TaskKind,
-    combine_detail, describe_pipeline, final_detail, group_final_detail, rows_written_schema,
+    AggSpec, GroupSpec, Input, JoinSpec, NullKeys, Op, Piece, ShuffleSpec, Sink, SortSpec, TaskId,
+    TaskKind, combine_detail, describe_pipeline, final_detail, group_final_detail,
+    rows_written_schema,
 };
 
 /// One node of the graph.

@@ -74,6 +74,30 @@ pub struct ShuffleSpec {
     pub schema: SchemaRef,
     /// How many buckets.
     pub buckets: usize,
+    /// What becomes of rows with a null key, which match nothing.
+    pub null_keys: NullKeys,
+}
+
+/// What a join's shuffle does with a row whose key has a null: such a row matches nothing
+/// (SQL semantics), so it needs no partner in its bucket, and hashing every one of them to
+/// the same bucket would pile them up there (one "key" as big as all the nulls).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NullKeys {
+    /// The join does not output the side's unmatched rows: the row is dropped.
+    Drop,
+    /// The join outputs it unmatched: it goes to any bucket, spread round-robin.
+    Spread,
+}
+
+impl NullKeys {
+    /// [`NullKeys::Spread`] when the join keeps the side's unmatched rows.
+    pub fn keep_if(unmatched_kept: bool) -> Self {
+        if unmatched_kept {
+            NullKeys::Spread
+        } else {
+            NullKeys::Drop
+        }
+    }
 }
 
 /// A join, with what its tasks need to know.
@@ -296,8 +320,9 @@ pub enum TaskKind {
         /// Where the joined rows go: `None` to hold them as the task's output.
         sink: Option<Arc<dyn DataSink>>,
     },
-    /// Builds a broadcast join's hash table from the batches of every dependency (the
-    /// join's right side), for the left side's pipelines to probe.
+    /// Builds a broadcast join's hash table from the rows every dependency holds (the
+    /// join's right side, [`Sink::Hold`]), for the left side's pipelines to probe; when the
+    /// table does not fit, the rows hash-partitioned into spilled buckets instead.
     BroadcastBuild(Arc<JoinSpec>),
     /// Merges the sorted runs of every dependency, in order.
     SortMerge {

@@ -7,14 +7,16 @@
 //! |---|---|---|
 //! | [`MemoryPolicy::held_share`]: memory held *between* tasks (exchange buckets, sorted runs, held rows) may fill at most this share of the limit | ½ | the spillable store, when it decides to keep a batch in memory or spill it |
 //! | [`MemoryPolicy::admit_bytes`]: the scheduler starts another task only while this much is free | ¼ of the limit, split over the tasks in flight | the scheduler, before each start |
-//! | [`MemoryPolicy::broadcast_bytes`]: a join broadcasts its right side only when it is estimated within this | the session's `broadcast_limit`, at most ⅛ of the limit | lowering, for each join |
+//! | [`MemoryPolicy::broadcast_bytes`]: a join broadcasts its right side only when it is estimated within this; a broadcast that turns out not to fit is cut into buckets of about half of it | the session's `broadcast_limit`, at most ⅛ of the limit | lowering, for each join; the broadcast build's fallback |
 //! | [`MemoryPolicy::patience`] and the waiting rule | 30 s | an operator that has split as far as it can ([`MemoryPool::resize_waiting`]) |
 //!
 //! Why these shares. Held memory is capped at half the limit so that consumers (taken
 //! first by the scheduler) always find room to drain what producers hold; admission asks
 //! for a quarter so that a new producer does not start into a full pool (it would only
 //! spill at once); a broadcast table is built in one task and probed by every left
-//! partition, so it must stay small against the whole budget.
+//! partition, so it must stay small against the whole budget. An estimate can be wrong:
+//! a broadcast build that does not fit falls back to a partitioned join at once (it does
+//! not wait: it has something left to split), see `ops/join/fallback.rs`.
 //!
 //! **The waiting rule.** A reservation that cannot grow is normally answered by the
 //! consumer itself (spill, split, flush). Only an operator with nothing left to split waits,

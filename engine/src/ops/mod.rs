@@ -10,7 +10,9 @@
 //! - A **streaming** operator is a function from a stream of batches ([`Batches`]) to a
 //!   stream: `fn op<'a>(input: Batches<'a>, spec…) -> Batches<'a>`. It holds one batch at a
 //!   time and reserves nothing (filter, project, limit, explode, map_partitions, the
-//!   broadcast probe). Streaming operators fuse into one pipeline task per partition.
+//!   broadcast probe). Streaming operators fuse into one pipeline task per partition. (A
+//!   broadcast probe whose table fell back to buckets holds its partition, spillable, and
+//!   reserves what it holds: see `join::fallback`.)
 //! - A **blocking** operator has two halves, because it needs every partition: a *sink*
 //!   at the end of each input partition's pipeline, `fn(stream, spec, ctx) -> Result<T>`,
 //!   whose `T` (buckets, runs, states, a table) becomes the task's [`Data`]; and a
@@ -99,7 +101,7 @@ pub fn run_task(kind: &TaskKind, deps: &[Arc<Data>], ctx: &TaskContext<'_>) -> R
             Ok(Data::Batches(out.finish()?))
         }
         TaskKind::BroadcastBuild(spec) => {
-            let right = each(deps, Data::batches)?;
+            let right = each(deps, Data::buckets)?;
             Ok(Data::Table(Arc::new(join::broadcast_build(
                 &right, spec, ctx,
             )?)))

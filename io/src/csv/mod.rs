@@ -21,7 +21,9 @@
 //!   every MiB). The index is kept for every later scan. Partitions are then runs of
 //!   consecutive boundaries of one file, cut when they reach the request's
 //!   `target_partition_bytes` of file bytes, or finer so that there are at least
-//!   `min_partitions` over the dataset; a partition never spans two files. Speculative
+//!   `min_partitions` over the dataset; a partition never spans two files. Its decoded
+//!   size is estimated from its lines and the projected columns' types (module
+//!   `estimate`), not from its bytes of text. Speculative
 //!   schemes (start at the next newline and check that the line parses, as DuckDB's
 //!   parallel reader does) avoid the pre-pass but can be fooled by a quoted field holding
 //!   lines that look like records; this one cannot, and its cost is measured in
@@ -46,6 +48,7 @@
 //! The source holds each file's boundary index (at most 4097 offsets). A partition's
 //! stream holds a 256 KiB read buffer and one batch of records.
 
+mod estimate;
 mod infer;
 mod read;
 mod scan;
@@ -526,17 +529,21 @@ impl DataSource for CsvSource {
             .min(total.div_ceil(wanted))
             .max(1);
 
-        let partition = |file: &Arc<CsvFile>, index: &FileIndex, from: scan::Cut, to: u64| {
+        let partition = |file: &Arc<CsvFile>, index: &FileIndex, from: scan::Cut, to: scan::Cut| {
+            let (lines, text) = (to.line - from.line, to.offset - from.offset);
             Arc::new(CsvPartition {
                 file: Arc::clone(file),
                 start: from.offset,
-                end: to,
+                end: to.offset,
                 line: from.line,
-                unterminated: index.unterminated.filter(|&u| from.offset <= u && u < to),
+                unterminated: index
+                    .unterminated
+                    .filter(|&u| from.offset <= u && u < to.offset),
                 config: Arc::clone(&self.config),
                 projection: projection.clone(),
                 schema: Arc::clone(&schema),
                 batch_rows: request.batch_rows,
+                decoded: estimate::decoded_bytes(&schema, lines, text),
             }) as Arc<dyn ScanPartition>
         };
         let mut parts = Vec::new();
@@ -547,12 +554,12 @@ impl DataSource for CsvSource {
             let mut from = first;
             for &cut in &index.cuts[1..] {
                 if cut.offset - from.offset >= target {
-                    parts.push(partition(file, index, from, cut.offset));
+                    parts.push(partition(file, index, from, cut));
                     from = cut;
                 }
             }
             if from.offset < index.len {
-                parts.push(partition(file, index, from, index.len));
+                parts.push(partition(file, index, from, estimate::end_of(index)));
             }
         }
         // Only empty files: one partition that reads nothing, so that a scan always has one.
@@ -563,7 +570,7 @@ impl DataSource for CsvSource {
                 offset: index.len,
                 line: 1,
             };
-            parts.push(partition(file, index, end, index.len));
+            parts.push(partition(file, index, end, end));
         }
         Ok(parts)
     }

@@ -50,6 +50,8 @@ pub(crate) struct CsvPartition {
     /// The schema of the batches: the source's, projected.
     pub schema: SchemaRef,
     pub batch_rows: usize,
+    /// The decoded bytes of its rows, estimated (module `estimate`).
+    pub decoded: usize,
 }
 
 impl fmt::Debug for CsvPartition {
@@ -77,7 +79,7 @@ impl ScanPartition for CsvPartition {
     }
 
     fn estimated_bytes(&self) -> Option<usize> {
-        usize::try_from(self.end - self.start).ok()
+        Some(self.decoded)
     }
 
     fn open(&self) -> Result<BatchStream> {

@@ -286,3 +286,19 @@ fn skipped_rows_are_reported_once_with_their_lines() {
     // Column b is not read, so the row with 'x' in it is not bad for this scan.
     assert_eq!(values, vec![1, 4, 5]);
 }
+
+#[test]
+fn partitions_estimate_their_decoded_rows_not_their_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("a,b\n{}", "1,2\n".repeat(10_000));
+    let path = write(dir.path(), "ints.csv", &text);
+    let source = CsvSource::try_new(&path, CsvOptions::default()).unwrap();
+    let parts = source.plan_scan(&request(1024, 4096)).unwrap();
+    assert!(parts.len() > 1);
+    let decoded: usize = parts.iter().map(|p| p.estimated_bytes().unwrap()).sum();
+    // Two Int64 columns: 16 bytes a row (and the validity bitmaps), 4 of text.
+    assert!(
+        (160_000..=165_000).contains(&decoded),
+        "{decoded} estimated for 10 000 rows"
+    );
+}

@@ -10,7 +10,10 @@
 //! - **Planning** ([`DataSource::plan_scan`]) reads nothing: the record batches of each
 //!   file are grouped, in order, until their body size (as stored, so compressed when the
 //!   file is) reaches the request's `target_partition_bytes`, cut finer when that would
-//!   leave workers idle. A partition never spans two files.
+//!   leave workers idle. A partition never spans two files. Its estimated decoded size is
+//!   that body size: the Arrow buffers themselves in an uncompressed file, less than what
+//!   they decode to in a compressed one (the footer does not tell; a broadcast join
+//!   planned on such an underestimate falls back at run time).
 //! - **Reading** ([`ScanPartition::open`]) opens the file with Arrow's `FileReader`,
 //!   decoding only the projected columns, seeks to the partition's first batch and yields
 //!   its batches cut to at most `batch_rows` rows.

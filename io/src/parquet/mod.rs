@@ -12,7 +12,10 @@
 //!   `prune`), and the remaining row groups of one file are grouped, in order, until the
 //!   uncompressed size of the projected columns reaches the request's
 //!   `target_partition_bytes`. A partition holds at least one row group and never spans
-//!   two files.
+//!   two files. Its estimated *decoded* size (what a join's broadcast is decided by) is
+//!   taken from each column's Arrow type and rows, its strings with dictionaries expanded
+//!   (see `estimate`): dictionary- and run-length-encoded columns decode to many times
+//!   their pages.
 //! - **Reading** ([`ScanPartition::open`]) opens the file and decodes the partition's row
 //!   groups and projected columns with a `ParquetRecordBatchReader`, reusing the footer,
 //!   in batches of as many rows as keep a batch near the request's `batch_bytes`: the
@@ -38,6 +41,7 @@
 //! page checksums are verified when the file has them, and a panic of the parquet crate on
 //! a corrupt file is caught: see `faults`.
 
+mod estimate;
 mod faults;
 pub(crate) mod prune;
 mod write;
@@ -212,7 +216,13 @@ impl DataSource for ParquetSource {
             ),
             None => Arc::clone(&self.schema),
         };
-        let partition = |file: &Arc<ParquetFile>, row_groups: Vec<usize>, rows, bytes| {
+        let partition = |file: &Arc<ParquetFile>, row_groups: Vec<usize>, rows| {
+            let roots = projection.as_ref().map(|p| p.file_order.as_slice());
+            let decoded = row_groups
+                .iter()
+                .filter_map(|&i| file.row_groups().get(i))
+                .map(|rg| estimate::decoded_bytes(rg, file.reader.schema().fields(), roots))
+                .fold(0, usize::saturating_add);
             let batch_rows = rows_per_batch(
                 file,
                 &row_groups,
@@ -227,7 +237,7 @@ impl DataSource for ParquetSource {
                 schema: Arc::clone(&schema),
                 batch_rows,
                 rows,
-                bytes,
+                decoded,
             }) as Arc<dyn ScanPartition>
         };
 
@@ -272,12 +282,12 @@ impl DataSource for ParquetSource {
                 rows = rows.saturating_add(r);
                 bytes = bytes.saturating_add(b);
                 if bytes >= target {
-                    parts.push(partition(file, std::mem::take(&mut group), rows, bytes));
+                    parts.push(partition(file, std::mem::take(&mut group), rows));
                     (rows, bytes) = (0, 0);
                 }
             }
             if !group.is_empty() {
-                parts.push(partition(file, group, rows, bytes));
+                parts.push(partition(file, group, rows));
             }
         }
         // Every row group pruned (or none at all): one partition that reads nothing, so
@@ -285,7 +295,7 @@ impl DataSource for ParquetSource {
         if parts.is_empty()
             && let Some(first) = self.files.first()
         {
-            parts.push(partition(first, Vec::new(), 0, 0));
+            parts.push(partition(first, Vec::new(), 0));
         }
         Ok(parts)
     }
@@ -438,7 +448,8 @@ struct ParquetPartition {
     schema: SchemaRef,
     batch_rows: usize,
     rows: usize,
-    bytes: usize,
+    /// The decoded bytes of its row groups' projected columns, estimated (see `estimate`).
+    decoded: usize,
 }
 
 impl fmt::Debug for ParquetPartition {
@@ -473,7 +484,7 @@ impl ScanPartition for ParquetPartition {
     }
 
     fn estimated_bytes(&self) -> Option<usize> {
-        Some(self.bytes)
+        Some(self.decoded)
     }
 
     fn open(&self) -> Result<BatchStream> {

@@ -1,7 +1,9 @@
 //! Hash joins: [`broadcast`] when the right side is small, partitioned ([`grace`])
-//! otherwise; both build and probe the same hash table ([`table`]).
+//! otherwise; both build and probe the same hash table ([`table`]). A broadcast whose right
+//! side turns out too big for memory falls back to a partitioned join ([`fallback`]).
 
 pub mod broadcast;
+pub mod fallback;
 pub mod grace;
 pub mod table;
 
