@@ -21,4 +21,5 @@ mod polars_interop;
 mod props;
 mod repartition;
 mod sort;
+mod views;
 mod writes;

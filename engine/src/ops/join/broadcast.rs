@@ -9,6 +9,7 @@
 
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
+use spillway_planner::batch::{batch_bytes, batches_bytes, compact};
 use spillway_planner::{Error, Result};
 
 use crate::graph::JoinSpec;
@@ -50,14 +51,18 @@ pub fn broadcast_build(
     spec: &JoinSpec,
     ctx: &TaskContext<'_>,
 ) -> Result<BroadcastTable> {
-    let batches: Vec<RecordBatch> = producers.iter().flat_map(|b| b.iter().cloned()).collect();
+    // Compacted before the concatenation, which would list every piece's buffers.
+    let batches: Vec<RecordBatch> = producers
+        .iter()
+        .flat_map(|b| b.iter().cloned().map(compact))
+        .collect();
     let mut memory = ctx.reserve("broadcast join table");
-    let data: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
+    let data = batches_bytes(&batches);
     let build = concat_batches(&spec.right.schema, &batches)
         .map_err(|e| Error::compute("broadcast join build side", e))?;
     drop(batches);
     let table = BuildTable::new(build, spec)?;
-    let need = table.batch.get_array_memory_size() + table.memory_size();
+    let need = batch_bytes(&table.batch) + table.memory_size();
     ctx.resize_waiting(&mut memory, need).map_err(|e| match e {
         Error::ResourcesExhausted {
             requested,

@@ -14,6 +14,7 @@
 
 use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow::compute::concat_batches;
+use spillway_planner::batch::{batch_bytes, compact};
 use spillway_planner::{Error, Result};
 
 use crate::eval::evaluate;
@@ -121,8 +122,9 @@ fn join(
     let mut mem = ctx.reserve("join build side");
     while let Some(b) = right.next() {
         ctx.check()?;
-        let b = b?;
-        let size = b.get_array_memory_size();
+        // Compacted: a build batch cut from a bigger one holds only its own strings.
+        let b = compact(b?);
+        let size = batch_bytes(&b);
         // The first batch is always taken, so that a split makes progress.
         if mem.try_grow(size).is_err() && !build.is_empty() {
             if depth >= MAX_DEPTH {
