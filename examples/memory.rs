@@ -62,7 +62,9 @@ impl Rng {
     fn text(seed: u64) -> String {
         let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let len = 5 + (r.next() % 46) as usize;
-        (0..len).map(|_| (b'a' + (r.next() % 26) as u8) as char).collect()
+        (0..len)
+            .map(|_| (b'a' + (r.next() % 26) as u8) as char)
+            .collect()
     }
 }
 
@@ -107,7 +109,10 @@ fn generate(
     session
         .from_batches(dims.schema(), vec![dims], 4)?
         .write(data.join("dims"), overwrite)?;
-    println!("wrote {written} facts and {keys} dims under {}", data.display());
+    println!(
+        "wrote {written} facts and {keys} dims under {}",
+        data.display()
+    );
     Ok(())
 }
 
@@ -139,7 +144,10 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let (rows, stats) = match args.workload.as_str() {
         "sort" => write(facts.sort([col("s").asc()])?)?,
         "topk" => {
-            let (batches, stats) = facts.sort([col("s").asc()])?.head(100).collect_with_stats()?;
+            let (batches, stats) = facts
+                .sort([col("s").asc()])?
+                .head(100)
+                .collect_with_stats()?;
             (batches.iter().map(RecordBatch::num_rows).sum(), stats)
         }
         "join" => {

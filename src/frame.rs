@@ -647,7 +647,12 @@ impl DataFrame {
     /// # Errors
     /// As [`DataFrame::collect`].
     pub fn collect_batch(&self) -> Result<RecordBatch> {
-        let batches = self.collect()?;
+        // Compacted first: the concatenation lists every batch's string-view buffers.
+        let batches: Vec<RecordBatch> = self
+            .collect()?
+            .into_iter()
+            .map(spillway_planner::batch::compact)
+            .collect();
         arrow::compute::concat_batches(&self.schema(), &batches)
             .map_err(|e| Error::compute("collect", e))
     }

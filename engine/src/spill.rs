@@ -7,7 +7,9 @@
 //! killer) cannot clean up: its folders are named `spillway-<pid>-<random>`, and the next
 //! session built on the same `spill_dir` removes those whose process is gone
 //! ([`SpillDir::remove_orphans`]). Files are LZ4-compressed IPC streams; bytes,
-//! files and time spent are counted for `explain_analyze`.
+//! files and time spent are counted for `explain_analyze`. Every batch is compacted
+//! before it is written ([`compact`]): a string-view column cut from a bigger one would
+//! otherwise write every data buffer of its source, whole.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
@@ -21,6 +23,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::ipc::CompressionType;
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::{IpcWriteOptions, StreamWriter};
+use spillway_planner::batch::compact;
 use spillway_planner::{Error, Result};
 
 /// How a spill folder's name starts; the creating process's id follows.
@@ -252,14 +255,14 @@ impl SpillWriter {
         self
     }
 
-    /// Appends a batch.
+    /// Appends a batch, compacted first.
     ///
     /// # Errors
     /// [`Error::Io`] naming the file.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         let started = Instant::now();
         self.writer
-            .write(batch)
+            .write(&compact(batch.clone()))
             .map_err(|e| ipc_error(&self.path, e))?;
         self.rows += batch.num_rows();
         self.batches += 1;

@@ -23,6 +23,8 @@
 //! - [`sink`]: the [`DataSink`](sink::DataSink) contract for writing results partition by partition.
 //! - [`config`]: typed session configuration, parsed once at the edge.
 //! - [`error`]: the one error enum, grouped by whose fault it is.
+//! - [`batch`]: helpers over Arrow batches the engine and io share (what a batch holds,
+//!   compacting string views).
 //!
 //! ```
 //! use spillway_planner::expr::{col, lit};
@@ -35,6 +37,7 @@
 //! ```
 
 pub mod agg;
+pub mod batch;
 pub mod coerce;
 pub mod config;
 pub mod error;

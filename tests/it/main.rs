@@ -22,4 +22,5 @@ mod polars_interop;
 mod props;
 mod repartition;
 mod sort;
+mod views;
 mod writes;

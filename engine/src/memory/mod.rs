@@ -22,9 +22,12 @@
 //! to a sink reserves the writer's buffer (a Parquet writer's open row group) after each
 //! write, and has the writer flush early when the budget cannot cover it.
 //!
-//! The pool counts bytes as Arrow reports them (`get_array_memory_size`), which is what the
-//! buffers occupy; the process's peak RSS is the limit plus the allocator's slack, the
-//! batches being decoded, and the program itself (documented in BENCHMARKS.md).
+//! A batch is charged for the bytes its buffers occupy, a buffer shared by several columns
+//! or slices once ([`batch_bytes`](spillway_planner::batch::batch_bytes)), after its string
+//! views are compacted if they refer to much more than they show
+//! ([`compact`](spillway_planner::batch::compact)). The process's peak RSS is the limit plus
+//! the allocator's slack, the batches being decoded, and the program itself (documented in
+//! BENCHMARKS.md).
 
 pub mod policy;
 

@@ -2,11 +2,14 @@
 //!
 //! Gathers: the partition's batches are concatenated into one batch (the closure is defined
 //! over the whole partition), so it holds one partition, unreserved: its size is the
-//! plan's choice (the partitioning), not the data's. The closure's errors and panics are
-//! the user's, named by the task that ran it.
+//! plan's choice (the partitioning), not the data's. Each batch is compacted before the
+//! concatenation, which would otherwise list a string-view column's source buffers once
+//! per slice of it. The closure's errors and panics are the user's, named by the task that
+//! ran it.
 
 use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
+use spillway_planner::batch::compact;
 use spillway_planner::udf::PartitionFn;
 use spillway_planner::{Error, Result};
 
@@ -21,11 +24,16 @@ pub fn map_partitions<'a>(
     let mut input = Some(input);
     Box::new(std::iter::from_fn(move || {
         let input = input.take()?;
-        Some(input.collect::<Result<Vec<_>>>().and_then(|batches| {
-            let whole = concat_batches(input_schema, &batches)
-                .map_err(|e| Error::compute("map_partitions input", e))?;
-            func.call(whole)
-        }))
+        Some(
+            input
+                .map(|b| b.map(compact))
+                .collect::<Result<Vec<_>>>()
+                .and_then(|batches| {
+                    let whole = concat_batches(input_schema, &batches)
+                        .map_err(|e| Error::compute("map_partitions input", e))?;
+                    func.call(whole)
+                }),
+        )
     }))
 }
 

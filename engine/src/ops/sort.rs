@@ -7,7 +7,11 @@
 //!   held, and is spilled otherwise. The runs are parts of the spillable [`Store`], as an
 //!   exchange's buckets are. With a `fetch` (top-k), a buffer is cut back to its
 //!   first `fetch` sorted rows whenever it grows past twice that, so a top-k never holds
-//!   more than about `2 × fetch` rows per partition and never spills.
+//!   more than about `2 × fetch` rows per partition and never spills. Batches are
+//!   compacted as they are buffered and each sorted output batch is taken and compacted
+//!   on its own ([`compact`]), so that a string-view column holds only its own strings:
+//!   re-sorting a buffer concatenates pieces whose buffer lists would otherwise double at
+//!   every round. Memory is charged by [`batch_bytes`].
 //! - **Merge** (one task): every run, in partition order, streams through a k-way merge
 //!   (a binary heap of cursors over row-format keys) one batch per run at a time. The
 //!   cursors' batches and keys are reserved first, and the fan-in is what the reservation
@@ -25,6 +29,7 @@ use std::collections::BinaryHeap;
 use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow::compute::{concat_batches, interleave_record_batch, take_record_batch};
 use arrow::row::{RowConverter, Rows, SortField};
+use spillway_planner::batch::{batch_bytes, batches_bytes, compact};
 use spillway_planner::{Error, Result};
 
 use crate::eval::evaluate;
@@ -79,7 +84,8 @@ pub fn runs(stream: Batches<'_>, spec: &SortSpec, ctx: &TaskContext<'_>) -> Resu
         if b.num_rows() == 0 {
             continue;
         }
-        let size = b.get_array_memory_size();
+        let b = compact(b);
+        let size = batch_bytes(&b);
         if buffer_mem.try_grow(size).is_err() {
             if !buffer.is_empty() {
                 let sorted = sort_chunk(std::mem::take(&mut buffer), spec, &converter, ctx)?;
@@ -97,7 +103,7 @@ pub fn runs(stream: Batches<'_>, spec: &SortSpec, ctx: &TaskContext<'_>) -> Resu
         {
             buffer = sort_chunk(std::mem::take(&mut buffer), spec, &converter, ctx)?;
             buffered_rows = buffer.iter().map(RecordBatch::num_rows).sum();
-            let held: usize = buffer.iter().map(RecordBatch::get_array_memory_size).sum();
+            let held = batches_bytes(&buffer);
             let _ = buffer_mem.try_resize(held);
         }
     }
@@ -125,13 +131,16 @@ fn sort_chunk(
     if let Some(fetch) = spec.fetch {
         order.truncate(fetch);
     }
-    let sorted = take_record_batch(&all, &UInt32Array::from(order))
-        .map_err(|e| Error::compute("sort", e))?;
-    let step = run_batch_rows(&sorted, ctx);
-    Ok((0..sorted.num_rows())
-        .step_by(step)
-        .map(|at| sorted.slice(at, step.min(sorted.num_rows() - at)))
-        .collect())
+    // Each output batch is taken on its own and compacted: a slice of one sorted batch
+    // would hold all of its strings.
+    order
+        .chunks(run_batch_rows(&all, ctx))
+        .map(|rows| {
+            take_record_batch(&all, &UInt32Array::from(rows.to_vec()))
+                .map(compact)
+                .map_err(|e| Error::compute("sort", e))
+        })
+        .collect()
 }
 
 /// The rows of a batch of a run: `batch_rows`, or fewer when that many rows of `sample`'s

@@ -20,11 +20,14 @@
 //! every batch held so far), so reading a part gives its batches in the order they were
 //! pushed; first/last aggregates and the order-keeping repartition rely on it. The memory
 //! of in-memory batches is one reservation, returned when the store is dropped; spill
-//! files delete themselves.
+//! files delete themselves. A batch is compacted before it is charged ([`compact`]: a
+//! string-view column cut from a bigger one holds only its own strings), and charged by
+//! [`batch_bytes`], which counts a buffer its columns or slices share once.
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use spillway_planner::Result;
+use spillway_planner::batch::{batch_bytes, batches_bytes, compact};
 
 use crate::memory::Reservation;
 use crate::ops::context::{Batches, TaskContext};
@@ -173,11 +176,8 @@ impl Store {
             return Ok(());
         }
         self.rows += batch.num_rows();
-        if self
-            .held
-            .try_grow_held(batch.get_array_memory_size())
-            .is_ok()
-        {
+        let batch = compact(batch);
+        if self.held.try_grow_held(batch_bytes(&batch)).is_ok() {
             self.parts[i].batches.push(batch);
             return Ok(());
         }
@@ -188,7 +188,7 @@ impl Store {
     }
 
     /// Adds a new part holding `batches` (a sorted run): in memory when it fits the held
-    /// share, as one spill file otherwise.
+    /// share (a buffer its batches share charged once), as one spill file otherwise.
     ///
     /// # Errors
     /// [`spillway_planner::Error::Io`] when spilling fails.
@@ -199,7 +199,8 @@ impl Store {
         ctx: &TaskContext<'_>,
     ) -> Result<()> {
         self.rows += batches.iter().map(RecordBatch::num_rows).sum::<usize>();
-        let size: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
+        let batches: Vec<RecordBatch> = batches.into_iter().map(compact).collect();
+        let size = batches_bytes(&batches);
         let part = if self.held.try_grow_held(size).is_ok() {
             Part {
                 files: Vec::new(),

@@ -1,5 +1,7 @@
 //! IPC output: [`IpcWriteOptions`] and the encoder a [`FileSink`](crate::FileSink) writes
-//! Arrow IPC files with (each batch is written through as one record batch message).
+//! Arrow IPC files with (each batch is written through as one record batch message,
+//! compacted first: a string-view column cut from a bigger one would otherwise write
+//! every data buffer of its source, whole).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -8,6 +10,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use arrow::ipc::CompressionType;
 use arrow::ipc::writer::{FileWriter, IpcWriteOptions as ArrowIpcOptions};
+use spillway_planner::batch::compact;
 
 use crate::files::Encoder;
 
@@ -79,7 +82,9 @@ struct IpcEncoder {
 
 impl Encoder for IpcEncoder {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
-        self.writer.write(batch).map_err(|e| e.to_string())
+        self.writer
+            .write(&compact(batch.clone()))
+            .map_err(|e| e.to_string())
     }
 
     fn finish(mut self: Box<Self>) -> Result<(), String> {

@@ -16,6 +16,7 @@
 
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
+use spillway_planner::batch::{batch_bytes, compact};
 use spillway_planner::{Error, Result};
 
 use crate::graph::JoinSpec;
@@ -96,9 +97,9 @@ pub fn broadcast_build(
         ctx.check()?;
         // A null key matches nothing, and the join keeps no unmatched right rows.
         let (b, _) = split_null_keys(&spec.right.keys, b?)?;
-        let b = compacted(b)?;
+        let b = compact(compacted(b)?);
         rows += b.num_rows();
-        let grown = memory.try_grow(b.get_array_memory_size());
+        let grown = memory.try_grow(batch_bytes(&b));
         batches.push(b);
         if grown.is_err() {
             // The bytes per row so far, for all the right side's rows.
@@ -112,7 +113,7 @@ pub fn broadcast_build(
         .map_err(|e| Error::compute("broadcast join build side", e))?;
     drop(batches);
     let table = BuildTable::new(build, spec)?;
-    let need = table.batch.get_array_memory_size() + table.memory_size();
+    let need = batch_bytes(&table.batch) + table.memory_size();
     if memory.try_resize(need).is_err() {
         drop(memory);
         let batch = table.batch.clone();

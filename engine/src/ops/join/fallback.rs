@@ -176,10 +176,11 @@ impl Spool {
     }
 
     fn push(&mut self, batch: RecordBatch, spec: &JoinSpec, ctx: &TaskContext<'_>) -> Result<()> {
+        let batch = spillway_planner::batch::compact(batch);
         if self.writer.is_none()
             && self
                 .held
-                .try_grow_held(batch.get_array_memory_size())
+                .try_grow_held(spillway_planner::batch::batch_bytes(&batch))
                 .is_ok()
         {
             self.batches.push_back(batch);
@@ -202,7 +203,7 @@ impl Spool {
 
     fn next(&mut self) -> Option<Result<RecordBatch>> {
         if let Some(b) = self.batches.pop_front() {
-            self.held.shrink(b.get_array_memory_size());
+            self.held.shrink(spillway_planner::batch::batch_bytes(&b));
             return Some(Ok(b));
         }
         self.spilled.as_mut()?.next()

@@ -22,13 +22,14 @@
 
 use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow::compute::concat_batches;
+use spillway_planner::batch::{batch_bytes, compact};
 use spillway_planner::{Error, Result};
 
 use crate::graph::{JoinSpec, NullKeys, ShuffleSpec};
 use crate::group::GroupTable;
 use crate::ops::context::{Batches, TaskContext};
 use crate::ops::join::table::{
-    BuildTable, OneKey, all_right_only, compact, compacted, key_arrays, null_flags, probe,
+    BuildTable, OneKey, all_right_only, compact_build, compacted, key_arrays, null_flags, probe,
     right_only, single_key, split_null_keys,
 };
 use crate::ops::store::Store;
@@ -175,8 +176,9 @@ fn join(
         if b.num_rows() == 0 {
             continue;
         }
-        let b = compacted(b)?;
-        let size = b.get_array_memory_size();
+        // Copied alone when it is charged far beyond its rows, and its strings compacted.
+        let b = compact(compacted(b)?);
+        let size = batch_bytes(&b);
         // The first batch is always taken, so that a split makes progress.
         if mem.try_grow(size).is_err() && !build.is_empty() {
             build.push(b);
@@ -192,7 +194,7 @@ fn join(
             }
             // No split can help: hold the rows compactly, and wait for the memory others
             // hold now.
-            let need = compact(&mut build, spec)?;
+            let need = compact_build(&mut build, spec)?;
             if ctx.resize_waiting(&mut mem, need).is_ok() {
                 continue;
             }

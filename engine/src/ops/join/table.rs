@@ -324,13 +324,13 @@ pub(super) fn compacted(batch: RecordBatch) -> Result<RecordBatch> {
 /// `build` copied into one batch when it is [`bloated`] (many small batches); returns the
 /// bytes it is charged then. Copying only when the overhead has grown past the rows' bytes
 /// keeps repeated calls linear in all.
-pub(super) fn compact(build: &mut Vec<RecordBatch>, spec: &JoinSpec) -> Result<usize> {
+pub(super) fn compact_build(build: &mut Vec<RecordBatch>, spec: &JoinSpec) -> Result<usize> {
     if build.len() > 1 && bloated(build) {
         let one = concat_batches(&spec.right.schema, build.iter())
             .map_err(|e| Error::compute("join build side", e))?;
         *build = vec![one];
     }
-    Ok(build.iter().map(RecordBatch::get_array_memory_size).sum())
+    Ok(spillway_planner::batch::batches_bytes(build.iter()))
 }
 
 /// Emits every row of `build` as a right row that matched nothing, in batches of at most
@@ -424,7 +424,7 @@ mod tests {
         // Many one-row batches are charged their arrays' overhead, more than their rows:
         // copied into one.
         let mut many: Vec<RecordBatch> = (0..200).map(|i| big.slice(i, 1)).collect();
-        let charged = compact(&mut many, &spec).unwrap();
+        let charged = compact_build(&mut many, &spec).unwrap();
         assert_eq!(many.len(), 1);
         assert_eq!(many[0].num_rows(), 200);
         assert!(charged < 8_192, "{charged}");
