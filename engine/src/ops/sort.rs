@@ -1,7 +1,8 @@
 //! External merge sort: sorted runs per partition, then one k-way merge, within the memory
 //! budget.
 //!
-//! - **Runs** (one task per input partition): batches are buffered under a reservation;
+//! - **Runs** (one task per input partition): batches are buffered under a reservation
+//!   of twice their size (sorting the buffer copies it);
 //!   when it cannot grow, the buffer is sorted and spilled as a run (compressed IPC), and
 //!   buffering starts again. The last buffer stays in memory as a run if its memory can be
 //!   held, and is spilled otherwise. The runs are parts of the spillable [`Store`], as an
@@ -85,7 +86,9 @@ pub fn runs(stream: Batches<'_>, spec: &SortSpec, ctx: &TaskContext<'_>) -> Resu
             continue;
         }
         let b = compact(b);
-        let size = batch_bytes(&b);
+        // A buffered batch is reserved twice over: sorting the buffer makes a copy of it
+        // (the concatenation, then the sorted output, with the keys in between).
+        let size = 2 * batch_bytes(&b);
         if buffer_mem.try_grow(size).is_err() {
             if !buffer.is_empty() {
                 let sorted = sort_chunk(std::mem::take(&mut buffer), spec, &converter, ctx)?;
@@ -103,7 +106,7 @@ pub fn runs(stream: Batches<'_>, spec: &SortSpec, ctx: &TaskContext<'_>) -> Resu
         {
             buffer = sort_chunk(std::mem::take(&mut buffer), spec, &converter, ctx)?;
             buffered_rows = buffer.iter().map(RecordBatch::num_rows).sum();
-            let held = batches_bytes(&buffer);
+            let held = 2 * batches_bytes(&buffer);
             let _ = buffer_mem.try_resize(held);
         }
     }
@@ -147,7 +150,7 @@ fn sort_chunk(
 /// width would take more than 1/16 of the memory limit (and more than
 /// [`MIN_RUN_BATCH_BYTES`]), so that a merge can hold a batch of several runs at once.
 fn run_batch_rows(sample: &RecordBatch, ctx: &TaskContext<'_>) -> usize {
-    let per_row = (sample.get_array_memory_size() / sample.num_rows().max(1)).max(1);
+    let per_row = (batch_bytes(sample) / sample.num_rows().max(1)).max(1);
     let bytes = (ctx.memory.limit() / 16).max(MIN_RUN_BATCH_BYTES);
     (bytes / per_row).clamp(1, ctx.batch_rows.max(1))
 }
@@ -245,7 +248,7 @@ fn cursor_bytes(parts: &[&Part], spec: &SortSpec, ctx: &TaskContext<'_>) -> Resu
     };
     let keys = key_rows(spec, &converter(spec)?, &batch)?.size();
     let data = if spilled.is_some() {
-        batch.get_array_memory_size()
+        batch_bytes(&batch)
     } else {
         0
     };
