@@ -38,6 +38,7 @@ if [ -n "${DATA_1E8:-}" ]; then
   "$PY" "$SHARED/measure.py" --label "mem/h2o-1e8-q1-q10/1800MiB" --out "$OUT" --cap-mib 2048 \
     --timeout 3600 --spill-dir "$SPILL" -- \
     "$BIN/h2o_groupby" --data "$DATA_1E8" --queries q1,q2,q3,q4,q5,q6,q7,q8,q9,q10 \
-    --threads "$THREADS" --memory-limit 1800MiB --spill-dir "$SPILL" | grep -E '^\{' | cut -c1-160 || true
+    --threads "$THREADS" --memory-limit 1800MiB --spill-dir "$SPILL" --out-dir "$BENCH_DATA/out/memory-h2o" \
+    | grep -E '^\{' | cut -c1-160 || true
 fi
 echo "results: $OUT"
