@@ -3,7 +3,8 @@
 # distinct) over strings of 5-50 bytes (examples/memory.rs), at limits from 16 MiB to
 # 1 GiB, each in its own process under a 2 GiB cgroup cap (shared/bench/measure.py):
 # peak RSS (GNU time and the engine's own VmHWM), the engine's reserved peak, bytes
-# spilled and time. With DATA_1E8 set, h2o q1-q10 at 1e8 in one process at 1800 MiB too.
+# spilled and time; then h2o q1-q10 at 1e7 in one process at each limit. With DATA_1E8 set,
+# h2o q1-q10 at 1e8 in one process at 1800 MiB too.
 #
 #   bash benches/memory.sh                     # → benches/results/memory-<date>.jsonl
 #   LIMITS="16 64" WORKLOADS="sort join" ROWS=2000000 bash benches/memory.sh
@@ -34,6 +35,17 @@ for limit in $LIMITS; do
       --threads "$THREADS" --spill-dir "$SPILL" | grep -E '^\{' | cut -c1-160 || true
   done
 done
+# h2o q1-q10 at 1e7 in one process at each limit (H2O="" to skip).
+H2O=${H2O-$BENCH_DATA/groupby/G1_1e7_1e2_0_0}
+if [ -n "$H2O" ]; then
+  for limit in $LIMITS; do
+    "$PY" "$SHARED/measure.py" --label "mem/h2o-1e7-q1-q10/${limit}MiB" --out "$OUT" --cap-mib "$CAP_MIB" \
+      --timeout 1800 --spill-dir "$SPILL" -- \
+      "$BIN/h2o_groupby" --data "$H2O" --queries q1,q2,q3,q4,q5,q6,q7,q8,q9,q10 \
+      --threads "$THREADS" --memory-limit "${limit}MiB" --spill-dir "$SPILL" --out-dir "$BENCH_DATA/out/memory-h2o" \
+      | grep -E '^\{' | cut -c1-160 || true
+  done
+fi
 if [ -n "${DATA_1E8:-}" ]; then
   "$PY" "$SHARED/measure.py" --label "mem/h2o-1e8-q1-q10/1800MiB" --out "$OUT" --cap-mib 2048 \
     --timeout 3600 --spill-dir "$SPILL" -- \
