@@ -378,3 +378,284 @@ fn concat_str(values: Vec<Value>, len: usize) -> Result<ArrayRef, ArrowError> {
     }
     Ok(Arc::new(b.finish()))
 }
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{
+        DictionaryArray, LargeStringArray, RecordBatch, StringArray, StringViewArray,
+    };
+    use arrow::datatypes::{Field, Int32Type, Schema, UInt32Type};
+    use spillway_planner::expr::{col, lit, null};
+    use spillway_planner::functions::concat_str;
+
+    use super::super::evaluate as eval;
+    use super::*;
+
+    const WORDS: [Option<&str>; 7] = [
+        Some("Héllo"),
+        None,
+        Some(""),
+        Some("  日本 "),
+        Some("a😀b"),
+        Some("ab%_c"),
+        Some("Héllo"),
+    ];
+
+    /// `WORDS` as column `s` of each string type, and `p` a column of patterns.
+    fn batches() -> Vec<RecordBatch> {
+        let columns: [ArrayRef; 4] = [
+            Arc::new(StringArray::from(WORDS.to_vec())),
+            Arc::new(LargeStringArray::from(WORDS.to_vec())),
+            Arc::new(StringViewArray::from(WORDS.to_vec())),
+            Arc::new(WORDS.into_iter().collect::<DictionaryArray<Int32Type>>()),
+        ];
+        let p = ["%llo", "x", "", "%日%", "a_b", "ab\\%\\_c", "h%"];
+        columns
+            .into_iter()
+            .map(|s| {
+                let schema = Schema::new(vec![
+                    Field::new("s", s.data_type().clone(), true),
+                    Field::new("p", DataType::Utf8View, false),
+                ]);
+                let p = Arc::new(StringViewArray::from_iter_values(p));
+                RecordBatch::try_new(Arc::new(schema), vec![s, p]).unwrap()
+            })
+            .collect()
+    }
+
+    fn strings(e: &Expr) -> Vec<Vec<Option<String>>> {
+        batches()
+            .iter()
+            .map(|b| {
+                let a = eval(e, b).unwrap();
+                assert_eq!(a.data_type(), &e.data_type(b.schema_ref()).unwrap(), "{e}");
+                let a = cast(&a, &DataType::Utf8).unwrap();
+                a.as_string::<i32>()
+                    .iter()
+                    .map(|v| v.map(str::to_owned))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The result of `e` on every string type, which must agree.
+    fn same_on_all_types(e: &Expr) -> Vec<Option<String>> {
+        let mut all = strings(e);
+        let first = all.remove(0);
+        for (i, other) in all.iter().enumerate() {
+            assert_eq!(other, &first, "{e} on type {}", i + 1);
+        }
+        first
+    }
+
+    fn want(v: &[Option<&str>]) -> Vec<Option<String>> {
+        v.iter().map(|v| v.map(str::to_owned)).collect()
+    }
+
+    fn bools(e: &Expr) -> Vec<Option<bool>> {
+        let got = same_on_all_types(e);
+        got.iter()
+            .map(|v| v.as_ref().map(|v| v == "true"))
+            .collect()
+    }
+
+    #[test]
+    fn types_out_follow_types_in() {
+        for b in batches() {
+            let t = b.schema().field(0).data_type().clone();
+            let out = eval(&col("s").str().to_uppercase(), &b).unwrap();
+            assert_eq!(out.data_type(), &t);
+            let n = eval(&col("s").str().len_chars(), &b).unwrap();
+            let n: Vec<_> = n.as_primitive::<UInt32Type>().iter().collect();
+            assert_eq!(
+                n,
+                [Some(5), None, Some(0), Some(5), Some(3), Some(5), Some(5)]
+            );
+            let n = eval(&col("s").str().len_bytes(), &b).unwrap();
+            let n: Vec<_> = n.as_primitive::<UInt32Type>().iter().collect();
+            assert_eq!(
+                n,
+                [Some(6), None, Some(0), Some(9), Some(6), Some(5), Some(6)]
+            );
+        }
+    }
+
+    #[test]
+    fn case_and_stripping() {
+        let w = |v: [Option<&str>; 7]| want(&v);
+        assert_eq!(
+            same_on_all_types(&col("s").str().to_uppercase()),
+            w([
+                Some("HÉLLO"),
+                None,
+                Some(""),
+                Some("  日本 "),
+                Some("A😀B"),
+                Some("AB%_C"),
+                Some("HÉLLO")
+            ])
+        );
+        assert_eq!(
+            same_on_all_types(&col("s").str().to_lowercase())[0].as_deref(),
+            Some("héllo")
+        );
+        assert_eq!(
+            same_on_all_types(&col("s").str().strip_chars())[3].as_deref(),
+            Some("日本")
+        );
+        assert_eq!(
+            same_on_all_types(&col("s").str().strip_chars_start())[3].as_deref(),
+            Some("日本 ")
+        );
+        assert_eq!(
+            same_on_all_types(&col("s").str().strip_chars_end())[3].as_deref(),
+            Some("  日本")
+        );
+    }
+
+    #[test]
+    fn substring_tests_and_like() {
+        let t = Some(true);
+        let f = Some(false);
+        assert_eq!(
+            bools(&col("s").str().contains_literal("l")),
+            [t, None, f, f, f, f, t]
+        );
+        assert_eq!(
+            bools(&col("s").str().starts_with("a")),
+            [f, None, f, f, t, t, f]
+        );
+        assert_eq!(
+            bools(&col("s").str().ends_with("b")),
+            [f, None, f, f, t, f, f]
+        );
+        assert_eq!(bools(&col("s").str().like("H%o")), [t, None, f, f, f, f, t]);
+        assert_eq!(bools(&col("s").str().like("a_b")), [f, None, f, f, t, f, f]);
+        assert_eq!(
+            bools(&col("s").str().ilike("hé%")),
+            [t, None, f, f, f, f, t]
+        );
+        assert_eq!(
+            bools(&col("s").str().not_like("%")),
+            [f, None, f, f, f, f, f]
+        );
+        assert_eq!(
+            bools(&col("s").str().not_ilike("x%")),
+            [t, None, t, t, t, t, t]
+        );
+        // `\` escapes the wildcards.
+        assert_eq!(
+            bools(&col("s").str().like("ab\\%\\_c")),
+            [f, None, f, f, f, t, f]
+        );
+        assert_eq!(
+            bools(&col("s").str().like("ab\\%x_c")),
+            [f, None, f, f, f, f, f]
+        );
+        // A column of patterns, row by row.
+        assert_eq!(
+            bools(&col("s").str().like(col("p"))),
+            [t, None, t, t, t, t, f]
+        );
+        assert_eq!(
+            bools(&col("s").str().ilike(col("p"))),
+            [t, None, t, t, t, t, t]
+        );
+        assert_eq!(
+            bools(&col("s").str().contains_literal(col("p"))),
+            [f, None, t, f, f, f, f]
+        );
+        // A null pattern gives nulls.
+        assert_eq!(
+            bools(&col("s").str().like(null(&DataType::Utf8))),
+            [None; 7]
+        );
+    }
+
+    #[test]
+    fn slices_count_characters_as_polars() {
+        let slice = |o, l| same_on_all_types(&col("s").str().slice(o, l))[4].clone();
+        assert_eq!(slice(1, Some(1)).as_deref(), Some("😀"));
+        assert_eq!(slice(-2, None).as_deref(), Some("😀b"));
+        assert_eq!(slice(-5, Some(3)).as_deref(), Some("a"));
+        assert_eq!(slice(-5, Some(1)).as_deref(), Some(""));
+        assert_eq!(slice(3, None).as_deref(), Some(""));
+        assert_eq!(slice(9, Some(2)).as_deref(), Some(""));
+        assert_eq!(slice(0, Some(0)).as_deref(), Some(""));
+        assert_eq!(slice(i64::MIN, None).as_deref(), Some("a😀b"));
+        assert_eq!(slice_chars("日本", 1, Some(u64::MAX)), "本");
+        let all = same_on_all_types(&col("s").str().slice(0, Some(2)));
+        assert_eq!(
+            all,
+            want(&[
+                Some("Hé"),
+                None,
+                Some(""),
+                Some("  "),
+                Some("a😀"),
+                Some("ab"),
+                Some("Hé")
+            ])
+        );
+    }
+
+    #[test]
+    fn regular_expressions() {
+        let t = Some(true);
+        let f = Some(false);
+        assert_eq!(
+            bools(&col("s").str().contains(r"^\p{L}+$")),
+            [t, None, f, f, f, f, t]
+        );
+        let e = same_on_all_types(&col("s").str().extract(r"(.)(\p{Han})", 2));
+        assert_eq!(e, want(&[None, None, None, Some("日"), None, None, None]));
+        let r = same_on_all_types(&col("s").str().replace_all(r"(l+)", "[$1]", false));
+        assert_eq!(r[0].as_deref(), Some("Hé[ll]o"));
+        let r = same_on_all_types(&col("s").str().replace(r"\s", "_", false));
+        assert_eq!(r[3].as_deref(), Some("_ 日本 "));
+    }
+
+    #[test]
+    fn replace_pad_split_and_concat() {
+        let r = same_on_all_types(&col("s").str().replace("l", "L", true));
+        assert_eq!(r[0].as_deref(), Some("HéLlo"));
+        let r = same_on_all_types(&col("s").str().replace_all("%_", "$1", true));
+        assert_eq!(r[5].as_deref(), Some("ab$1c"));
+        let p = same_on_all_types(&col("s").str().pad_start(4, '日'));
+        assert_eq!(
+            p[..5],
+            want(&[
+                Some("Héllo"),
+                None,
+                Some("日日日日"),
+                Some("  日本 "),
+                Some("日a😀b")
+            ])
+        );
+        let p = same_on_all_types(&col("s").str().pad_end(4, '.'));
+        assert_eq!(p[4].as_deref(), Some("a😀b."));
+        let parts = |by, i| same_on_all_types(&col("s").str().split_part(by, i));
+        assert_eq!(parts("😀", 2)[4].as_deref(), Some("b"));
+        assert_eq!(parts("😀", -2)[4].as_deref(), Some("a"));
+        assert_eq!(parts("😀", 3)[4].as_deref(), Some(""));
+        assert_eq!(parts("", 1)[4].as_deref(), Some("a😀b"));
+        assert_eq!(parts("", 2)[4].as_deref(), Some(""));
+        assert_eq!(parts("l", 2)[2].as_deref(), Some(""));
+        let c = same_on_all_types(&concat_str([col("s"), lit(7), col("p")], "|"));
+        assert_eq!(c[..2], want(&[Some("Héllo|7|%llo"), None]));
+        assert_eq!(c[2].as_deref(), Some("|7|"));
+    }
+
+    #[test]
+    fn literals_give_scalars_and_errors_name_the_argument() {
+        let b = &batches()[0];
+        let e = lit("Ab").str().to_lowercase();
+        let out = eval(&e, b).unwrap();
+        assert_eq!(out.len(), b.num_rows());
+        let err = eval(&col("s").str().len_chars().str().to_uppercase(), b).unwrap_err();
+        assert!(
+            err.to_string().contains("'len_chars(s)' is UInt32"),
+            "{err}"
+        );
+    }
+}
