@@ -96,6 +96,7 @@ pub mod prelude {
     pub use spillway_planner::agg::{AggExpr, AggFunc};
     pub use spillway_planner::config::{Progress, SessionConfig};
     pub use spillway_planner::expr::{Expr, col, lit, not, null};
+    pub use spillway_planner::functions::concat_str;
     pub use spillway_planner::logical::JoinType;
     pub use spillway_planner::scalar::{ScalarValue, date};
     pub use spillway_planner::sort::SortKey;
