@@ -293,15 +293,10 @@ fn string_keys_filter_group_and_sort_and_spill_under_a_tiny_memory_limit() {
             .unwrap();
         assert_eq!(n, want, "{t}");
 
-        // Group by the first two characters, upper-cased: rows per key.
-        let key = col("s")
-            .str()
-            .slice(0, Some(2))
-            .str()
-            .to_uppercase()
-            // The group-by does not take dictionary keys yet (it builds them as `Utf8`).
-            .cast(DataType::Utf8View)
-            .alias("key");
+        // Group by the first two characters, upper-cased, and id % 5000: rows per key.
+        let short = col("s").str().slice(0, Some(2)).str().to_uppercase();
+        // 5,000 groups of each prefix: enough state to spill.
+        let key = concat_str([short, col("id") % lit(5_000)], "#").alias("key");
         let (out, stats) = df
             .group_by([key])
             .agg([
@@ -313,9 +308,12 @@ fn string_keys_filter_group_and_sort_and_spill_under_a_tiny_memory_limit() {
             .unwrap();
         assert!(stats.spilled_bytes > 0, "{t}: {stats:?}");
         let mut want: BTreeMap<Option<String>, (u64, Option<u32>)> = BTreeMap::new();
-        for w in &words {
+        for (id, w) in words.iter().enumerate() {
             let e = want
-                .entry(w.as_deref().map(|w| slice(w, 0, Some(2)).to_uppercase()))
+                .entry(
+                    w.as_deref()
+                        .map(|w| format!("{}#{}", slice(w, 0, Some(2)).to_uppercase(), id % 5_000)),
+                )
                 .or_default();
             e.0 += 1;
             let n = w.as_deref().map(|w| w.chars().count() as u32);

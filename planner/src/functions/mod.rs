@@ -23,7 +23,8 @@
 //!
 //! # How to add a function to a family
 //!
-//! Two files; for `math`:
+//! Two files, for any family (`strings` the same way, its builder methods on [`StrExpr`]);
+//! for `math`:
 //!
 //! 1. `planner/src/functions/math.rs`: a variant of [`MathFunction`], its arms in
 //!    `MathFunction::name` (and `arity` when it takes more than one argument) and
