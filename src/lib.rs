@@ -24,7 +24,9 @@
 //!
 //! Built-in functions are methods on [`Expr`](expr::Expr), one family per module of
 //! [`functions`] (the math family: `abs`, `sign`, `round`, `floor`, `ceil`, `sqrt`, `ln`,
-//! `log10`, `exp`, `pow`):
+//! `log10`, `exp`, `pow`; the string family behind `col("s").str()`: `len_chars`,
+//! `to_uppercase`, `strip_chars`, `like`, `contains`, `slice`, `replace`, `split_part`, ...,
+//! and `concat_str`):
 //!
 //! ```
 //! use spillway::prelude::*;
@@ -96,6 +98,7 @@ pub mod prelude {
     pub use spillway_planner::agg::{AggExpr, AggFunc};
     pub use spillway_planner::config::{Progress, SessionConfig};
     pub use spillway_planner::expr::{Expr, col, lit, not, null};
+    pub use spillway_planner::functions::concat_str;
     pub use spillway_planner::logical::JoinType;
     pub use spillway_planner::scalar::{ScalarValue, date};
     pub use spillway_planner::sort::SortKey;

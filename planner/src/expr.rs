@@ -532,7 +532,7 @@ impl Expr {
                 let t = func
                     .return_type(args, &types)
                     .map_err(|message| Error::type_error(self, message))?;
-                Ok((t, nullable))
+                Ok((t, nullable || func.may_give_null()))
             }
         }
     }

@@ -22,5 +22,6 @@ mod polars_interop;
 mod props;
 mod repartition;
 mod sort;
+mod strings;
 mod views;
 mod writes;

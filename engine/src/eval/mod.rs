@@ -5,7 +5,8 @@
 //! fit is an error, not a null) and integer division by zero is an error.
 //!
 //! Built-in functions ([`Expr::Function`]) go to their family's file, with one match arm
-//! per family in `eval_function`: `eval/math.rs` for `abs`, `round`, `sqrt`, ... The
+//! per family in `eval_function`: `eval/math.rs` for `abs`, `round`, `sqrt`, ...,
+//! `eval/strings.rs` for `len_chars`, `like`, `slice`, ... The
 //! family's planner file (`spillway_planner::functions`) gives the result types the
 //! kernels produce.
 
@@ -22,6 +23,7 @@ use spillway_planner::scalar::ScalarValue;
 use spillway_planner::{Error, Result};
 
 mod math;
+mod strings;
 
 /// A column or a scalar: literals stay scalars so kernels broadcast them without copying.
 enum Value {
@@ -213,6 +215,7 @@ fn eval_function(expr: &Expr, func: Function, args: &[Expr], batch: &RecordBatch
         .collect::<Result<Vec<_>>>()?;
     match func {
         Function::Math(f) => math::evaluate(f, expr, args, values, batch.num_rows()),
+        Function::String(f) => strings::evaluate(f, expr, args, values, batch.num_rows()),
     }
 }
 

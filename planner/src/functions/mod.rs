@@ -11,6 +11,7 @@
 //! | family | planner: names, types, checks, builder methods | engine: kernels |
 //! |---|---|---|
 //! | math | [`math`] (`functions/math.rs`) | `engine/src/eval/math.rs` |
+//! | strings | [`strings`] (`functions/strings.rs`, the [`StrExpr`] namespace) | `engine/src/eval/strings.rs` |
 //!
 //! The rules every family follows:
 //!
@@ -22,7 +23,8 @@
 //!
 //! # How to add a function to a family
 //!
-//! Two files; for `math`:
+//! Two files, for any family (`strings` the same way, its builder methods on [`StrExpr`]);
+//! for `math`:
 //!
 //! 1. `planner/src/functions/math.rs`: a variant of [`MathFunction`], its arms in
 //!    `MathFunction::name` (and `arity` when it takes more than one argument) and
@@ -67,14 +69,19 @@ use arrow::datatypes::DataType;
 use crate::expr::Expr;
 
 pub mod math;
+pub mod strings;
 
 pub use math::MathFunction;
+pub use strings::{StrExpr, StringFunction, concat_str};
 
 /// A built-in function: a closed enum of families, each defined in its own file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Function {
     /// Numbers: `abs`, `sign`, `round`, `floor`, `ceil`, `sqrt`, `ln`, `log10`, `exp`, `pow`.
     Math(MathFunction),
+    /// Strings: `len_chars`, `to_uppercase`, `strip_chars`, `like`, `contains`, `slice`,
+    /// `replace`, `pad_start`, `split_part`, `concat_str`, ...
+    String(StringFunction),
 }
 
 impl Function {
@@ -82,6 +89,7 @@ impl Function {
     pub fn name(&self) -> &'static str {
         match self {
             Function::Math(f) => f.name(),
+            Function::String(f) => f.name(),
         }
     }
 
@@ -89,6 +97,7 @@ impl Function {
     pub fn arity(&self) -> usize {
         match self {
             Function::Math(f) => f.arity(),
+            Function::String(f) => f.arity(),
         }
     }
 
@@ -110,6 +119,16 @@ impl Function {
         }
         match self {
             Function::Math(f) => f.return_type(args, types),
+            Function::String(f) => f.return_type(args, types),
+        }
+    }
+
+    /// Whether the function can give a null for arguments that are not null (a regular
+    /// expression's `extract` that does not match): its result is then nullable.
+    pub fn may_give_null(&self) -> bool {
+        match self {
+            Function::Math(_) => false,
+            Function::String(f) => f.may_give_null(),
         }
     }
 
@@ -120,6 +139,7 @@ impl Function {
     pub fn fmt_call(&self, args: &[Expr], f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Function::Math(m) => m.fmt_call(args, f),
+            Function::String(s) => s.fmt_call(args, f),
         }
     }
 }
@@ -133,6 +153,12 @@ impl fmt::Display for Function {
 impl From<MathFunction> for Function {
     fn from(f: MathFunction) -> Self {
         Function::Math(f)
+    }
+}
+
+impl From<StringFunction> for Function {
+    fn from(f: StringFunction) -> Self {
+        Function::String(f)
     }
 }
 
