@@ -474,9 +474,18 @@ impl LogicalPlan {
             ));
         }
         let in_schema = input.schema();
+        // A dictionary key's groups are its values: the key column comes out decoded.
         let mut fields = keys
             .iter()
-            .map(|k| k.to_field(&in_schema))
+            .map(|k| {
+                k.to_field(&in_schema).map(|f| match f.data_type() {
+                    DataType::Dictionary(_, values) => {
+                        let values = values.as_ref().clone();
+                        f.with_data_type(values)
+                    }
+                    _ => f,
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         for a in &aggs {
             fields.push(a.to_field(&in_schema)?);

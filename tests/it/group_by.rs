@@ -750,3 +750,97 @@ fn nearly_unique_keys_pass_through_the_partial_aggregation_with_the_same_answer(
         assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
     }
 }
+
+#[test]
+fn a_dictionary_key_groups_by_its_values() {
+    use spillway::arrow::array::{DictionaryArray, RecordBatch};
+    use spillway::arrow::datatypes::{DataType, Field, Int32Type, Schema};
+    let keys: DictionaryArray<Int32Type> =
+        vec![Some("b"), Some("a"), None, Some("b"), Some("a"), Some("b")]
+            .into_iter()
+            .collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(
+            "k",
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            true,
+        ),
+        Field::new("v", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            Arc::new(keys),
+            Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5, 6])),
+        ],
+    )
+    .unwrap();
+    let s = Session::builder().threads(2).build().unwrap();
+    for parts in [1, 3] {
+        let grouped = s
+            .from_batches(Arc::clone(&schema), vec![batch.clone()], parts)
+            .unwrap()
+            .group_by([col("k")])
+            .agg([col("v").sum().alias("v")])
+            .unwrap()
+            .sort([col("k").asc().nulls_first()])
+            .unwrap();
+        assert_eq!(grouped.schema().field(0).data_type(), &DataType::Utf8);
+        let out = grouped.collect_batch().unwrap();
+        let k = spillway::arrow::compute::cast(out.column(0), &DataType::Utf8).unwrap();
+        let k: Vec<Option<&str>> = k.as_string::<i32>().iter().collect();
+        assert_eq!(k, [None, Some("a"), Some("b")]);
+        let v: Vec<i64> = out.column(1).as_primitive::<Int64Type>().values().to_vec();
+        assert_eq!(v, [3, 7, 11]);
+    }
+}
+
+#[test]
+fn a_dictionary_key_groups_by_its_values_when_spilling_too() {
+    use spillway::arrow::array::{DictionaryArray, RecordBatch};
+    use spillway::arrow::datatypes::{DataType, Field, Int32Type, Schema};
+    let n = 20_000_i64;
+    let names: Vec<String> = (0..n)
+        .map(|i| format!("key-{:04}", (i * 7) % 1000))
+        .collect();
+    let keys: DictionaryArray<Int32Type> = names.iter().map(|s| Some(s.as_str())).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", keys.data_type().clone(), true),
+        Field::new("v", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![Arc::new(keys), Arc::new(Int64Array::from_iter_values(0..n))],
+    )
+    .unwrap();
+    let mut want: BTreeMap<String, i64> = BTreeMap::new();
+    for (i, k) in names.iter().enumerate() {
+        *want.entry(k.clone()).or_default() += i as i64;
+    }
+    let spill = tempfile::tempdir().unwrap();
+    let s = Session::builder()
+        .threads(2)
+        .batch_rows(512)
+        .memory_limit(64 << 10)
+        .spill_dir(spill.path())
+        .build()
+        .unwrap();
+    let grouped = s
+        .from_batches(schema, vec![batch], 4)
+        .unwrap()
+        .group_by([col("k")])
+        .agg([col("v").sum().alias("v")])
+        .unwrap();
+    let (batches, stats) = grouped.collect_with_stats().unwrap();
+    assert!(stats.spilled_bytes > 0, "{stats:?}");
+    let mut got: BTreeMap<String, i64> = BTreeMap::new();
+    for b in &batches {
+        let k = spillway::arrow::compute::cast(b.column(0), &DataType::Utf8).unwrap();
+        let k = k.as_string::<i32>();
+        let v = b.column(1).as_primitive::<Int64Type>();
+        for i in 0..b.num_rows() {
+            got.insert(k.value(i).to_string(), v.value(i));
+        }
+    }
+    assert_eq!(got, want);
+}

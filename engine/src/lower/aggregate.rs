@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::{Field, Schema};
+use arrow::datatypes::{DataType, Field, Schema};
 use spillway_planner::logical::LogicalPlan;
 use spillway_planner::{Error, Result};
 
@@ -48,9 +48,15 @@ pub fn lower_aggregate(
         });
         return Ok(global(input, spec, config.fan_in, g));
     }
+    // A dictionary key is grouped by its values (the partial phase decodes it).
     let key_types = keys
         .iter()
-        .map(|k| k.data_type(&in_schema))
+        .map(|k| {
+            k.data_type(&in_schema).map(|t| match t {
+                DataType::Dictionary(_, values) => *values,
+                t => t,
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
     let mut partial: Vec<Field> = schema.fields()[..keys.len()]
         .iter()

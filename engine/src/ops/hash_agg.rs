@@ -23,6 +23,7 @@
 
 use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow::compute::take;
+use arrow::datatypes::DataType;
 use spillway_planner::{Error, Result};
 
 use crate::eval::{evaluate, evaluate_agg_input};
@@ -102,7 +103,8 @@ pub fn partial(stream: Batches<'_>, spec: &GroupSpec, ctx: &TaskContext<'_>) -> 
         let keys = spec
             .keys
             .iter()
-            .map(|k| evaluate(k, &b))
+            .zip(&spec.key_types)
+            .map(|(k, t)| evaluate(k, &b).and_then(|a| decoded(a, t)))
             .collect::<Result<Vec<_>>>()?;
         // Reserve before the table grows; a table that cannot grow is flushed first.
         let rows = table.encode(&keys)?;
@@ -308,6 +310,15 @@ fn scatter(
         }
     }
     Ok(())
+}
+
+/// A dictionary-encoded key as its values, the type the group table keys on.
+fn decoded(keys: ArrayRef, key_type: &DataType) -> Result<ArrayRef> {
+    if matches!(keys.data_type(), DataType::Dictionary(..)) {
+        arrow::compute::cast(&keys, key_type).map_err(|e| Error::compute("group_by keys", e))
+    } else {
+        Ok(keys)
+    }
 }
 
 #[cfg(test)]
