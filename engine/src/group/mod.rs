@@ -349,6 +349,20 @@ impl GroupAcc {
         }
     }
 
+    /// Bytes group `g`'s state takes beyond its fixed-width slot: its value list or its
+    /// distinct set; what a state batch holding it grows by.
+    pub fn group_bytes(&self, g: usize) -> usize {
+        match self {
+            GroupAcc::Values { values, .. } | GroupAcc::Top { values, .. } => {
+                values.get(g).map_or(0, |v| v.len() * 8)
+            }
+            GroupAcc::Distinct { sets, .. } => sets
+                .get(g)
+                .map_or(0, |s| s.iter().map(|v| v.len() + 8).sum()),
+            _ => 0,
+        }
+    }
+
     /// Bytes of values held outside the per-group slots.
     fn values_size(&self) -> usize {
         match self {

@@ -67,22 +67,45 @@ fn grown(table: &GroupTable, accs: &[GroupAcc], rows: &arrow::row::Rows) -> usiz
 }
 
 /// The partial-state batches of groups `ids` (keys, then each aggregate's state columns),
-/// at most `rows` rows each, built one at a time as the iterator is read, so that a table
-/// being flushed is never copied whole.
+/// built one at a time as the iterator is read, so that a table being flushed is never
+/// copied whole: each of at most `batch_rows` groups, and, where states hold value lists
+/// or distinct sets (a median's values), of at most [`state_batch_bytes`] of them (one
+/// group at least), so that a batch of 8 192 groups of a thousand values each is never
+/// built at once.
 fn states<'a>(
     table: &'a GroupTable,
     accs: &'a [GroupAcc],
     ids: &'a [u32],
     spec: &'a GroupSpec,
-    rows: usize,
+    ctx: &TaskContext<'_>,
 ) -> impl Iterator<Item = Result<RecordBatch>> + 'a {
-    ids.chunks(rows.max(1)).map(move |chunk| {
+    let (rows, max_bytes) = (ctx.batch_rows.max(1), state_batch_bytes(ctx));
+    let mut chunks: Vec<&'a [u32]> = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, &g) in ids.iter().enumerate() {
+        let size: usize = accs.iter().map(|a| a.group_bytes(g as usize)).sum();
+        if i > start && (i - start == rows || bytes + size > max_bytes) {
+            chunks.push(&ids[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < ids.len() {
+        chunks.push(&ids[start..]);
+    }
+    chunks.into_iter().map(move |chunk| {
         let mut columns = table.key_columns(chunk)?;
         for acc in accs {
             columns.extend(acc.state(chunk)?);
         }
         batch(&spec.partial_schema, columns, "partial group_by")
     })
+}
+
+/// The most value-list bytes in one state batch: 1/16 of the memory limit, and not below
+/// 256 KiB (as a sort's runs are cut).
+fn state_batch_bytes(ctx: &TaskContext<'_>) -> usize {
+    (ctx.memory.limit() / 16).max(256 << 10)
 }
 
 /// Folds a partition into partial states, hashed into the spec's buckets.
@@ -154,7 +177,7 @@ fn flush(
         if ids.is_empty() {
             continue;
         }
-        for part in states(table, accs, ids, spec, ctx.batch_rows) {
+        for part in states(table, accs, ids, spec, ctx) {
             out.push(b, part?, &spec.partial_schema, ctx)?;
         }
     }
@@ -244,7 +267,7 @@ fn merge(
         // Split: this table's states and the rest of the input, by another hash.
         let all: Vec<u32> = (0..table.len() as u32).collect();
         let mut writers: Vec<Option<SpillWriter>> = (0..FANOUT).map(|_| None).collect();
-        for part in states(&table, &accs, &all, spec, ctx.batch_rows) {
+        for part in states(&table, &accs, &all, spec, ctx) {
             scatter(&part?, spec, depth + 1, &mut writers, ctx)?;
         }
         drop((table, accs));
@@ -408,6 +431,50 @@ mod tests {
             t.memory.used(),
             0,
             "memory still reserved after the aggregate ended"
+        );
+    }
+
+    #[test]
+    fn state_batches_of_value_lists_are_cut_by_bytes() {
+        // median(v) by k: 4 groups of 100 000 values each, 800 KB of values per group;
+        // flushed under a 4 MiB limit, no state batch may hold more than 256 KiB of values
+        // beyond its first group, whatever batch_rows allows.
+        let plan = LogicalPlan::group_by(
+            scan_of(keyed(8, 4, 2)),
+            vec![col("k")],
+            vec![col("v").median().alias("m")],
+        );
+        let g = lowered(plan.unwrap());
+        let spec = g
+            .tasks
+            .iter()
+            .find_map(|t| match &t.kind {
+                TaskKind::GroupFinal { spec, .. } => Some(Arc::clone(spec)),
+                _ => None,
+            })
+            .unwrap();
+        let t = TestContext::new(4 << 20);
+        let ctx = t.ctx();
+        let store = partial(stream(keyed(400_000, 4, 50_000)), &spec, &ctx).unwrap();
+        let (mut values, mut biggest) = (0, 0);
+        for part in store.parts() {
+            for b in part.read().unwrap() {
+                let b = b.unwrap();
+                let list = b
+                    .column(1)
+                    .as_any()
+                    .downcast_ref::<arrow::array::ListArray>();
+                let n = list.map_or(0, |l| l.values().len());
+                values += n;
+                if b.num_rows() > 1 {
+                    biggest = biggest.max(n * 8);
+                }
+            }
+        }
+        assert_eq!(values, 400_000, "every value is in some state batch");
+        assert!(
+            biggest <= 256 << 10,
+            "a batch of several groups held {biggest} bytes"
         );
     }
 
