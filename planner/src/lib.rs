@@ -40,6 +40,7 @@ pub mod agg;
 pub mod batch;
 pub mod coerce;
 pub mod config;
+pub mod element;
 pub mod error;
 pub mod expr;
 pub mod functions;

@@ -18,7 +18,7 @@ use arrow::array::{
 use arrow::datatypes::{DECIMAL128_MAX_PRECISION, DataType, Float16Type, Float32Type, Float64Type};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
-use crate::udf::Element;
+use crate::element::Element;
 use crate::{Error, Result};
 
 /// One value of any Arrow type, possibly null.
