@@ -184,24 +184,8 @@ fn a_cancelled_write_leaves_no_file() {
     assert!(matches!(err.root(), Error::Cancelled), "{err}");
     assert!(returned.duration_since(cancelled) < PROMPTLY);
     calls.assert_ended();
-    let files: Vec<_> = files_under(out.path());
+    let files = crate::files::files(out.path());
     assert!(files.is_empty(), "files left: {files:?}");
-}
-
-/// Every file under `dir`, at any depth.
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    let mut folders = vec![dir.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for e in std::fs::read_dir(&folder).unwrap().flatten() {
-            if e.file_type().unwrap().is_dir() {
-                folders.push(e.path());
-            } else {
-                files.push(e.path());
-            }
-        }
-    }
-    files
 }
 
 #[test]

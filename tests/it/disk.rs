@@ -2,7 +2,7 @@
 //! gives a typed error naming a path on it, leaves no file on it, and the session goes on
 //! working. Mounting needs root; without it each test says it skipped, and passes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use spillway::arrow::array::AsArray;
@@ -43,19 +43,8 @@ impl TinyFs {
     }
 
     /// Every file on it, at any depth.
-    fn files(&self) -> Vec<PathBuf> {
-        let mut files = Vec::new();
-        let mut folders = vec![self.path().to_path_buf()];
-        while let Some(folder) = folders.pop() {
-            for e in std::fs::read_dir(&folder).unwrap().flatten() {
-                if e.file_type().unwrap().is_dir() {
-                    folders.push(e.path());
-                } else {
-                    files.push(e.path());
-                }
-            }
-        }
-        files
+    fn files(&self) -> Vec<String> {
+        crate::files::files(self.path())
     }
 }
 

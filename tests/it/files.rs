@@ -17,7 +17,7 @@ fn session(threads: usize) -> Session {
 }
 
 /// Every file under `dir`, relative, sorted (hidden ones included).
-fn files(dir: &Path) -> Vec<String> {
+pub(crate) fn files(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

@@ -11,26 +11,10 @@ use spillway::arrow::array::{Array, Int64Array, RecordBatch};
 use spillway::arrow::datatypes::{DataType, Field, Schema};
 use spillway::prelude::*;
 
+use crate::files::files;
+
 fn session() -> Session {
     Session::builder().threads(2).build().unwrap()
-}
-
-/// Every file under `dir`, relative, sorted (hidden ones included).
-fn files(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).unwrap().display().to_string());
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn numbers(s: &Session, rows: i64, parts: usize) -> DataFrame {
