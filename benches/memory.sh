@@ -27,12 +27,20 @@ mkdir -p "$ROOT/benches/results" "$SPILL"
 cargo build --release --example memory --example h2o_groupby
 BIN="$ROOT/target/release/examples"
 [ -d "$DATA/facts" ] || "$BIN/memory" --data "$DATA" --generate --rows "$ROWS"
+PEERS=${PEERS-duckdb polars}   # the same workloads with DuckDB and Polars streaming; empty: none
 for limit in $LIMITS; do
   for w in $WORKLOADS; do
     "$PY" "$SHARED/measure.py" --label "mem/$w/${limit}MiB" --out "$OUT" --cap-mib "$CAP_MIB" \
       --timeout 900 --spill-dir "$SPILL" -- \
       "$BIN/memory" --data "$DATA" --workload "$w" --memory-limit "${limit}MiB" \
       --threads "$THREADS" --spill-dir "$SPILL" | grep -E '^\{' | cut -c1-160 || true
+    for e in $PEERS; do
+      "$PY" "$SHARED/measure.py" --label "mem/$w/${limit}MiB/$e" --out "$OUT" --cap-mib "$CAP_MIB" \
+        --timeout 900 --spill-dir "$SPILL" -- \
+        "$PY" benches/memory_peers.py --engine "$e" --data "$DATA" --workload "$w" --mem-mb "$limit" \
+        --threads "$THREADS" --spill-dir "$SPILL" --out "$BENCH_DATA/out/memory-peers" \
+        | grep -E '^\{' | cut -c1-160 || true
+    done
   done
 done
 # h2o q1-q10 at 1e7 in one process at each limit (H2O="" to skip).
