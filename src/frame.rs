@@ -602,7 +602,8 @@ impl DataFrame {
         // A resumed write runs only what its earlier attempts did not finish.
         let finished = sink.finished();
         if !finished.is_empty() {
-            graph = graph.without_outputs(|p| finished.iter().any(|&(done, _)| done == p));
+            let done: std::collections::HashSet<usize> = finished.iter().map(|&(p, _)| p).collect();
+            graph = graph.without_outputs(|p| done.contains(&p));
         }
         // Every task has ended when the run returns, so on failure the files completed so far
         // are all in the sink's list, and removed.
