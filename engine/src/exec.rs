@@ -103,10 +103,7 @@ pub struct ExecStats {
 
 /// The process's peak resident set size (`VmHWM`), where `/proc` tells it.
 pub fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    crate::memory::peak_resident_bytes()
 }
 
 /// Wraps a task's error with the task's name and partition; a cancellation stays as is.

@@ -85,12 +85,16 @@ impl GroupAcc {
                 each_value(&a, groups, |g, x| keep_top(&mut v[g], x, *n));
             }
             GroupAcc::Values {
-                values: v, count, ..
+                values: v,
+                allocated,
+                ..
             } => {
                 let a = values::<Float64Type>(array, AggFunc::Median)?;
                 each_value(&a, groups, |g, x| {
-                    v[g].push(x);
-                    *count += 1;
+                    let list = &mut v[g];
+                    let before = list.capacity();
+                    list.push(x);
+                    *allocated += list.capacity() - before;
                 });
             }
             GroupAcc::Comoments { m } => {
@@ -325,7 +329,9 @@ impl GroupAcc {
             }
             (
                 GroupAcc::Values {
-                    values: v, count, ..
+                    values: v,
+                    allocated,
+                    ..
                 },
                 [list],
             ) => {
@@ -333,8 +339,10 @@ impl GroupAcc {
                 for (i, &g) in groups.iter().enumerate() {
                     let vals = list.value(i);
                     let vals = vals.as_primitive::<Float64Type>();
-                    v[g as usize].extend(vals.values().iter());
-                    *count += vals.len();
+                    let held = &mut v[g as usize];
+                    let before = held.capacity();
+                    held.extend(vals.values().iter());
+                    *allocated += held.capacity() - before;
                 }
             }
             (

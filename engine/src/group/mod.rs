@@ -136,8 +136,9 @@ pub enum GroupAcc {
         q: Option<f64>,
         /// One list per group.
         values: Vec<Vec<f64>>,
-        /// Values held.
-        count: usize,
+        /// Values the lists have room for (`Vec` grows a list by doubling, so this is up
+        /// to twice the values held: what the allocator really gave).
+        allocated: usize,
     },
     /// The first or the last value seen.
     Pick {
@@ -236,7 +237,7 @@ impl GroupAcc {
                     _ => None,
                 },
                 values: Vec::new(),
-                count: 0,
+                allocated: 0,
             },
             AggFunc::First | AggFunc::Last => GroupAcc::Pick {
                 last: func == AggFunc::Last,
@@ -367,7 +368,7 @@ impl GroupAcc {
     fn values_size(&self) -> usize {
         match self {
             GroupAcc::Distinct { bytes, .. } => bytes * 2,
-            GroupAcc::Values { count, .. } => count * 8,
+            GroupAcc::Values { allocated, .. } => allocated * 8,
             _ => 0,
         }
     }

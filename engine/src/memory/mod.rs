@@ -27,11 +27,13 @@
 //! views are compacted if they refer to much more than they show
 //! ([`compact`](spillway_planner::batch::compact)). The process's peak RSS is the limit plus
 //! the allocator's slack, the batches being decoded, and the program itself (documented in
-//! BENCHMARKS.md).
+//! BENCHMARKS.md), which the pool bounds by reading the resident set (`resident.rs`).
 
 pub mod policy;
+mod resident;
 
 pub use policy::{Activity, MemoryPolicy};
+pub use resident::{peak_resident_bytes, resident_bytes};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -52,6 +54,18 @@ pub struct MemoryPool {
 struct PoolState {
     used: usize,
     peak: usize,
+    /// The process's resident set since the pool was made; `None` without a limit, with
+    /// the policy's `resident_floor` at 1, or where the platform does not tell it.
+    resident: Option<resident::Watch>,
+    /// Grants refused because the resident set, not the count, was full.
+    resident_refusals: u64,
+}
+
+/// Whether a grant also asks the resident set ([`MemoryPolicy::resident_floor`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Resident {
+    Watch,
+    Ignore,
 }
 
 impl MemoryPool {
@@ -62,10 +76,15 @@ impl MemoryPool {
 
     /// A pool of `limit` bytes shared by `policy`.
     pub fn with_policy(limit: usize, policy: MemoryPolicy) -> Arc<MemoryPool> {
+        let watched = limit != usize::MAX && policy.resident_floor < 1.0;
+        let state = PoolState {
+            resident: watched.then(resident::Watch::new).flatten(),
+            ..PoolState::default()
+        };
         Arc::new(MemoryPool {
             limit,
             policy,
-            state: Mutex::new(PoolState::default()),
+            state: Mutex::new(state),
             freed: Condvar::new(),
         })
     }
@@ -95,6 +114,12 @@ impl MemoryPool {
     /// The most bytes ever reserved at once.
     pub fn peak(&self) -> usize {
         self.lock().peak
+    }
+
+    /// How many grants were refused because the process's resident set, not the pool's
+    /// count, had no room ([`MemoryPolicy::resident_floor`]).
+    pub fn resident_refusals(&self) -> u64 {
+        self.lock().resident_refusals
     }
 
     /// How the budget is shared.
@@ -141,11 +166,34 @@ impl MemoryPool {
         self.limit.saturating_sub(state.used) >= bytes
     }
 
-    fn try_take(&self, bytes: usize, ceiling: usize) -> std::result::Result<(), usize> {
+    /// Takes `bytes` if the pool's total stays within `ceiling` and the limit and, above
+    /// the policy's resident floor, if what the process holds beyond the reservations
+    /// leaves room for them too; otherwise the bytes that could be taken.
+    fn try_take(
+        &self,
+        bytes: usize,
+        ceiling: usize,
+        resident: Resident,
+    ) -> std::result::Result<(), usize> {
         let mut s = self.lock();
-        let free = ceiling.min(self.limit).saturating_sub(s.used);
+        let ceiling = ceiling.min(self.limit);
+        let free = ceiling.saturating_sub(s.used);
         if bytes > free {
             return Err(free);
+        }
+        let floor = self.policy.resident_floor_bytes(self.limit);
+        if resident == Resident::Watch && s.used + bytes > floor {
+            let used = s.used;
+            // What the process holds that no reservation counts: the allocator's retained
+            // memory, batches being decoded, the program's own growth.
+            if let Some(unseen) = s.resident.as_mut().map(|w| w.unseen(used)) {
+                let room = self.limit.saturating_add(self.policy.resident_slack);
+                if used + bytes + unseen > room {
+                    s.resident_refusals += 1;
+                    let room = floor.max(room.saturating_sub(unseen)).min(ceiling);
+                    return Err(room.saturating_sub(used));
+                }
+            }
         }
         s.used += bytes;
         s.peak = s.peak.max(s.used);
@@ -233,8 +281,12 @@ impl Reservation {
     /// # Errors
     /// [`Error::ResourcesExhausted`] naming the consumer, the bytes asked for, the bytes
     /// free and the limit; the reservation is unchanged.
+    ///
+    /// Above the policy's resident floor ([`MemoryPolicy::resident_floor`]) the bytes
+    /// must also fit beside what the process holds that no reservation counts, so a
+    /// consumer that can spill spills before the container's cap is reached.
     pub fn try_grow(&mut self, bytes: usize) -> Result<()> {
-        self.try_grow_below(bytes, usize::MAX)
+        self.try_grow_below(bytes, usize::MAX, Resident::Watch)
     }
 
     /// Grows by `bytes` if the pool's total stays within the policy's held share of its
@@ -246,12 +298,12 @@ impl Reservation {
     /// As [`Reservation::try_grow`].
     pub fn try_grow_held(&mut self, bytes: usize) -> Result<()> {
         let ceiling = self.pool.policy.held_ceiling(self.pool.limit);
-        self.try_grow_below(bytes, ceiling)
+        self.try_grow_below(bytes, ceiling, Resident::Watch)
     }
 
-    fn try_grow_below(&mut self, bytes: usize, ceiling: usize) -> Result<()> {
+    fn try_grow_below(&mut self, bytes: usize, ceiling: usize, resident: Resident) -> Result<()> {
         self.pool
-            .try_take(bytes, ceiling)
+            .try_take(bytes, ceiling, resident)
             .map_err(|available| Error::ResourcesExhausted {
                 consumer: self.consumer.clone(),
                 requested: bytes,
@@ -280,8 +332,12 @@ impl Reservation {
     /// # Errors
     /// As [`Reservation::try_grow`] when growing.
     pub fn try_resize(&mut self, bytes: usize) -> Result<()> {
+        self.try_resize_as(bytes, Resident::Watch)
+    }
+
+    fn try_resize_as(&mut self, bytes: usize, resident: Resident) -> Result<()> {
         if bytes > self.size {
-            self.try_grow(bytes - self.size)
+            self.try_grow_below(bytes - self.size, usize::MAX, resident)
         } else {
             self.shrink(self.size - bytes);
             Ok(())
@@ -345,6 +401,46 @@ mod tests {
         assert_eq!(pool.peak(), 1000);
         drop(b);
         assert_eq!(pool.used(), 0);
+    }
+
+    #[test]
+    fn above_the_floor_memory_the_pool_does_not_see_counts_as_used() {
+        let policy = |floor| MemoryPolicy {
+            resident_floor: floor,
+            resident_slack: 0,
+            ..MemoryPolicy::default()
+        };
+        let watched = MemoryPool::with_policy(64 << 20, policy(0.5));
+        let blind = MemoryPool::with_policy(64 << 20, policy(1.0));
+        if resident_bytes().is_none() {
+            return; // not Linux
+        }
+        // 64 MiB touched that no reservation counts, as an allocator's retained memory.
+        let unseen = vec![1u8; 64 << 20];
+        std::thread::sleep(Duration::from_millis(5));
+        // Up to the floor (half the limit), the count alone decides.
+        let held: Vec<Reservation> = [&watched, &blind]
+            .into_iter()
+            .map(|pool| {
+                let mut r = pool.reserve("table");
+                r.try_grow(30 << 20).unwrap();
+                r
+            })
+            .collect();
+        let mut r = watched.reserve("table");
+        let err = r.try_grow(8 << 20).unwrap_err();
+        assert!(matches!(err, Error::ResourcesExhausted { .. }), "{err}");
+        assert_eq!(watched.resident_refusals(), 1);
+        let mut r = blind.reserve("table");
+        r.try_grow(30 << 20).unwrap();
+        assert_eq!(blind.resident_refusals(), 0);
+        // The waiting rule is decided by the count alone.
+        let mut r = watched.reserve("table");
+        let activity = Activity::default();
+        watched
+            .resize_waiting(&mut r, 30 << 20, &activity, || Ok(()))
+            .unwrap();
+        drop((unseen, held));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! | [`MemoryPolicy::admit_bytes`]: the scheduler starts another task only while this much is free | ¼ of the limit, split over the tasks in flight | the scheduler, before each start |
 //! | [`MemoryPolicy::broadcast_bytes`]: a join broadcasts its right side only when it is estimated within this; a broadcast that turns out not to fit is cut into buckets of about half of it | the session's `broadcast_limit`, at most ⅛ of the limit | lowering, for each join; the broadcast build's fallback |
 //! | [`MemoryPolicy::patience`] and the waiting rule | 30 s | an operator that has split as far as it can ([`MemoryPool::resize_waiting`]) |
+//! | [`MemoryPolicy::resident_floor`]: above this share of the limit, a grant must also fit beside what the process's resident set holds that no reservation counts | ½ | every [`Reservation::try_grow`] (not the waiting rule, which the count alone decides) |
 //!
 //! Why these shares. Held memory is capped at half the limit so that consumers (taken
 //! first by the scheduler) always find room to drain what producers hold; admission asks
@@ -24,13 +25,24 @@
 //! ([`Activity`]), so waiting tasks never wait on each other and the run cannot deadlock;
 //! it gives up at once when the bytes exceed the whole limit or nobody else is at work,
 //! and after [`MemoryPolicy::patience`] in any case.
+//!
+//! **The resident set.** The count is what the engine believes; the process's resident set
+//! (RSS) is what a container's cap sees, and it is larger: the allocator keeps freed memory
+//! (glibc's arenas kept 250 MiB after h2o q1–q9 under a 1 GiB limit, which q10's tables did
+//! not reuse), scans decode batches they do not reserve, and the program itself takes
+//! pages as it runs. So above `resident_floor` of the limit the pool also reads the
+//! resident set (at most every 2 ms) and counts what grew since the pool was made beyond
+//! its reservations as used: a consumer that can spill spills earlier instead of the
+//! process growing past the limit. Below the floor the count alone decides, so every
+//! operator still has half the budget whatever else the process holds, and an operator
+//! that waits by the waiting rule is never refused by the resident set.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use spillway_planner::{Error, Result};
 
-use super::{MemoryPool, Reservation};
+use super::{MemoryPool, Reservation, Resident};
 
 /// How the budget is shared; see the module doc for each rule and why.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,6 +56,13 @@ pub struct MemoryPolicy {
     pub broadcast_share: f64,
     /// How long an operator waits for other tasks to give memory back.
     pub patience: Duration,
+    /// The share of the limit (0 to 1) above which a grant also needs room beside what the
+    /// process's resident set holds that no reservation counts; 1 turns the check off.
+    pub resident_floor: f64,
+    /// Bytes the process may hold beyond the limit that no reservation counts, above the
+    /// resident floor: the program's own pages as it runs, thread stacks, the batches
+    /// being decoded and moved between operators (a fixed overhead per running task).
+    pub resident_slack: usize,
 }
 
 impl Default for MemoryPolicy {
@@ -53,6 +72,8 @@ impl Default for MemoryPolicy {
             admission_share: 0.25,
             broadcast_share: 0.125,
             patience: Duration::from_secs(30),
+            resident_floor: 0.5,
+            resident_slack: 32 << 20,
         }
     }
 }
@@ -67,6 +88,12 @@ impl MemoryPolicy {
     /// The ceiling of the pool's total that held memory may grow to.
     pub fn held_ceiling(&self, limit: usize) -> usize {
         (limit as f64 * self.held_share.clamp(0.0, 1.0)) as usize
+    }
+
+    /// The pool's total up to which grants are decided by the count alone
+    /// ([`MemoryPolicy::resident_floor`] of `limit`).
+    pub fn resident_floor_bytes(&self, limit: usize) -> usize {
+        (limit as f64 * self.resident_floor.clamp(0.0, 1.0)) as usize
     }
 
     /// The largest estimated right side a join broadcasts: `broadcast_limit`, at most the
@@ -131,7 +158,8 @@ impl MemoryPool {
         let deadline = Instant::now() + self.policy().patience;
         let _waiting = Counted::new(&activity.waiting);
         loop {
-            let err: Error = match mem.try_resize(bytes) {
+            // Nothing left to split: the count decides, not the resident set.
+            let err: Error = match mem.try_resize_as(bytes, Resident::Ignore) {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };

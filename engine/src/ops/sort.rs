@@ -147,11 +147,12 @@ fn sort_chunk(
 }
 
 /// The rows of a batch of a run: `batch_rows`, or fewer when that many rows of `sample`'s
-/// width would take more than 1/16 of the memory limit (and more than
-/// [`MIN_RUN_BATCH_BYTES`]), so that a merge can hold a batch of several runs at once.
+/// width would take more than 1/64 of the memory limit (and more than
+/// [`MIN_RUN_BATCH_BYTES`]), so that a merge can hold a batch and its keys of 16 runs and
+/// more in half the limit, and merges in one pass what a budget of that size sorted.
 fn run_batch_rows(sample: &RecordBatch, ctx: &TaskContext<'_>) -> usize {
     let per_row = (batch_bytes(sample) / sample.num_rows().max(1)).max(1);
-    let bytes = (ctx.memory.limit() / 16).max(MIN_RUN_BATCH_BYTES);
+    let bytes = (ctx.memory.limit() / 64).max(MIN_RUN_BATCH_BYTES);
     (bytes / per_row).clamp(1, ctx.batch_rows.max(1))
 }
 
