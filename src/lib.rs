@@ -23,10 +23,10 @@
 //! ```
 //!
 //! Built-in functions are methods on [`Expr`](expr::Expr), one family per module of
-//! [`functions`] (the math family: `abs`, `sign`, `round`, `floor`, `ceil`, `sqrt`, `ln`,
-//! `log10`, `exp`, `pow`; the string family behind `col("s").str()`: `len_chars`,
-//! `to_uppercase`, `strip_chars`, `like`, `contains`, `slice`, `replace`, `split_part`, ...,
-//! and `concat_str`):
+//! [`functions`] (the math family: `abs`, `sign`, `round`, `floor`, `ceil`, `sqrt`, `cbrt`,
+//! `ln`, `log10`, `log`, `exp`, `pow`, `clip`, `floordiv`; the string family behind
+//! `col("s").str()`: `len_chars`, `to_uppercase`, `strip_chars`, `like`, `contains`,
+//! `slice`, `replace`, `split_part`, ..., and `concat_str`):
 //!
 //! ```
 //! use spillway::prelude::*;

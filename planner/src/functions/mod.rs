@@ -10,7 +10,7 @@
 //!
 //! | family | planner: names, types, checks, builder methods | engine: kernels |
 //! |---|---|---|
-//! | math | [`math`] (`functions/math.rs`) | `engine/src/eval/math.rs` |
+//! | math | [`math`] (`functions/math.rs`) | `engine/src/eval/math/` (one argument in `mod.rs`, rounding in `round.rs`, more arguments in `binary.rs`) |
 //! | strings | [`strings`] (`functions/strings.rs`, the [`StrExpr`] namespace) | `engine/src/eval/strings.rs` |
 //!
 //! The rules every family follows:
@@ -30,8 +30,9 @@
 //!    `MathFunction::name` (and `arity` when it takes more than one argument) and
 //!    `return_type`, the builder method in the file's `impl Expr` block (with a rustdoc
 //!    example), and a line in the unit tests' type table.
-//! 2. `engine/src/eval/math.rs`: its arm in `evaluate`, calling a kernel (Arrow's `unary`
-//!    or `try_unary` where they fit), and a kernel test.
+//! 2. `engine/src/eval/math/`: its arm in `evaluate` (or `one_argument`), calling a kernel
+//!    (Arrow's `unary` or `try_unary` where they fit) in `mod.rs`, `round.rs` or
+//!    `binary.rs`, and a kernel test.
 //!
 //! The compiler points at every match arm missing. The public API needs nothing more: the
 //! method is on [`Expr`], which `spillway::prelude` exports.
@@ -77,7 +78,8 @@ pub use strings::{StrExpr, StringFunction, concat_str};
 /// A built-in function: a closed enum of families, each defined in its own file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Function {
-    /// Numbers: `abs`, `sign`, `round`, `floor`, `ceil`, `sqrt`, `ln`, `log10`, `exp`, `pow`.
+    /// Numbers: `abs`, `sign`, `round`, `floor`, `ceil`, `sqrt`, `cbrt`, `ln`, `log10`, `log`,
+    /// `exp`, `pow`, `clip`, `floordiv`.
     Math(MathFunction),
     /// Strings: `len_chars`, `to_uppercase`, `strip_chars`, `like`, `contains`, `slice`,
     /// `replace`, `pad_start`, `split_part`, `concat_str`, ...
