@@ -6,7 +6,8 @@
 //!
 //! Built-in functions ([`Expr::Function`]) go to their family's file, with one match arm
 //! per family in `eval_function`: `eval/math/` for `abs`, `round`, `sqrt`, ...,
-//! `eval/strings.rs` for `len_chars`, `like`, `slice`, ... The
+//! `eval/strings.rs` for `len_chars`, `like`, `slice`, ..., `eval/conditional.rs` for
+//! `when`, `coalesce`, `is_in`, ... The
 //! family's planner file (`spillway_planner::functions`) gives the result types the
 //! kernels produce.
 
@@ -22,6 +23,7 @@ use spillway_planner::functions::Function;
 use spillway_planner::scalar::ScalarValue;
 use spillway_planner::{Error, Result};
 
+mod conditional;
 mod math;
 mod strings;
 
@@ -209,13 +211,17 @@ fn eval(expr: &Expr, batch: &RecordBatch) -> Result<Value> {
 
 /// A built-in function: its arguments, then its family's kernels.
 fn eval_function(expr: &Expr, func: Function, args: &[Expr], batch: &RecordBatch) -> Result<Value> {
-    let values = args
-        .iter()
-        .map(|a| eval(a, batch))
-        .collect::<Result<Vec<_>>>()?;
+    let values = || {
+        args.iter()
+            .map(|a| eval(a, batch))
+            .collect::<Result<Vec<_>>>()
+    };
+    let rows = batch.num_rows();
     match func {
-        Function::Math(f) => math::evaluate(f, expr, args, values, batch.num_rows()),
-        Function::String(f) => strings::evaluate(f, expr, args, values, batch.num_rows()),
+        Function::Math(f) => math::evaluate(f, expr, args, values()?, rows),
+        Function::String(f) => strings::evaluate(f, expr, args, values()?, rows),
+        // CASE and COALESCE evaluate an argument only on the rows that need it.
+        Function::Conditional(f) => conditional::evaluate(f, expr, args, batch),
     }
 }
 
