@@ -23,10 +23,12 @@
 //! ```
 //!
 //! Built-in functions are methods on [`Expr`](expr::Expr), one family per module of
-//! [`functions`] (the math family: `abs`, `sign`, `round`, `floor`, `ceil`, `sqrt`, `ln`,
-//! `log10`, `exp`, `pow`; the string family behind `col("s").str()`: `len_chars`,
-//! `to_uppercase`, `strip_chars`, `like`, `contains`, `slice`, `replace`, `split_part`, ...,
-//! and `concat_str`):
+//! [`functions`] (the math family: `abs`, `sign`, `round`, `floor`, `ceil`, `sqrt`, `cbrt`,
+//! `ln`, `log10`, `log`, `exp`, `pow`, `clip`, `floordiv`; the string family behind
+//! `col("s").str()`: `len_chars`, `to_uppercase`, `strip_chars`, `like`, `contains`,
+//! `slice`, `replace`, `split_part`, ..., and `concat_str`; conditionals and nulls:
+//! `when(..).then(..).otherwise(..)`, `coalesce`, `fill_null`, `nullif`, `is_in`, `is_nan`,
+//! `fill_nan`):
 //!
 //! ```
 //! use spillway::prelude::*;
@@ -39,6 +41,25 @@
 //! assert_eq!(out.schema().field(1).name(), "x");
 //! let root = out.column(0).as_any().downcast_ref::<arrow::array::Float64Array>().unwrap();
 //! assert_eq!(root.values(), &[1.5, 3.0, 4.0]);
+//! # Ok::<(), spillway::Error>(())
+//! ```
+//!
+//! ```
+//! use spillway::prelude::*;
+//!
+//! let session = Session::builder().threads(2).build()?;
+//! let df = session.from_vec("qty", vec![5_i64, 60, 250], 2)?.into_frame();
+//! let size = when(col("qty").gt(100)).then(lit("bulk")).otherwise(lit("retail"));
+//! let out = df
+//!     .agg([
+//!         when(col("qty").is_in([5, 60])).then(col("qty")).otherwise(0).sum().alias("small"),
+//!         size.eq(lit("bulk")).cast(DataType::Int64).sum().alias("bulk"),
+//!     ])?
+//!     .collect_batch()?;
+//! let small = out.column(0).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
+//! assert_eq!(small.value(0), 65);
+//! let bulk = out.column(1).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
+//! assert_eq!(bulk.value(0), 1);
 //! # Ok::<(), spillway::Error>(())
 //! ```
 //!
@@ -98,12 +119,14 @@ pub mod prelude {
     pub use spillway_planner::agg::{AggExpr, AggFunc};
     pub use spillway_planner::config::{Progress, SessionConfig};
     pub use spillway_planner::expr::{Expr, col, lit, not, null};
-    pub use spillway_planner::functions::concat_str;
+    pub use spillway_planner::functions::{coalesce, concat_str, when};
     pub use spillway_planner::logical::JoinType;
     pub use spillway_planner::scalar::{ScalarValue, date};
     pub use spillway_planner::sort::SortKey;
     pub use spillway_planner::udf::{Element, ElementFn, PartitionFn};
     pub use spillway_planner::{Error, Result};
+    /// `expr.not()`, as `!expr` and `not(expr)`: `col("x").is_in([1, 2]).not()`.
+    pub use std::ops::Not;
 
     pub use crate::{
         BadRows, CsvOptions, CsvWriteOptions, DatasetFormat, DatasetOptions, IpcCompression,

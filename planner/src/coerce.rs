@@ -25,6 +25,10 @@
 //!     runs, never a wrong answer. When the common type of a comparison or sum would need
 //!     more than 38 digits, or the other side is a float column, both sides are compared
 //!     as `Float64` instead.
+//!
+//! Functions that give one of several values (`when/then/otherwise`, `coalesce`, `is_in`,
+//! `clip`, `fill_nan`) bring their values to one type with [`common_type`]: the type `=`
+//! would compare them in, folded over the values, so they follow the same rules.
 
 use arrow::datatypes::{DECIMAL128_MAX_PRECISION, DECIMAL128_MAX_SCALE, DataType};
 
@@ -209,6 +213,58 @@ pub fn binary_types(
         right: operand,
         output: result,
     })
+}
+
+/// The one type the values `items` (expressions and their types) are all cast to, for the
+/// functions that give one of several values: `when/then/otherwise`'s branches,
+/// `coalesce`'s arguments, `is_in`'s column and list, `clip`'s value and bounds. It is the
+/// type [`binary_types`] compares two of them in, folded over the items, expressions
+/// first and then literals, so that a literal adapts to the expressions' type when it
+/// converts to it without loss (`when(c).then(col("i32")).otherwise(lit(0))` is `Int32`)
+/// and literals alone widen to hold each other (`lit(1)` and `lit(2.5)` are `Float64`). A
+/// null takes the others' type; a dictionary counts as its value type.
+///
+/// ```
+/// use spillway_planner::coerce::common_type;
+/// use spillway_planner::expr::{col, lit, null};
+/// use arrow::datatypes::DataType::*;
+///
+/// let (x, zero, half, none) = (col("x"), lit(0), lit(0.5), null(&Null));
+/// assert_eq!(common_type(&[(&x, &Int32), (&zero, &Int32)]), Ok(Int32));
+/// assert_eq!(common_type(&[(&zero, &Int32), (&x, &Int8)]), Ok(Int8));
+/// assert_eq!(common_type(&[(&x, &Int8), (&half, &Float64)]), Ok(Float64));
+/// assert_eq!(common_type(&[(&none, &Null), (&x, &Utf8View)]), Ok(Utf8View));
+/// // The string does not go with the Int8 before it.
+/// assert_eq!(common_type(&[(&x, &Int8), (&lit("a"), &Utf8)]), Err((1, Int8)));
+/// ```
+///
+/// # Errors
+/// The index in `items` of the first one that does not combine with those before it (in
+/// the order above), and the type those had in common.
+pub fn common_type(items: &[(&Expr, &DataType)]) -> Result<DataType, (usize, DataType)> {
+    let is_literal = |e: &Expr| matches!(e, Expr::Literal(_));
+    let expressions = items
+        .iter()
+        .enumerate()
+        .filter(|(_, (e, _))| !is_literal(e));
+    let literals = items.iter().enumerate().filter(|(_, (e, _))| is_literal(e));
+    // What the items so far have become: no longer a literal, whatever they were.
+    let so_far = Expr::Column(String::new());
+    let mut common: Option<DataType> = None;
+    for (i, (e, t)) in expressions.chain(literals) {
+        let t = match t {
+            DataType::Dictionary(_, values) => values.as_ref(),
+            t => t,
+        };
+        common = Some(match common {
+            None => t.clone(),
+            Some(c) => match binary_types(&so_far, &c, BinaryOp::Eq, e, t) {
+                Ok(both) => both.left,
+                Err(_) => return Err((i, c)),
+            },
+        });
+    }
+    Ok(common.unwrap_or(DataType::Null))
 }
 
 /// Precision and scale of the decimal that holds every value of `e` (of type `t`) exactly;

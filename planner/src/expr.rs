@@ -523,16 +523,16 @@ impl Expr {
             }
             Expr::Function { func, args } => {
                 let mut types = Vec::with_capacity(args.len());
-                let mut nullable = false;
+                let mut nullable = Vec::with_capacity(args.len());
                 for a in args {
                     let (t, n) = a.resolve(schema)?;
                     types.push(t);
-                    nullable |= n;
+                    nullable.push(n);
                 }
                 let t = func
                     .return_type(args, &types)
                     .map_err(|message| Error::type_error(self, message))?;
-                Ok((t, nullable || func.may_give_null()))
+                Ok((t, func.nullable(&nullable)))
             }
         }
     }

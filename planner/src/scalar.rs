@@ -140,9 +140,10 @@ impl ScalarValue {
         self.0.data_type()
     }
 
-    /// Whether the value is null.
+    /// Whether the value is null (a `DataType::Null` scalar always is, though its array has
+    /// no validity bits to say so).
     pub fn is_null(&self) -> bool {
-        self.0.is_null(0)
+        self.0.logical_null_count() > 0
     }
 
     /// The value as a one-element array.
@@ -195,6 +196,13 @@ impl ScalarValue {
 impl<T: Element> From<T> for ScalarValue {
     fn from(value: T) -> Self {
         ScalarValue::new(value)
+    }
+}
+
+/// `None` is a null of `T`'s type: `is_in([Some(1), None])`.
+impl<T: Element> From<Option<T>> for ScalarValue {
+    fn from(value: Option<T>) -> Self {
+        ScalarValue(T::build(std::iter::once(value)))
     }
 }
 
@@ -376,6 +384,8 @@ mod tests {
         assert_eq!(s.to_value::<i64>().unwrap(), 3);
         assert_eq!(s.to_value::<f64>().unwrap(), 3.0);
         assert_eq!(ScalarValue::from("a".to_string()).to_string(), "'a'");
+        assert!(ScalarValue::null(&DataType::Null).is_null());
+        assert!(!ScalarValue::from(0).is_null());
         let n = ScalarValue::null(&DataType::Float64);
         assert!(n.to_value::<f64>().unwrap().is_nan());
         assert_eq!(n.to_value::<Option<f64>>().unwrap(), None);

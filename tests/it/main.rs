@@ -1,6 +1,7 @@
 //! The one integration-test binary: specs through the public API, one module per theme.
 
 mod cancel;
+mod conditionals;
 mod csv_files;
 mod csv_fuzz;
 mod disk;

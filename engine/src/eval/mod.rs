@@ -5,23 +5,25 @@
 //! fit is an error, not a null) and integer division by zero is an error.
 //!
 //! Built-in functions ([`Expr::Function`]) go to their family's file, with one match arm
-//! per family in `eval_function`: `eval/math.rs` for `abs`, `round`, `sqrt`, ...,
-//! `eval/strings.rs` for `len_chars`, `like`, `slice`, ... The
+//! per family in `eval_function`: `eval/math/` for `abs`, `round`, `sqrt`, ...,
+//! `eval/strings.rs` for `len_chars`, `like`, `slice`, ..., `eval/conditional.rs` for
+//! `when`, `coalesce`, `is_in`, ... The
 //! family's planner file (`spillway_planner::functions`) gives the result types the
 //! kernels produce.
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, BooleanArray, Datum, RecordBatch, new_null_array};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Datum, RecordBatch, new_null_array};
 use arrow::compute::kernels::{boolean, cmp, numeric};
 use arrow::compute::{CastOptions, cast_with_options, is_not_null, is_null};
-use arrow::datatypes::{DataType, Schema};
+use arrow::datatypes::{DECIMAL128_MAX_PRECISION, DataType, Decimal128Type, Schema};
 use spillway_planner::agg::{AggExpr, pair_fields};
 use spillway_planner::expr::{BinaryOp, Expr, binary_types};
 use spillway_planner::functions::Function;
 use spillway_planner::scalar::ScalarValue;
 use spillway_planner::{Error, Result};
 
+mod conditional;
 mod math;
 mod strings;
 
@@ -160,9 +162,9 @@ fn eval(expr: &Expr, batch: &RecordBatch) -> Result<Value> {
             let (ld, rd) = (l.datum(), r.datum());
             let (ld, rd) = (ld.as_ref(), rd.as_ref());
             let out: ArrayRef = match op {
-                BinaryOp::Add => numeric::add(ld, rd).map_err(ctx)?,
-                BinaryOp::Sub => numeric::sub(ld, rd).map_err(ctx)?,
-                BinaryOp::Mul => numeric::mul(ld, rd).map_err(ctx)?,
+                BinaryOp::Add => within_precision(numeric::add(ld, rd).map_err(ctx)?, expr)?,
+                BinaryOp::Sub => within_precision(numeric::sub(ld, rd).map_err(ctx)?, expr)?,
+                BinaryOp::Mul => within_precision(numeric::mul(ld, rd).map_err(ctx)?, expr)?,
                 BinaryOp::Div => numeric::div(ld, rd).map_err(ctx)?,
                 BinaryOp::Rem => numeric::rem(ld, rd).map_err(ctx)?,
                 BinaryOp::Eq => Arc::new(cmp::eq(ld, rd).map_err(ctx)?),
@@ -209,14 +211,33 @@ fn eval(expr: &Expr, batch: &RecordBatch) -> Result<Value> {
 
 /// A built-in function: its arguments, then its family's kernels.
 fn eval_function(expr: &Expr, func: Function, args: &[Expr], batch: &RecordBatch) -> Result<Value> {
-    let values = args
-        .iter()
-        .map(|a| eval(a, batch))
-        .collect::<Result<Vec<_>>>()?;
+    let values = || {
+        args.iter()
+            .map(|a| eval(a, batch))
+            .collect::<Result<Vec<_>>>()
+    };
+    let rows = batch.num_rows();
     match func {
-        Function::Math(f) => math::evaluate(f, expr, args, values, batch.num_rows()),
-        Function::String(f) => strings::evaluate(f, expr, args, values, batch.num_rows()),
+        Function::Math(f) => math::evaluate(f, expr, args, values()?, rows),
+        Function::String(f) => strings::evaluate(f, expr, args, values()?, rows),
+        // CASE and COALESCE evaluate an argument only on the rows that need it.
+        Function::Conditional(f) => conditional::evaluate(f, expr, args, batch),
     }
+}
+
+/// `a`, or an error if it is a decimal of 38 digits holding a value with more. Arrow's
+/// decimal kernels check that a result fits an `i128`, not its precision: a sum whose
+/// precision the planner capped at 38 can pass it (an integer, or a decimal of fewer
+/// digits, always holds its planned type's values).
+fn within_precision(a: ArrayRef, expr: &Expr) -> Result<ArrayRef> {
+    if let DataType::Decimal128(p, _) = a.data_type()
+        && *p == DECIMAL128_MAX_PRECISION
+        && let Some(d) = a.as_primitive_opt::<Decimal128Type>()
+    {
+        d.validate_decimal_precision(*p)
+            .map_err(|e| Error::compute(expr.to_string(), e))?;
+    }
+    Ok(a)
 }
 
 fn as_bool(a: &ArrayRef, expr: &Expr) -> Result<BooleanArray> {
@@ -276,6 +297,76 @@ mod tests {
         assert_eq!(out.null_count(), 1);
         let e = evaluate(&(col("a") % lit(0)), &b).unwrap_err();
         assert!(e.to_string().contains("(a % 0)"), "{e}");
+    }
+
+    #[test]
+    fn integer_overflow_is_an_error_naming_the_expression_never_a_wrapped_value() {
+        let b = RecordBatch::try_from_iter([
+            (
+                "x",
+                Arc::new(arrow::array::Int64Array::from(vec![i64::MAX, i64::MIN])) as ArrayRef,
+            ),
+            ("n", Arc::new(Int32Array::from(vec![i32::MAX, 0]))),
+            (
+                "u",
+                Arc::new(arrow::array::UInt8Array::from(vec![0_u8, 255])),
+            ),
+        ])
+        .unwrap();
+        let cases = [
+            col("x") + lit(1),
+            col("x") - lit(1),
+            col("x") * lit(2),
+            col("x") * lit(-1),
+            -col("x"),
+            // An Int32 column and an integer literal stay Int32, and overflow there.
+            col("n") + lit(1),
+            col("n") * col("n"),
+            col("u") - lit(1),
+            col("u") + lit(1),
+            // Literals alone, too.
+            lit(i64::MAX) + lit(1_i64),
+            -lit(i64::MIN),
+        ];
+        for e in cases {
+            match evaluate(&e, &b) {
+                Err(Error::Compute { context, source }) => {
+                    assert_eq!(context, e.to_string());
+                    assert!(source.to_string().contains("Overflow"), "{e}: {source}");
+                }
+                other => panic!("{e}: {other:?}"),
+            }
+        }
+        // The remainder of i64::MIN by -1 exists (0); / is true division in Float64.
+        let out = evaluate(&(col("x") % lit(-1)), &b).unwrap();
+        assert_eq!(
+            out.as_primitive::<arrow::datatypes::Int64Type>().values(),
+            &[0, 0]
+        );
+        let out = evaluate(&(col("x") / lit(-1)), &b).unwrap();
+        assert_eq!(
+            out.as_primitive::<Float64Type>().value(1),
+            9.223_372_036_854_776e18
+        );
+        let out = evaluate(&(col("n") / lit(0)), &b).unwrap();
+        assert_eq!(out.as_primitive::<Float64Type>().value(0), f64::INFINITY);
+    }
+
+    #[test]
+    fn a_decimal_sum_past_38_digits_is_an_error_not_a_value_its_type_cannot_hold() {
+        let nines = 10_i128.pow(38) - 1;
+        let d = Decimal128Array::from(vec![Some(nines), None, Some(-nines)])
+            .with_precision_and_scale(38, 0)
+            .unwrap();
+        let b = RecordBatch::try_from_iter([("d", Arc::new(d) as ArrayRef)]).unwrap();
+        for e in [col("d") + lit(1), col("d") - lit(-1), lit(-1) + col("d")] {
+            let err = evaluate(&e, &b).unwrap_err();
+            assert!(matches!(&err, Error::Compute { context, .. } if *context == e.to_string()));
+            assert!(err.to_string().contains("precision 38"), "{err}");
+        }
+        // Within the 38 digits all is well.
+        let out = evaluate(&(col("d") - lit(1)), &b.slice(0, 2)).unwrap();
+        assert_eq!(out.as_primitive::<Decimal128Type>().value(0), nines - 1);
     }
 
     fn decimal_batch() -> RecordBatch {

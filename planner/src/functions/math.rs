@@ -1,6 +1,6 @@
-//! The math family: `abs`, `sign`, `round`, `floor`, `ceil`, `sqrt`, `ln`, `log10`, `exp`
-//! and `pow`: their names, type rules and argument checks, and the [`Expr`] methods that
-//! build them. The kernels are in the engine's `eval/math.rs`.
+//! The math family: `abs`, `sign`, `round`, `floor`, `ceil`, `sqrt`, `cbrt`, `ln`, `log10`,
+//! `log`, `exp`, `pow`, `clip` and `floordiv`: their names, type rules and argument checks,
+//! and the [`Expr`] methods that build them. The kernels are in the engine's `eval/math/`.
 //!
 //! ```
 //! use spillway_planner::expr::{col, lit};
@@ -16,6 +16,8 @@
 //! assert_eq!(cents.to_string(), "round(price, 2)");
 //! assert_eq!(cents.data_type(&schema).unwrap(), DataType::Decimal128(12, 2));
 //! assert_eq!(col("n").pow(lit(2)).to_string(), "pow(n, 2)");
+//! assert_eq!(col("n").floordiv(lit(7)).data_type(&schema).unwrap(), DataType::Int32);
+//! assert_eq!(col("n").clip(lit(0), lit(10)).data_type(&schema).unwrap(), DataType::Int32);
 //! ```
 //!
 //! # Types
@@ -31,8 +33,10 @@
 //! | `sign` | same type (−1, 0, 1) | same type | `Int8` (DuckDB's `TINYINT`) |
 //! | `round(x, d)` | same type | same type | unchanged when `d ≥ s`, else `Decimal128(p, max(d, 0))` (a negative `s` is kept) |
 //! | `floor`, `ceil` | same type (the identity) | same type | `Decimal128(p, 0)` (unchanged when `s ≤ 0`) |
-//! | `sqrt`, `ln`, `log10`, `exp` | `Float64` | `Float64` | `Float64` |
-//! | `pow(x, y)` | `Float64` | `Float64` | `Float64` |
+//! | `sqrt`, `cbrt`, `ln`, `log10`, `exp` | `Float64` | `Float64` | `Float64` |
+//! | `pow(x, y)`, `log(x, base)` | `Float64` | `Float64` | `Float64` |
+//! | `clip(x, lo, hi)` | the common type of `x`, `lo` and `hi` | the same | the same |
+//! | `floordiv(x, y)` | the common type of `x` and `y` | the same | `Decimal128(p, 0)` of their common decimal |
 //!
 //! - `round` rounds half away from zero, as DuckDB (Polars rounds half to even). `d` may be
 //!   negative: `round(1234, -2)` is `1200`, as DuckDB's `round(x, -2)`; on an integer with
@@ -42,6 +46,15 @@
 //!   the rounded value for `d ≥ 0`. With `d < 0` the result is `Decimal128(p, 0)` and a value
 //!   that rounds past `p` digits (`round(999, -1)` in `Decimal128(3, 0)`) is an error.
 //! - `pow` of two integers is `Float64`, as DuckDB (Polars keeps integers).
+//! - `log(x, base)` is `ln(x) / ln(base)`, exactly `log10` for base 10 and `log2` for 2.
+//! - `clip(x, lo, hi)` is `lo` where `x < lo`, `hi` where `x > hi`, else `x`; a null bound
+//!   (a null literal, or a null in a bound column) leaves its side unclipped, as Polars. The
+//!   common type is that of `when/then/otherwise` ([`common_type`]): `clip(i32, 0, 10)` stays
+//!   `Int32`, `clip(i32, 0.5, 10)` is `Float64`.
+//! - `floordiv(x, y)` divides and rounds down (towards −∞, as Polars' `floordiv` and
+//!   Python's `//`: `floordiv(-7, 2)` is −4), in the type `%` computes in (the common type of
+//!   `x` and `y`, [`binary_types`]): integers stay integers; a decimal's quotient is exact,
+//!   of scale 0; floats are `floor(x / y)` (IEEE 754: ±∞ or NaN for a zero `y`).
 //! - A `Float16` is computed as a `Float32` and given back as a `Float16`.
 //! - A null literal argument gives a null of the result type (`Null` for the functions that
 //!   keep their argument's type).
@@ -59,14 +72,21 @@
 //! `abs(i64::MIN)` (and `abs` of the smallest value of any signed integer type) does not fit
 //! its type: it is an error when the plan runs, naming the expression, not a wrapped value
 //! (Rust's `wrapping_abs`) or a silent float. So is `round(i8 125, -1)` (130 does not fit an
-//! `Int8`).
+//! `Int8`), and `floordiv(i64::MIN, -1)`. An integer or decimal `floordiv` by zero is an error
+//! too, as `%` by zero is (Polars gives a null).
+//!
+//! # Floats in `clip`: IEEE 754
+//!
+//! `clip` compares as IEEE 754 does (not the totalOrder of `eq` and `lt`): NaN is neither
+//! below nor above a bound, so a NaN stays NaN, and a NaN bound clips nothing.
 
 use std::fmt;
 
 use arrow::datatypes::DataType;
 
 use super::write_call;
-use crate::expr::Expr;
+use crate::coerce::{binary_types, common_type};
+use crate::expr::{BinaryOp, Expr};
 
 /// A function of the math family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -86,14 +106,22 @@ pub enum MathFunction {
     Ceil,
     /// Square root.
     Sqrt,
+    /// Cube root.
+    Cbrt,
     /// Natural logarithm.
     Ln,
     /// Base-10 logarithm.
     Log10,
+    /// The logarithm of the first argument in the base of the second.
+    Log,
     /// *e* to the argument.
     Exp,
     /// The first argument to the power of the second.
     Pow,
+    /// The first argument kept between the second and the third.
+    Clip,
+    /// The first argument divided by the second, rounded down.
+    FloorDiv,
 }
 
 /// What kind of number an argument is.
@@ -117,17 +145,22 @@ impl MathFunction {
             Self::Floor => "floor",
             Self::Ceil => "ceil",
             Self::Sqrt => "sqrt",
+            Self::Cbrt => "cbrt",
             Self::Ln => "ln",
             Self::Log10 => "log10",
+            Self::Log => "log",
             Self::Exp => "exp",
             Self::Pow => "pow",
+            Self::Clip => "clip",
+            Self::FloorDiv => "floordiv",
         }
     }
 
     /// How many arguments the function takes.
     pub fn arity(&self) -> usize {
         match self {
-            Self::Pow => 2,
+            Self::Pow | Self::Log | Self::FloorDiv => 2,
+            Self::Clip => 3,
             _ => 1,
         }
     }
@@ -147,7 +180,21 @@ impl MathFunction {
         let (t, number) = (&types[0], numbers[0]);
         let decimal = |p: u8, s: i8| DataType::Decimal128(p, s);
         Ok(match (self, number) {
-            (Self::Sqrt | Self::Ln | Self::Log10 | Self::Exp | Self::Pow, _) => DataType::Float64,
+            (
+                Self::Sqrt
+                | Self::Cbrt
+                | Self::Ln
+                | Self::Log10
+                | Self::Log
+                | Self::Exp
+                | Self::Pow,
+                _,
+            ) => DataType::Float64,
+            (Self::Clip, _) => self.operand_type(args, types)?,
+            (Self::FloorDiv, _) => match self.operand_type(args, types)? {
+                DataType::Decimal128(p, _) => decimal(p, 0),
+                t => t,
+            },
             (_, Number::Null | Number::Integer | Number::Float) => t.clone(),
             (Self::Abs, Number::Decimal(p, s)) => decimal(p, s),
             (Self::Sign, Number::Decimal(..)) => DataType::Int8,
@@ -156,6 +203,32 @@ impl MathFunction {
             }
             (Self::Floor | Self::Ceil, Number::Decimal(p, s)) => decimal(p, rounded_scale(s, 0)),
         })
+    }
+
+    /// The type `clip` and `floordiv` cast their arguments to before computing (`args` and
+    /// `types` numbers, as [`return_type`](Self::return_type) checks): for `clip` the common
+    /// type of the three ([`common_type`]), for `floordiv` the type `%` computes in
+    /// ([`binary_types`]). The other functions take their arguments as they are: `types[0]`.
+    ///
+    /// # Errors
+    /// Arguments with no common type.
+    pub fn operand_type(&self, args: &[Expr], types: &[DataType]) -> Result<DataType, String> {
+        match self {
+            Self::Clip => {
+                let items: Vec<_> = args.iter().zip(types).collect();
+                common_type(&items).map_err(|(i, others)| {
+                    format!(
+                        "clip takes bounds of the value's type but its argument '{}' is {}, \
+                         which does not go with {others}",
+                        args[i], types[i]
+                    )
+                })
+            }
+            Self::FloorDiv => binary_types(&args[0], &types[0], BinaryOp::Rem, &args[1], &types[1])
+                .map(|c| c.left)
+                .map_err(|m| format!("floordiv: {m}")),
+            _ => Ok(types[0].clone()),
+        }
     }
 
     fn number(&self, arg: &Expr, t: &DataType) -> Result<Number, String> {
@@ -272,6 +345,17 @@ impl Expr {
         self.math(MathFunction::Sqrt)
     }
 
+    /// Cube root, as `Float64` (negative for a negative number).
+    ///
+    /// ```
+    /// use spillway_planner::expr::col;
+    /// let side = col("volume").cbrt();
+    /// assert_eq!(side.to_string(), "cbrt(volume)");
+    /// ```
+    pub fn cbrt(self) -> Expr {
+        self.math(MathFunction::Cbrt)
+    }
+
     /// Natural logarithm, as `Float64`; −∞ for 0, NaN for a negative number.
     ///
     /// ```
@@ -290,6 +374,18 @@ impl Expr {
     /// ```
     pub fn log10(self) -> Expr {
         self.math(MathFunction::Log10)
+    }
+
+    /// The logarithm of `self` in base `base` (a column or a literal), as `Float64`:
+    /// `ln(self) / ln(base)`, exactly `log10` in base 10 and `log2` in base 2.
+    ///
+    /// ```
+    /// use spillway_planner::expr::col;
+    /// let bits = col("n").log(2);
+    /// assert_eq!(bits.to_string(), "log(n, 2)");
+    /// ```
+    pub fn log(self, base: impl Into<Expr>) -> Expr {
+        Expr::call(MathFunction::Log, vec![self, base.into()])
     }
 
     /// *e* to the power of `self`, as `Float64` (+∞ when it overflows).
@@ -313,6 +409,44 @@ impl Expr {
     /// ```
     pub fn pow(self, exponent: impl Into<Expr>) -> Expr {
         Expr::call(MathFunction::Pow, vec![self, exponent.into()])
+    }
+
+    /// `self` kept between `lower` and `upper` (columns or literals): `lower` where `self`
+    /// is below it, `upper` where above; a null bound leaves its side unclipped (pass
+    /// `null(&DataType::Null)` for no bound), as Polars' `clip`. Of the common type of the
+    /// three; NaN stays NaN.
+    ///
+    /// ```
+    /// use spillway_planner::expr::{col, null};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    ///
+    /// let schema = Schema::new(vec![Field::new("score", DataType::Int64, true)]);
+    /// let pct = col("score").clip(0, 100);
+    /// assert_eq!(pct.to_string(), "clip(score, 0, 100)");
+    /// assert_eq!(pct.data_type(&schema).unwrap(), DataType::Int64);
+    /// let floor_only = col("score").clip(0, null(&DataType::Null));
+    /// assert_eq!(floor_only.data_type(&schema).unwrap(), DataType::Int64);
+    /// ```
+    pub fn clip(self, lower: impl Into<Expr>, upper: impl Into<Expr>) -> Expr {
+        Expr::call(MathFunction::Clip, vec![self, lower.into(), upper.into()])
+    }
+
+    /// `self` divided by `divisor`, rounded down (towards −∞, Python's `//`): integers give
+    /// integers (`floordiv(-7, 2)` is −4), floats `floor(self / divisor)`, decimals an exact
+    /// quotient of scale 0. An integer division by zero, or `i64::MIN` by −1, is an error when
+    /// the plan runs.
+    ///
+    /// ```
+    /// use spillway_planner::expr::col;
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    ///
+    /// let schema = Schema::new(vec![Field::new("minutes", DataType::Int32, false)]);
+    /// let hours = col("minutes").floordiv(60);
+    /// assert_eq!(hours.to_string(), "floordiv(minutes, 60)");
+    /// assert_eq!(hours.data_type(&schema).unwrap(), DataType::Int32);
+    /// ```
+    pub fn floordiv(self, divisor: impl Into<Expr>) -> Expr {
+        Expr::call(MathFunction::FloorDiv, vec![self, divisor.into()])
     }
 }
 
@@ -350,17 +484,26 @@ mod tests {
     #[test]
     fn integers_and_floats_keep_their_type_except_for_the_float_functions() {
         use DataType::*;
-        let keep: [fn(Expr) -> Expr; 6] = [
+        let keep: [fn(Expr) -> Expr; 9] = [
             Expr::abs,
             Expr::sign,
             |e| e.round(2),
             |e| e.round(-1),
             Expr::floor,
             Expr::ceil,
+            |e| e.clip(lit(0), lit(100)),
+            |e| e.clip(null(&DataType::Null), lit(1)),
+            |e| e.floordiv(lit(3)),
         ];
-        let float: [fn(Expr) -> Expr; 5] = [Expr::sqrt, Expr::ln, Expr::log10, Expr::exp, |e| {
-            e.pow(lit(2))
-        }];
+        let float: [fn(Expr) -> Expr; 7] = [
+            Expr::sqrt,
+            Expr::cbrt,
+            Expr::ln,
+            Expr::log10,
+            Expr::exp,
+            |e| e.pow(lit(2)),
+            |e| e.log(lit(2)),
+        ];
         for (c, t) in [
             ("i8", Int8),
             ("u32", UInt32),
@@ -379,6 +522,36 @@ mod tests {
         // pow of two integers, and of an integer to a float, is Float64.
         assert_eq!(typed(&col("i64").pow(col("i8"))), Float64);
         assert_eq!(typed(&lit(2).pow(col("f32"))), Float64);
+        assert_eq!(typed(&col("i8").log(col("d"))), Float64);
+    }
+
+    #[test]
+    fn clip_and_floordiv_compute_in_the_common_type() {
+        use DataType::*;
+        let cases = [
+            (col("i8").clip(col("i64"), lit(5)), Int64),
+            (col("i8").clip(lit(-1000), lit(5)), Int32),
+            (col("i64").clip(lit(0.5), lit(5)), Float64),
+            (col("f32").clip(lit(0.5), col("i8")), Float32),
+            (col("u32").clip(col("i8"), lit(1)), Int64),
+            (col("d").clip(lit(0), lit(1)), Decimal128(12, 4)),
+            (col("d").clip(lit(0.00001), lit(1)), Decimal128(13, 5)),
+            (col("d64").clip(lit(0), col("d64")), Decimal128(10, 2)),
+            (col("d").clip(col("f64"), lit(1)), Float64),
+            (null(&Null).clip(lit(1), lit(2)), Int32),
+            (col("i8").floordiv(lit(2)), Int8),
+            (col("i8").floordiv(col("i64")), Int64),
+            (col("u32").floordiv(col("i8")), Int64),
+            (col("i64").floordiv(lit(2.5)), Float64),
+            (col("f16").floordiv(lit(2)), Float16),
+            (col("d").floordiv(lit(3)), Decimal128(12, 0)),
+            (col("d").floordiv(col("d64")), Decimal128(12, 0)),
+            (col("d").floordiv(col("f32")), Float64),
+            (col("i64").floordiv(null(&Null)), Int64),
+        ];
+        for (e, want) in cases {
+            assert_eq!(typed(&e), want, "{e}");
+        }
     }
 
     #[test]
@@ -450,6 +623,31 @@ mod tests {
                 "'s' is Utf8View",
             ),
             (lit("x").ln(), "ln('x')", "ln", "is Utf8"),
+            (lit("x").cbrt(), "cbrt('x')", "cbrt", "is Utf8"),
+            (
+                col("f64").log(col("b")),
+                "log(f64, b)",
+                "log",
+                "'b' is Boolean",
+            ),
+            (
+                col("s").clip(lit(0), lit(1)),
+                "clip(s, 0, 1)",
+                "clip",
+                "'s' is Utf8View",
+            ),
+            (
+                col("i8").clip(lit(0), col("day")),
+                "clip(i8, 0, day)",
+                "clip",
+                "'day' is Date32",
+            ),
+            (
+                col("i8").floordiv(lit("2")),
+                "floordiv(i8, '2')",
+                "floordiv",
+                "''2'' is Utf8",
+            ),
         ];
         for (e, context, name, what) in cases {
             match e.to_field(&s).unwrap_err() {
@@ -517,6 +715,10 @@ mod tests {
             MathFunction::Log10,
             MathFunction::Exp,
             MathFunction::Pow,
+            MathFunction::Cbrt,
+            MathFunction::Log,
+            MathFunction::Clip,
+            MathFunction::FloorDiv,
         ]
         .iter()
         .map(|f| super::super::Function::from(*f).name())
@@ -524,9 +726,13 @@ mod tests {
         assert_eq!(
             names,
             [
-                "abs", "sign", "round", "floor", "ceil", "sqrt", "ln", "log10", "exp", "pow"
+                "abs", "sign", "round", "floor", "ceil", "sqrt", "ln", "log10", "exp", "pow",
+                "cbrt", "log", "clip", "floordiv"
             ]
         );
+        assert_eq!(col("x").clip(1, 2).to_string(), "clip(x, 1, 2)");
+        assert_eq!(col("x").clip(1, 2).output_name(), "x");
+        assert_eq!(lit(7).floordiv(col("y")).output_name(), "y");
     }
 
     #[test]

@@ -10,14 +10,17 @@
 //!
 //! | family | planner: names, types, checks, builder methods | engine: kernels |
 //! |---|---|---|
-//! | math | [`math`] (`functions/math.rs`) | `engine/src/eval/math.rs` |
+//! | math | [`math`] (`functions/math.rs`) | `engine/src/eval/math/` (one argument in `mod.rs`, rounding in `round.rs`, more arguments in `binary.rs`) |
 //! | strings | [`strings`] (`functions/strings.rs`, the [`StrExpr`] namespace) | `engine/src/eval/strings.rs` |
+//! | conditionals and nulls | [`conditional`] (`functions/conditional.rs`, [`when`], [`coalesce`]) | `engine/src/eval/conditional.rs` |
 //!
 //! The rules every family follows:
 //!
 //! - an argument of a type the function does not take is an [`Error::Type`](crate::Error)
 //!   when the plan node is built, naming the function, the argument and its type;
-//! - a null argument gives a null (the result is nullable when an argument is);
+//! - a null argument gives a null (the result is nullable when an argument is), except
+//!   where nulls are the point: the conditional family follows SQL's rules for `CASE`,
+//!   `COALESCE`, `NULLIF` and `IN`;
 //! - a value the result cannot hold (`abs` of `i64::MIN`) is an error when the plan runs,
 //!   never a wrapped or saturated value.
 //!
@@ -30,8 +33,9 @@
 //!    `MathFunction::name` (and `arity` when it takes more than one argument) and
 //!    `return_type`, the builder method in the file's `impl Expr` block (with a rustdoc
 //!    example), and a line in the unit tests' type table.
-//! 2. `engine/src/eval/math.rs`: its arm in `evaluate`, calling a kernel (Arrow's `unary`
-//!    or `try_unary` where they fit), and a kernel test.
+//! 2. `engine/src/eval/math/`: its arm in `evaluate` (or `one_argument`), calling a kernel
+//!    (Arrow's `unary` or `try_unary` where they fit) in `mod.rs`, `round.rs` or
+//!    `binary.rs`, and a kernel test.
 //!
 //! The compiler points at every match arm missing. The public API needs nothing more: the
 //! method is on [`Expr`], which `spillway::prelude` exports.
@@ -41,11 +45,16 @@
 //! 1. `planner/src/functions/<family>.rs`: an `enum <Family>Function` with `name`, `arity`,
 //!    `return_type` and `fmt_call` (see [`math`]), and the `impl Expr` builder methods.
 //! 2. This file: `pub mod <family>;` and its re-export, a variant of [`Function`], one arm
-//!    in each of [`Function::name`], [`Function::arity`], [`Function::return_type`] and
-//!    [`Function::fmt_call`], and a `From<<Family>Function> for Function`.
+//!    in each of [`Function::name`], [`Function::arity`], [`Function::return_type`],
+//!    [`Function::may_give_null`] and [`Function::fmt_call`] (and in
+//!    [`Function::nullable`] if a null argument need not give a null, as in
+//!    [`conditional`]), and a `From<<Family>Function> for Function`.
 //! 3. `engine/src/eval/<family>.rs`: the kernels behind an `evaluate` entry point.
 //! 4. `engine/src/eval/mod.rs`: `mod <family>;` and one arm in `eval_function`.
-//! 5. Integration tests in `tests/it/functions.rs`.
+//! 5. Integration tests in `tests/it/functions.rs` (or a file of the family's own, as
+//!    `tests/it/strings.rs`, `tests/it/conditionals.rs`), registered in `tests/it/main.rs`.
+//! 6. Free functions the family adds ([`when`], [`coalesce`], [`concat_str`]) go in
+//!    `spillway::prelude` (`src/lib.rs`).
 //!
 //! ```
 //! use spillway_planner::expr::{Expr, col};
@@ -68,20 +77,26 @@ use arrow::datatypes::DataType;
 
 use crate::expr::Expr;
 
+pub mod conditional;
 pub mod math;
 pub mod strings;
 
+pub use conditional::{ConditionalFunction, Then, When, coalesce, when};
 pub use math::MathFunction;
 pub use strings::{StrExpr, StringFunction, concat_str};
 
 /// A built-in function: a closed enum of families, each defined in its own file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Function {
-    /// Numbers: `abs`, `sign`, `round`, `floor`, `ceil`, `sqrt`, `ln`, `log10`, `exp`, `pow`.
+    /// Numbers: `abs`, `sign`, `round`, `floor`, `ceil`, `sqrt`, `cbrt`, `ln`, `log10`, `log`,
+    /// `exp`, `pow`, `clip`, `floordiv`.
     Math(MathFunction),
     /// Strings: `len_chars`, `to_uppercase`, `strip_chars`, `like`, `contains`, `slice`,
     /// `replace`, `pad_start`, `split_part`, `concat_str`, ...
     String(StringFunction),
+    /// Conditionals and nulls: `when/then/otherwise`, `coalesce`, `fill_null`, `nullif`,
+    /// `is_in`, `is_nan`, `fill_nan`.
+    Conditional(ConditionalFunction),
 }
 
 impl Function {
@@ -90,6 +105,7 @@ impl Function {
         match self {
             Function::Math(f) => f.name(),
             Function::String(f) => f.name(),
+            Function::Conditional(f) => f.name(),
         }
     }
 
@@ -98,6 +114,7 @@ impl Function {
         match self {
             Function::Math(f) => f.arity(),
             Function::String(f) => f.arity(),
+            Function::Conditional(f) => f.arity(),
         }
     }
 
@@ -120,6 +137,7 @@ impl Function {
         match self {
             Function::Math(f) => f.return_type(args, types),
             Function::String(f) => f.return_type(args, types),
+            Function::Conditional(f) => f.return_type(args, types),
         }
     }
 
@@ -129,6 +147,18 @@ impl Function {
         match self {
             Function::Math(_) => false,
             Function::String(f) => f.may_give_null(),
+            Function::Conditional(_) => true,
+        }
+    }
+
+    /// Whether the result can be null, given which arguments can (`args`, one per
+    /// argument): when any can, or the function [may give one](Self::may_give_null), except
+    /// for the conditional family, whose rules are SQL's (`coalesce` is null only when
+    /// every argument is).
+    pub fn nullable(&self, args: &[bool]) -> bool {
+        match self {
+            Function::Conditional(f) => f.nullable(args),
+            _ => args.iter().any(|n| *n) || self.may_give_null(),
         }
     }
 
@@ -140,6 +170,7 @@ impl Function {
         match self {
             Function::Math(m) => m.fmt_call(args, f),
             Function::String(s) => s.fmt_call(args, f),
+            Function::Conditional(c) => c.fmt_call(args, f),
         }
     }
 }
@@ -159,6 +190,12 @@ impl From<MathFunction> for Function {
 impl From<StringFunction> for Function {
     fn from(f: StringFunction) -> Self {
         Function::String(f)
+    }
+}
+
+impl From<ConditionalFunction> for Function {
+    fn from(f: ConditionalFunction) -> Self {
+        Function::Conditional(f)
     }
 }
 
