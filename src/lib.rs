@@ -24,7 +24,7 @@
 //!
 //! Built-in functions are methods on [`Expr`](expr::Expr), one family per module of
 //! [`functions`] (the math family: `abs`, `sign`, `round`, `floor`, `ceil`, `sqrt`, `cbrt`,
-//! `ln`, `log10`, `log`, `exp`, `pow`, `clip`, `floordiv`; the string family behind
+//! `ln`, `log10`, `log`, `exp`, `pow`, `clip`, `floor_div`; the string family behind
 //! `col("s").str()`: `len_chars`, `to_uppercase`, `strip_chars`, `like`, `contains`,
 //! `slice`, `replace`, `split_part`, ..., and `concat_str`; conditionals and nulls:
 //! `when(..).then(..).otherwise(..)`, `coalesce`, `fill_null`, `nullif`, `is_in`, `is_nan`,

@@ -150,6 +150,14 @@ fn literal_adapts(lit: &Expr, lit_type: &DataType, other: &DataType) -> bool {
             .is_ok_and(|back| back == *v)
 }
 
+/// A dictionary's value type; any other type itself.
+fn value_type(t: &DataType) -> &DataType {
+    match t {
+        DataType::Dictionary(_, values) => values.as_ref(),
+        t => t,
+    }
+}
+
 /// For `left op right`: the types both operands are cast to, and the result type.
 /// This is the one place the coercion rules live (see the module docs); the engine
 /// evaluates with it too.
@@ -164,6 +172,8 @@ pub fn binary_types(
     rt: &DataType,
 ) -> Result<Coercion, String> {
     use DataType::*;
+    // A dictionary compares and computes as its values (the engine casts it to them).
+    let (lt, rt) = (value_type(lt), value_type(rt));
     if (is_decimal(lt) || is_decimal(rt))
         && let Some(c) = decimal_types(left, lt, op, right, rt)?
     {
@@ -252,10 +262,7 @@ pub fn common_type(items: &[(&Expr, &DataType)]) -> Result<DataType, (usize, Dat
     let so_far = Expr::Column(String::new());
     let mut common: Option<DataType> = None;
     for (i, (e, t)) in expressions.chain(literals) {
-        let t = match t {
-            DataType::Dictionary(_, values) => values.as_ref(),
-            t => t,
-        };
+        let t = value_type(t);
         common = Some(match common {
             None => t.clone(),
             Some(c) => match binary_types(&so_far, &c, BinaryOp::Eq, e, t) {

@@ -2,7 +2,7 @@
 //! input, one and many partitions, nulls, a group-by and a sort over function results under
 //! a memory limit that forces spilling, Parquet filters on functions, plan-time type errors
 //! naming the column, a panicking closure under a function, rounding half away from zero,
-//! and a property test of `floordiv`, `clip` and overflowing arithmetic.
+//! and a property test of `floor_div`, `clip` and overflowing arithmetic.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -103,7 +103,7 @@ fn math_functions_match_plain_rust_over_empty_one_and_many_partitions() {
                     col("x").pow(lit(2)).alias("square"),
                     col("f").pow(col("x").sign()).alias("pow"),
                     (col("f") / lit(40)).exp().alias("exp"),
-                    col("x").floordiv(lit(7)).alias("floordiv"),
+                    col("x").floor_div(lit(7)).alias("floor_div"),
                     col("x").clip(lit(-100), lit(100)).alias("clip"),
                     col("f").cbrt().alias("cbrt"),
                     col("f").abs().log(lit(10)).alias("log10"),
@@ -370,7 +370,7 @@ fn parquet_keeps_a_filter_on_a_function_above_the_scan_and_answers_it() {
 }
 
 #[test]
-fn floordiv_clip_cbrt_and_log_spill_and_group_under_a_tiny_memory_limit() {
+fn floor_div_clip_cbrt_and_log_spill_and_group_under_a_tiny_memory_limit() {
     const N: usize = 20_000;
     let spill = tempfile::tempdir().unwrap();
     let s = Session::builder()
@@ -384,7 +384,7 @@ fn floordiv_clip_cbrt_and_log_spill_and_group_under_a_tiny_memory_limit() {
     let x = xs(N);
     // Group by id // 4 (5,000 groups): the sum of x clipped to ±10 and the count.
     let (out, stats) = df
-        .group_by([col("id").floordiv(lit(4)).alias("quad")])
+        .group_by([col("id").floor_div(lit(4)).alias("quad")])
         .agg([
             col("x").clip(lit(-10), lit(10)).sum().alias("clipped"),
             col("x").cbrt().count().alias("n"),
@@ -415,7 +415,7 @@ fn floordiv_clip_cbrt_and_log_spill_and_group_under_a_tiny_memory_limit() {
     // Sort by x // 100 descending (nulls last), ties by log2 of id + 1.
     let (out, stats) = df
         .sort([
-            col("x").floordiv(lit(100)).desc().nulls_last(),
+            col("x").floor_div(lit(100)).desc().nulls_last(),
             (col("id") + lit(1)).log(lit(2)).asc(),
         ])
         .unwrap()
@@ -480,7 +480,7 @@ fn round_is_half_away_from_zero_on_floats_and_decimals() {
 }
 
 #[test]
-fn clip_and_floordiv_arguments_are_checked_when_the_plan_is_built() {
+fn clip_and_floor_div_arguments_are_checked_when_the_plan_is_built() {
     let s = session(2);
     let df = frame(&s, 10, 2);
     let cases = [
@@ -491,8 +491,9 @@ fn clip_and_floordiv_arguments_are_checked_when_the_plan_is_built() {
              Utf8View",
         ),
         (
-            df.filter(col("s").floordiv(lit(2)).gt(lit(1))).unwrap_err(),
-            "floordiv(s, 2)",
+            df.filter(col("s").floor_div(lit(2)).gt(lit(1)))
+                .unwrap_err(),
+            "floor_div(s, 2)",
             "its argument 's' is Utf8View",
         ),
         (
@@ -549,10 +550,10 @@ fn extreme() -> impl Strategy<Value = Option<i64>> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
-    /// `floordiv(a, b)`, `clip(a, lo, b)` and `a + b` over random integers with the extremes:
+    /// `floor_div(a, b)`, `clip(a, lo, b)` and `a + b` over random integers with the extremes:
     /// an error exactly when a row divides by zero or overflows, else the reference's values.
     #[test]
-    fn floordiv_clip_and_overflow_agree_with_the_reference(
+    fn floor_div_clip_and_overflow_agree_with_the_reference(
         rows in proptest::collection::vec((extreme(), extreme()), 0..50),
         lo in proptest::option::of(-60_i64..60),
         nparts in 1_usize..=8,
@@ -580,8 +581,8 @@ proptest! {
         type Reference = Option<Vec<Option<i64>>>;
         let cases: [(Expr, &str, Reference); 3] = [
             (
-                col("a").floordiv(col("b")),
-                "floordiv(a, b)",
+                col("a").floor_div(col("b")),
+                "floor_div(a, b)",
                 pairs().map(|(a, b)| match (a, b) {
                     (Some(a), Some(b)) => floor_div(*a, *b).map(Some),
                     _ => Some(None),

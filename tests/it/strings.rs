@@ -490,3 +490,46 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn every_string_type_compares_with_a_literal_and_with_another_string_type() {
+    let session = Session::builder().threads(2).build().unwrap();
+    let words: Vec<Option<String>> = (0..200).map(word).collect();
+    for t in types() {
+        let df = frame(&session, &t, 200, 3);
+        let picked = |e: Expr| {
+            let out = df
+                .filter(e)
+                .unwrap()
+                .select([col("s")])
+                .unwrap()
+                .collect()
+                .unwrap();
+            texts(&out, 0)
+        };
+        let first = words[1].clone().unwrap();
+        let want = |f: &dyn Fn(&str) -> bool| -> Vec<Option<String>> {
+            words
+                .iter()
+                .filter(|w| w.as_deref().is_some_and(f))
+                .cloned()
+                .collect()
+        };
+        assert_eq!(
+            picked(col("s").eq(lit(first.clone()))),
+            want(&|w| w == first),
+            "{t}"
+        );
+        assert_eq!(picked(col("s").lt(lit("c"))), want(&|w| w < "c"), "{t}");
+        // Against the same words as another string type: every non-null row is equal.
+        let both = df
+            .with_column(col("s").cast(DataType::Utf8View).alias("v"))
+            .unwrap()
+            .filter(col("s").eq(col("v")))
+            .unwrap()
+            .collect()
+            .unwrap();
+        let rows: usize = both.iter().map(RecordBatch::num_rows).sum();
+        assert_eq!(rows, words.iter().flatten().count(), "{t}");
+    }
+}

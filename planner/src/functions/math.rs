@@ -1,5 +1,5 @@
 //! The math family: `abs`, `sign`, `round`, `floor`, `ceil`, `sqrt`, `cbrt`, `ln`, `log10`,
-//! `log`, `exp`, `pow`, `clip` and `floordiv`: their names, type rules and argument checks,
+//! `log`, `exp`, `pow`, `clip` and `floor_div`: their names, type rules and argument checks,
 //! and the [`Expr`] methods that build them. The kernels are in the engine's `eval/math/`.
 //!
 //! ```
@@ -16,7 +16,7 @@
 //! assert_eq!(cents.to_string(), "round(price, 2)");
 //! assert_eq!(cents.data_type(&schema).unwrap(), DataType::Decimal128(12, 2));
 //! assert_eq!(col("n").pow(lit(2)).to_string(), "pow(n, 2)");
-//! assert_eq!(col("n").floordiv(lit(7)).data_type(&schema).unwrap(), DataType::Int32);
+//! assert_eq!(col("n").floor_div(lit(7)).data_type(&schema).unwrap(), DataType::Int32);
 //! assert_eq!(col("n").clip(lit(0), lit(10)).data_type(&schema).unwrap(), DataType::Int32);
 //! ```
 //!
@@ -36,7 +36,7 @@
 //! | `sqrt`, `cbrt`, `ln`, `log10`, `exp` | `Float64` | `Float64` | `Float64` |
 //! | `pow(x, y)`, `log(x, base)` | `Float64` | `Float64` | `Float64` |
 //! | `clip(x, lo, hi)` | the common type of `x`, `lo` and `hi` | the same | the same |
-//! | `floordiv(x, y)` | the common type of `x` and `y` | the same | `Decimal128(p, 0)` of their common decimal |
+//! | `floor_div(x, y)` | the common type of `x` and `y` | the same | `Decimal128(p, 0)` of their common decimal |
 //!
 //! - `round` rounds half away from zero, as DuckDB (Polars rounds half to even). `d` may be
 //!   negative: `round(1234, -2)` is `1200`, as DuckDB's `round(x, -2)`; on an integer with
@@ -51,8 +51,8 @@
 //!   (a null literal, or a null in a bound column) leaves its side unclipped, as Polars. The
 //!   common type is that of `when/then/otherwise` ([`common_type`]): `clip(i32, 0, 10)` stays
 //!   `Int32`, `clip(i32, 0.5, 10)` is `Float64`.
-//! - `floordiv(x, y)` divides and rounds down (towards −∞, as Polars' `floordiv` and
-//!   Python's `//`: `floordiv(-7, 2)` is −4), in the type `%` computes in (the common type of
+//! - `floor_div(x, y)` divides and rounds down (towards −∞, as Polars' `floor_div` and
+//!   Python's `//`: `floor_div(-7, 2)` is −4), in the type `%` computes in (the common type of
 //!   `x` and `y`, [`binary_types`]): integers stay integers; a decimal's quotient is exact,
 //!   of scale 0; floats are `floor(x / y)` (IEEE 754: ±∞ or NaN for a zero `y`).
 //! - A `Float16` is computed as a `Float32` and given back as a `Float16`.
@@ -72,7 +72,7 @@
 //! `abs(i64::MIN)` (and `abs` of the smallest value of any signed integer type) does not fit
 //! its type: it is an error when the plan runs, naming the expression, not a wrapped value
 //! (Rust's `wrapping_abs`) or a silent float. So is `round(i8 125, -1)` (130 does not fit an
-//! `Int8`), and `floordiv(i64::MIN, -1)`. An integer or decimal `floordiv` by zero is an error
+//! `Int8`), and `floor_div(i64::MIN, -1)`. An integer or decimal `floor_div` by zero is an error
 //! too, as `%` by zero is (Polars gives a null).
 //!
 //! # Floats in `clip`: IEEE 754
@@ -152,7 +152,7 @@ impl MathFunction {
             Self::Exp => "exp",
             Self::Pow => "pow",
             Self::Clip => "clip",
-            Self::FloorDiv => "floordiv",
+            Self::FloorDiv => "floor_div",
         }
     }
 
@@ -205,9 +205,9 @@ impl MathFunction {
         })
     }
 
-    /// The type `clip` and `floordiv` cast their arguments to before computing (`args` and
+    /// The type `clip` and `floor_div` cast their arguments to before computing (`args` and
     /// `types` numbers, as [`return_type`](Self::return_type) checks): for `clip` the common
-    /// type of the three ([`common_type`]), for `floordiv` the type `%` computes in
+    /// type of the three ([`common_type`]), for `floor_div` the type `%` computes in
     /// ([`binary_types`]). The other functions take their arguments as they are: `types[0]`.
     ///
     /// # Errors
@@ -226,7 +226,7 @@ impl MathFunction {
             }
             Self::FloorDiv => binary_types(&args[0], &types[0], BinaryOp::Rem, &args[1], &types[1])
                 .map(|c| c.left)
-                .map_err(|m| format!("floordiv: {m}")),
+                .map_err(|m| format!("floor_div: {m}")),
             _ => Ok(types[0].clone()),
         }
     }
@@ -432,7 +432,7 @@ impl Expr {
     }
 
     /// `self` divided by `divisor`, rounded down (towards −∞, Python's `//`): integers give
-    /// integers (`floordiv(-7, 2)` is −4), floats `floor(self / divisor)`, decimals an exact
+    /// integers (`floor_div(-7, 2)` is −4), floats `floor(self / divisor)`, decimals an exact
     /// quotient of scale 0. An integer division by zero, or `i64::MIN` by −1, is an error when
     /// the plan runs.
     ///
@@ -441,11 +441,11 @@ impl Expr {
     /// use arrow::datatypes::{DataType, Field, Schema};
     ///
     /// let schema = Schema::new(vec![Field::new("minutes", DataType::Int32, false)]);
-    /// let hours = col("minutes").floordiv(60);
-    /// assert_eq!(hours.to_string(), "floordiv(minutes, 60)");
+    /// let hours = col("minutes").floor_div(60);
+    /// assert_eq!(hours.to_string(), "floor_div(minutes, 60)");
     /// assert_eq!(hours.data_type(&schema).unwrap(), DataType::Int32);
     /// ```
-    pub fn floordiv(self, divisor: impl Into<Expr>) -> Expr {
+    pub fn floor_div(self, divisor: impl Into<Expr>) -> Expr {
         Expr::call(MathFunction::FloorDiv, vec![self, divisor.into()])
     }
 }
@@ -493,7 +493,7 @@ mod tests {
             Expr::ceil,
             |e| e.clip(lit(0), lit(100)),
             |e| e.clip(null(&DataType::Null), lit(1)),
-            |e| e.floordiv(lit(3)),
+            |e| e.floor_div(lit(3)),
         ];
         let float: [fn(Expr) -> Expr; 7] = [
             Expr::sqrt,
@@ -526,7 +526,7 @@ mod tests {
     }
 
     #[test]
-    fn clip_and_floordiv_compute_in_the_common_type() {
+    fn clip_and_floor_div_compute_in_the_common_type() {
         use DataType::*;
         let cases = [
             (col("i8").clip(col("i64"), lit(5)), Int64),
@@ -539,15 +539,15 @@ mod tests {
             (col("d64").clip(lit(0), col("d64")), Decimal128(10, 2)),
             (col("d").clip(col("f64"), lit(1)), Float64),
             (null(&Null).clip(lit(1), lit(2)), Int32),
-            (col("i8").floordiv(lit(2)), Int8),
-            (col("i8").floordiv(col("i64")), Int64),
-            (col("u32").floordiv(col("i8")), Int64),
-            (col("i64").floordiv(lit(2.5)), Float64),
-            (col("f16").floordiv(lit(2)), Float16),
-            (col("d").floordiv(lit(3)), Decimal128(12, 0)),
-            (col("d").floordiv(col("d64")), Decimal128(12, 0)),
-            (col("d").floordiv(col("f32")), Float64),
-            (col("i64").floordiv(null(&Null)), Int64),
+            (col("i8").floor_div(lit(2)), Int8),
+            (col("i8").floor_div(col("i64")), Int64),
+            (col("u32").floor_div(col("i8")), Int64),
+            (col("i64").floor_div(lit(2.5)), Float64),
+            (col("f16").floor_div(lit(2)), Float16),
+            (col("d").floor_div(lit(3)), Decimal128(12, 0)),
+            (col("d").floor_div(col("d64")), Decimal128(12, 0)),
+            (col("d").floor_div(col("f32")), Float64),
+            (col("i64").floor_div(null(&Null)), Int64),
         ];
         for (e, want) in cases {
             assert_eq!(typed(&e), want, "{e}");
@@ -643,9 +643,9 @@ mod tests {
                 "'day' is Date32",
             ),
             (
-                col("i8").floordiv(lit("2")),
-                "floordiv(i8, '2')",
-                "floordiv",
+                col("i8").floor_div(lit("2")),
+                "floor_div(i8, '2')",
+                "floor_div",
                 "''2'' is Utf8",
             ),
         ];
@@ -726,13 +726,25 @@ mod tests {
         assert_eq!(
             names,
             [
-                "abs", "sign", "round", "floor", "ceil", "sqrt", "ln", "log10", "exp", "pow",
-                "cbrt", "log", "clip", "floordiv"
+                "abs",
+                "sign",
+                "round",
+                "floor",
+                "ceil",
+                "sqrt",
+                "ln",
+                "log10",
+                "exp",
+                "pow",
+                "cbrt",
+                "log",
+                "clip",
+                "floor_div"
             ]
         );
         assert_eq!(col("x").clip(1, 2).to_string(), "clip(x, 1, 2)");
         assert_eq!(col("x").clip(1, 2).output_name(), "x");
-        assert_eq!(lit(7).floordiv(col("y")).output_name(), "y");
+        assert_eq!(lit(7).floor_div(col("y")).output_name(), "y");
     }
 
     #[test]

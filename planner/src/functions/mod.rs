@@ -89,7 +89,7 @@ pub use strings::{StrExpr, StringFunction, concat_str};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Function {
     /// Numbers: `abs`, `sign`, `round`, `floor`, `ceil`, `sqrt`, `cbrt`, `ln`, `log10`, `log`,
-    /// `exp`, `pow`, `clip`, `floordiv`.
+    /// `exp`, `pow`, `clip`, `floor_div`.
     Math(MathFunction),
     /// Strings: `len_chars`, `to_uppercase`, `strip_chars`, `like`, `contains`, `slice`,
     /// `replace`, `pad_start`, `split_part`, `concat_str`, ...

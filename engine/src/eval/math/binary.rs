@@ -1,5 +1,5 @@
 //! Kernels of the math functions of two or three arguments: `pow` and `log` (in `Float64`),
-//! `floordiv` (in the type `%` computes in: integers, decimals or floats) and `clip` (in the
+//! `floor_div` (in the type `%` computes in: integers, decimals or floats) and `clip` (in the
 //! common type of the value and its bounds). A scalar second or third argument (a literal)
 //! is read once, never broadcast to a column.
 
@@ -55,15 +55,15 @@ pub(super) fn log(x: f64, base: f64) -> f64 {
 
 /// `x // y`: `x` and `y` of the planner's operand type, giving `out` (the same type, or a
 /// decimal of scale 0).
-pub(super) fn floordiv(x: &ArrayRef, y: &Value, out: &DataType) -> Result<ArrayRef, ArrowError> {
+pub(super) fn floor_div(x: &ArrayRef, y: &Value, out: &DataType) -> Result<ArrayRef, ArrowError> {
     downcast_integer_array!(
-        x => Ok(Arc::new(try_zip(x, y, floor_div)?)),
+        x => Ok(Arc::new(try_zip(x, y, div_floored)?)),
         DataType::Decimal128(..) => {
             // Both of one scale: the quotient of the unscaled values is the quotient.
             let DataType::Decimal128(p, s) = out else {
-                return Err(unsupported("floordiv into", out));
+                return Err(unsupported("floor_div into", out));
             };
-            let q = try_zip(x.as_primitive::<Decimal128Type>(), y, floor_div)?;
+            let q = try_zip(x.as_primitive::<Decimal128Type>(), y, div_floored)?;
             Ok(Arc::new(q.with_precision_and_scale(*p, *s)?))
         }
         DataType::Float16 | DataType::Float32 | DataType::Float64 => {
@@ -73,13 +73,13 @@ pub(super) fn floordiv(x: &ArrayRef, y: &Value, out: &DataType) -> Result<ArrayR
             };
             float_map(&q, f32::floor, f64::floor)
         }
-        t => Err(unsupported("floordiv", t)),
+        t => Err(unsupported("floor_div", t)),
     )
 }
 
 /// `a / b` rounded towards −∞; an error for a zero `b` or a quotient that does not fit
 /// (`i64::MIN / -1`).
-fn floor_div<N: ArrowNativeTypeOp>(a: N, b: N) -> Result<N, ArrowError> {
+fn div_floored<N: ArrowNativeTypeOp>(a: N, b: N) -> Result<N, ArrowError> {
     let q = a.div_checked(b)?;
     let r = a.sub_wrapping(q.mul_wrapping(b));
     // Truncation rounded up when the remainder and the divisor differ in sign.
@@ -258,7 +258,7 @@ mod tests {
     }
 
     #[test]
-    fn floordiv_rounds_down_and_fails_on_zero_and_overflow() {
+    fn floor_div_rounds_down_and_fails_on_zero_and_overflow() {
         let x = ints(vec![
             Some(7),
             Some(-7),
@@ -285,7 +285,7 @@ mod tests {
             ),
         ])
         .unwrap();
-        let out = eval_expr(&col("x").floordiv(col("y")), &b).unwrap();
+        let out = eval_expr(&col("x").floor_div(col("y")), &b).unwrap();
         assert_eq!(
             i64s(&out),
             [
@@ -298,7 +298,7 @@ mod tests {
                 Some(0)
             ]
         );
-        let out = eval_expr(&col("x").floordiv(lit(-3)), &b).unwrap();
+        let out = eval_expr(&col("x").floor_div(lit(-3)), &b).unwrap();
         assert_eq!(
             i64s(&out),
             [
@@ -311,47 +311,47 @@ mod tests {
                 Some(0)
             ]
         );
-        let out = eval_expr(&col("x").floordiv(null(&DataType::Int64)), &b).unwrap();
+        let out = eval_expr(&col("x").floor_div(null(&DataType::Int64)), &b).unwrap();
         assert_eq!(out.null_count(), 7);
         for (e, what) in [
             (
-                col("x").floordiv(lit(0)),
-                "compute error in floordiv(x, 0): Divide by zero",
+                col("x").floor_div(lit(0)),
+                "compute error in floor_div(x, 0): Divide by zero",
             ),
-            (col("x").floordiv(col("y") - col("y")), "Divide by zero"),
+            (col("x").floor_div(col("y") - col("y")), "Divide by zero"),
         ] {
             let err = eval_expr(&e, &b).unwrap_err().to_string();
             assert!(err.contains(what), "{e}: {err}");
         }
         // The smallest integer by -1 does not fit; by 1 it does.
         let b = batch(ints(vec![Some(i64::MIN), None]));
-        let err = eval_expr(&col("x").floordiv(lit(-1)), &b)
+        let err = eval_expr(&col("x").floor_div(lit(-1)), &b)
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("floordiv(x, -1)") && err.contains("Overflow"),
+            err.contains("floor_div(x, -1)") && err.contains("Overflow"),
             "{err}"
         );
         assert_eq!(
-            i64s(&run(col("x").floordiv(lit(1)), ints(vec![Some(i64::MIN)]))),
+            i64s(&run(col("x").floor_div(lit(1)), ints(vec![Some(i64::MIN)]))),
             [Some(i64::MIN)]
         );
         let small: ArrayRef = Arc::new(Int8Array::from(vec![i8::MIN, 5]));
-        assert!(eval_expr(&col("x").floordiv(lit(-1)), &batch(Arc::clone(&small))).is_err());
-        let out = run(col("x").floordiv(lit(2)), small);
+        assert!(eval_expr(&col("x").floor_div(lit(-1)), &batch(Arc::clone(&small))).is_err());
+        let out = run(col("x").floor_div(lit(2)), small);
         let got: Vec<_> = out.as_primitive::<Int8Type>().iter().collect();
         assert_eq!(got, [Some(-64), Some(2)]);
         // Unsigned integers; a negative literal widens them.
         let u: ArrayRef = Arc::new(UInt8Array::from(vec![255, 7]));
-        let out = run(col("x").floordiv(lit(2)), Arc::clone(&u));
+        let out = run(col("x").floor_div(lit(2)), Arc::clone(&u));
         assert_eq!(out.as_primitive::<UInt8Type>().values(), &[127, 3]);
-        let out = run(col("x").floordiv(lit(-2)), u);
+        let out = run(col("x").floor_div(lit(-2)), u);
         let got: Vec<_> = out.as_primitive::<Int32Type>().iter().collect();
         assert_eq!(got, [Some(-128), Some(-4)]);
     }
 
     #[test]
-    fn floordiv_of_floats_and_decimals() {
+    fn floor_div_of_floats_and_decimals() {
         let x = floats(vec![
             Some(7.5),
             Some(-7.5),
@@ -360,7 +360,7 @@ mod tests {
             Some(0.0),
             None,
         ]);
-        let out = f64s(&run(col("x").floordiv(lit(2)), Arc::clone(&x)));
+        let out = f64s(&run(col("x").floor_div(lit(2)), Arc::clone(&x)));
         assert_eq!(
             out,
             [
@@ -372,7 +372,7 @@ mod tests {
                 None
             ]
         );
-        let out = f64s(&run(col("x").floordiv(lit(0.0)), x));
+        let out = f64s(&run(col("x").floor_div(lit(0.0)), x));
         assert_eq!(
             out[..4],
             [
@@ -384,16 +384,16 @@ mod tests {
         );
         assert!(out[4].unwrap().is_nan());
         let f: ArrayRef = Arc::new(Float32Array::from(vec![-0.5_f32]));
-        let out = run(col("x").floordiv(col("x")), f);
+        let out = run(col("x").floor_div(col("x")), f);
         assert_eq!(out.as_primitive::<Float32Type>().value(0), 1.0);
         // 12.34 // 0.5 = 24, -12.34 // 0.5 = -25: exactly, as Decimal128(6, 0).
         let d = decimals(vec![Some(1234), Some(-1234), None, Some(99_99)], 6, 2);
-        let out = run(col("x").floordiv(lit(0.5)), Arc::clone(&d));
+        let out = run(col("x").floor_div(lit(0.5)), Arc::clone(&d));
         assert_eq!(out.data_type(), &DataType::Decimal128(6, 0));
         assert_eq!(i128s(&out), [Some(24), Some(-25), None, Some(199)]);
-        let out = run(col("x").floordiv(lit(3)), Arc::clone(&d));
+        let out = run(col("x").floor_div(lit(3)), Arc::clone(&d));
         assert_eq!(i128s(&out), [Some(4), Some(-5), None, Some(33)]);
-        let err = eval_expr(&col("x").floordiv(lit(0)), &batch(d)).unwrap_err();
+        let err = eval_expr(&col("x").floor_div(lit(0)), &batch(d)).unwrap_err();
         assert!(err.to_string().contains("Divide by zero"), "{err}");
     }
 

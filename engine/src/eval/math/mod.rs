@@ -1,12 +1,12 @@
 //! Kernels of the math family, over Arrow arrays with Arrow's `unary`, `try_unary` and
 //! `binary`: the functions of one argument here (`abs`, `sign`, `sqrt`, `cbrt`, `ln`,
 //! `log10`, `exp`), rounding (`round`, `floor`, `ceil`) in `round.rs`, and the functions of
-//! two or three (`pow`, `log`, `floordiv`, `clip`) in `binary.rs`.
+//! two or three (`pow`, `log`, `floor_div`, `clip`) in `binary.rs`.
 //!
 //! The result types, and the semantics (IEEE 754 for floats, errors for integer and decimal
 //! overflow, rounding half away from zero), are stated once in the planner's
 //! `spillway_planner::functions::math`; [`evaluate`] asks it for the result type and for the
-//! type `clip` and `floordiv` compute in, so the kernels cannot disagree with the type
+//! type `clip` and `floor_div` compute in, so the kernels cannot disagree with the type
 //! checker. Nulls propagate: a null in, a null out (but a null bound of `clip` clips
 //! nothing). `Decimal32` and `Decimal64` are widened to `Decimal128` first, and a `Float16`
 //! is computed as a `Float32`.
@@ -70,7 +70,7 @@ pub(super) fn evaluate(
             MathFunction::Log => binary::float(&x.into_array(len)?, next()?, binary::log),
             MathFunction::FloorDiv => {
                 let x = x.cast(&operand, expr)?.into_array(len)?;
-                binary::floordiv(&x, &next()?.cast(&operand, expr)?, &out)
+                binary::floor_div(&x, &next()?.cast(&operand, expr)?, &out)
             }
             MathFunction::Clip => {
                 let x = x.cast(&operand, expr)?.into_array(len)?;
