@@ -174,7 +174,7 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         mib(stats.spilled_bytes)
     );
     println!(
-        "RESULT {{\"engine\": \"spillway\", \"query\": \"mem-{}\", \"threads\": {}, \"limit_mib\": {}, \"inner_s\": {seconds:.3}, \"rows\": {rows}, \"spilled_bytes\": {}, \"spill_files\": {}, \"peak_reserved_mib\": {:.1}, \"peak_rss_mib\": {:.1}}}",
+        "RESULT {{\"engine\": \"spillway\", \"query\": \"mem-{}\", \"threads\": {}, \"limit_mib\": {}, \"inner_s\": {seconds:.3}, \"rows\": {rows}, \"spilled_bytes\": {}, \"spill_files\": {}, \"peak_reserved_mib\": {:.1}, \"peak_rss_mib\": {:.1}, \"resident_refusals\": {}}}",
         args.workload,
         config.threads,
         config.memory_limit >> 20,
@@ -182,6 +182,7 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         stats.spill_files,
         mib(stats.peak_memory as u64),
         mib(stats.peak_rss.unwrap_or(0)),
+        stats.resident_refusals,
     );
     Ok(())
 }

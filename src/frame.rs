@@ -433,6 +433,12 @@ impl DataFrame {
             human_bytes(stats.spilled_bytes),
             stats.spill_files,
         );
+        if stats.resident_refusals > 0 {
+            out += &format!(
+                "{} reservations refused because the process's resident set was full (memory the pool does not see: the allocator's retained memory, batches being decoded)\n",
+                stats.resident_refusals
+            );
+        }
         for (i, stage) in graph.stages.iter().enumerate() {
             let m: Vec<_> = stats.per_task.iter().filter(|t| t.stage == i).collect();
             let rows: usize = m.iter().map(|t| t.rows).sum();

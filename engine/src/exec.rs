@@ -97,6 +97,11 @@ pub struct ExecStats {
     /// consumer finishes, so a reduction's tree holds a few partial states per level, not
     /// one per partition.
     pub peak_held_outputs: usize,
+    /// How many reservations the pool refused during the run because the process's
+    /// resident set, not the pool's count, had no room (memory the pool does not see:
+    /// the allocator's retained free memory, batches being decoded); each made an operator
+    /// spill or split earlier. Runs sharing the pool at the same time count each other's.
+    pub resident_refusals: u64,
     /// Per task, by task id (default values for a task that did not finish).
     pub per_task: Vec<TaskMetrics>,
 }
@@ -302,6 +307,7 @@ pub fn execute_with_stats(
     let progress = env
         .progress
         .map(|p| move |done, total| p(done, total, spilled()));
+    let refusals_before = run.memory.resident_refusals();
     let outcome = Scheduler {
         pool,
         threads: config.threads,
@@ -321,6 +327,7 @@ pub fn execute_with_stats(
         peak_memory: run.held.peak(),
         peak_rss: peak_rss(),
         peak_held_outputs: outcome.peak_held,
+        resident_refusals: run.memory.resident_refusals() - refusals_before,
         per_task: run
             .metrics
             .lock()

@@ -52,12 +52,13 @@ pub fn report(
     }
     println!("{name}: {inner:.3} s, {rows} rows");
     println!(
-        "RESULT {{\"engine\": \"spillway\", \"query\": \"{label}\", \"threads\": {}, \"inner_s\": {inner:.4}, \"rows\": {rows}, \"spilled_bytes\": {}, \"spill_files\": {}, \"peak_reserved_mib\": {:.1}, \"peak_rss_mib\": {:.1}, \"chk\": {{{}}}}}",
+        "RESULT {{\"engine\": \"spillway\", \"query\": \"{label}\", \"threads\": {}, \"inner_s\": {inner:.4}, \"rows\": {rows}, \"spilled_bytes\": {}, \"spill_files\": {}, \"peak_reserved_mib\": {:.1}, \"peak_rss_mib\": {:.1}, \"resident_refusals\": {}, \"chk\": {{{}}}}}",
         session.config().threads,
         stats.spilled_bytes,
         stats.spill_files,
         stats.peak_memory as f64 / (1024.0 * 1024.0),
         stats.peak_rss.unwrap_or(0) as f64 / (1024.0 * 1024.0),
+        stats.resident_refusals,
         chk.join(", ")
     );
     Ok(())
