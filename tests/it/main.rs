@@ -23,5 +23,6 @@ mod props;
 mod repartition;
 mod sort;
 mod strings;
+mod temporal;
 mod views;
 mod writes;

@@ -6,7 +6,8 @@
 //!
 //! Built-in functions ([`Expr::Function`]) go to their family's file, with one match arm
 //! per family in `eval_function`: `eval/math.rs` for `abs`, `round`, `sqrt`, ...,
-//! `eval/strings.rs` for `len_chars`, `like`, `slice`, ... The
+//! `eval/strings.rs` for `len_chars`, `like`, `slice`, ..., `eval/temporal/` for `year`,
+//! `truncate`, `add_months`, `to_date`, `strftime`, ... The
 //! family's planner file (`spillway_planner::functions`) gives the result types the
 //! kernels produce.
 
@@ -24,6 +25,7 @@ use spillway_planner::{Error, Result};
 
 mod math;
 mod strings;
+mod temporal;
 
 /// A column or a scalar: literals stay scalars so kernels broadcast them without copying.
 enum Value {
@@ -216,6 +218,7 @@ fn eval_function(expr: &Expr, func: Function, args: &[Expr], batch: &RecordBatch
     match func {
         Function::Math(f) => math::evaluate(f, expr, args, values, batch.num_rows()),
         Function::String(f) => strings::evaluate(f, expr, args, values, batch.num_rows()),
+        Function::Temporal(f) => temporal::evaluate(f, expr, args, values, batch.num_rows()),
     }
 }
 

@@ -12,6 +12,7 @@
 //! |---|---|---|
 //! | math | [`math`] (`functions/math.rs`) | `engine/src/eval/math.rs` |
 //! | strings | [`strings`] (`functions/strings.rs`, the [`StrExpr`] namespace) | `engine/src/eval/strings.rs` |
+//! | dates and times | [`temporal`] (`functions/temporal/mod.rs`, the [`DtExpr`] namespace, and `to_date` on [`StrExpr`]) | `engine/src/eval/temporal/mod.rs` (`text.rs`: `to_date`, `strftime`) |
 //!
 //! The rules every family follows:
 //!
@@ -23,8 +24,8 @@
 //!
 //! # How to add a function to a family
 //!
-//! Two files, for any family (`strings` the same way, its builder methods on [`StrExpr`]);
-//! for `math`:
+//! Two files, for any family (`strings` and `temporal` the same way, their builder methods on
+//! [`StrExpr`] and [`DtExpr`]); for `math`:
 //!
 //! 1. `planner/src/functions/math.rs`: a variant of [`MathFunction`], its arms in
 //!    `MathFunction::name` (and `arity` when it takes more than one argument) and
@@ -45,7 +46,8 @@
 //!    [`Function::fmt_call`], and a `From<<Family>Function> for Function`.
 //! 3. `engine/src/eval/<family>.rs`: the kernels behind an `evaluate` entry point.
 //! 4. `engine/src/eval/mod.rs`: `mod <family>;` and one arm in `eval_function`.
-//! 5. Integration tests in `tests/it/functions.rs`.
+//! 5. Integration tests in `tests/it/functions.rs`, or a module of the family's own
+//!    (`tests/it/strings.rs`, `tests/it/temporal.rs`).
 //!
 //! ```
 //! use spillway_planner::expr::{Expr, col};
@@ -70,9 +72,11 @@ use crate::expr::Expr;
 
 pub mod math;
 pub mod strings;
+pub mod temporal;
 
 pub use math::MathFunction;
 pub use strings::{StrExpr, StringFunction, concat_str};
+pub use temporal::{CalendarUnit, DatePart, DtExpr, TemporalFunction, days_between};
 
 /// A built-in function: a closed enum of families, each defined in its own file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -82,6 +86,9 @@ pub enum Function {
     /// Strings: `len_chars`, `to_uppercase`, `strip_chars`, `like`, `contains`, `slice`,
     /// `replace`, `pad_start`, `split_part`, `concat_str`, ...
     String(StringFunction),
+    /// Dates and times: `year`, `month`, `weekday`, `hour`, `truncate`, `add_months`,
+    /// `days_between`, `to_date`, `strftime`, ...
+    Temporal(TemporalFunction),
 }
 
 impl Function {
@@ -90,6 +97,7 @@ impl Function {
         match self {
             Function::Math(f) => f.name(),
             Function::String(f) => f.name(),
+            Function::Temporal(f) => f.name(),
         }
     }
 
@@ -98,6 +106,7 @@ impl Function {
         match self {
             Function::Math(f) => f.arity(),
             Function::String(f) => f.arity(),
+            Function::Temporal(f) => f.arity(),
         }
     }
 
@@ -120,6 +129,7 @@ impl Function {
         match self {
             Function::Math(f) => f.return_type(args, types),
             Function::String(f) => f.return_type(args, types),
+            Function::Temporal(f) => f.return_type(args, types),
         }
     }
 
@@ -129,6 +139,7 @@ impl Function {
         match self {
             Function::Math(_) => false,
             Function::String(f) => f.may_give_null(),
+            Function::Temporal(f) => f.may_give_null(),
         }
     }
 
@@ -140,6 +151,7 @@ impl Function {
         match self {
             Function::Math(m) => m.fmt_call(args, f),
             Function::String(s) => s.fmt_call(args, f),
+            Function::Temporal(t) => t.fmt_call(args, f),
         }
     }
 }
@@ -159,6 +171,12 @@ impl From<MathFunction> for Function {
 impl From<StringFunction> for Function {
     fn from(f: StringFunction) -> Self {
         Function::String(f)
+    }
+}
+
+impl From<TemporalFunction> for Function {
+    fn from(f: TemporalFunction) -> Self {
+        Function::Temporal(f)
     }
 }
 
