@@ -28,7 +28,9 @@
 //! `col("s").str()`: `len_chars`, `to_uppercase`, `strip_chars`, `like`, `contains`,
 //! `slice`, `replace`, `split_part`, ..., and `concat_str`; conditionals and nulls:
 //! `when(..).then(..).otherwise(..)`, `coalesce`, `fill_null`, `nullif`, `is_in`, `is_nan`,
-//! `fill_nan`):
+//! `fill_nan`; dates and times behind `col("d").dt()`: `year`, `month`, `weekday`, `hour`,
+//! `truncate`, `add_months`, `strftime`, with `days_between` and
+//! `col("s").str().to_date(format)`):
 //!
 //! ```
 //! use spillway::prelude::*;
@@ -102,6 +104,9 @@ pub use spillway_io::{
 };
 
 pub use arrow;
+/// The calendar Spillway's dates and times are read with: `chrono::NaiveDate` is what a
+/// closure takes for a `Date32` value, and what `lit` takes for a date literal.
+pub use chrono;
 /// Polars' core crate, whose `DataFrame` is `polars::prelude::DataFrame` (feature `polars`).
 #[cfg(feature = "polars")]
 pub use polars_core;
@@ -119,7 +124,9 @@ pub mod prelude {
     pub use spillway_planner::agg::{AggExpr, AggFunc};
     pub use spillway_planner::config::{Progress, SessionConfig};
     pub use spillway_planner::expr::{Expr, col, lit, not, null};
-    pub use spillway_planner::functions::{coalesce, concat_str, when};
+    pub use spillway_planner::functions::{
+        CalendarUnit, DtExpr, coalesce, concat_str, days_between, when,
+    };
     pub use spillway_planner::logical::JoinType;
     pub use spillway_planner::scalar::{ScalarValue, date};
     pub use spillway_planner::sort::SortKey;

@@ -7,7 +7,14 @@
 //! - **Same types** combine as they are; a null takes the other side's type.
 //! - **Literals adapt** to the other operand when they convert to it without loss
 //!   (`col("i32") + lit(1)` stays `Int32`, as in Polars; `col("date") < lit("1995-03-15")`
-//!   compares dates).
+//!   compares dates; a nanosecond timestamp literal at a whole millisecond compares with a
+//!   millisecond column in milliseconds, so the column is never widened into a unit its
+//!   values may overflow).
+//! - **Dates and timestamps** of different types compare: a `Date32`
+//!   with a `Date64` as `Date64`, a date with a timestamp without a time zone as that
+//!   timestamp (the date at midnight), two timestamps in the finer unit (they are instants,
+//!   whatever time zone each is written in). A timestamp with a time zone and a date or a
+//!   timestamp without one name no common instant: that is an error, as in Polars.
 //! - **Numbers** widen to the narrowest type holding both ([`common_numeric`]).
 //! - **Decimals** (`Decimal128`, and the other widths, read as `Decimal128`) follow SQL's
 //!   exact rules, the same as DuckDB's and Arrow's kernels:
@@ -49,7 +56,8 @@ pub(crate) fn is_string(t: &DataType) -> bool {
     matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
 }
 
-fn is_temporal(t: &DataType) -> bool {
+/// Whether `t` is a date or a timestamp (of any unit, with or without a time zone).
+pub(crate) fn is_temporal(t: &DataType) -> bool {
     matches!(
         t,
         DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _)
@@ -129,8 +137,10 @@ pub fn common_numeric(a: &DataType, b: &DataType) -> Option<DataType> {
 }
 
 /// A literal takes the other operand's type when it converts to it without loss
-/// (`col("i32") + lit(1)` stays Int32, as in Polars), and a string literal the type of a
-/// date or timestamp column it parses as; otherwise the normal rules apply.
+/// (`col("i32") + lit(1)` stays Int32, as in Polars; a date or timestamp literal the type
+/// of a date or timestamp column, both with a time zone or both without), and a string
+/// literal the type of a date or timestamp column it parses as; otherwise the normal rules
+/// apply.
 fn literal_adapts(lit: &Expr, lit_type: &DataType, other: &DataType) -> bool {
     let Expr::Literal(v) = lit else {
         return false;
@@ -140,6 +150,14 @@ fn literal_adapts(lit: &Expr, lit_type: &DataType, other: &DataType) -> bool {
     }
     if is_string(lit_type) && is_temporal(other) {
         return v.cast_to(other).is_ok();
+    }
+    if is_temporal(lit_type) && is_temporal(other) {
+        // Never across time-zone-ness: a date names no instant in a zone.
+        let zoned = |t: &DataType| matches!(t, DataType::Timestamp(_, Some(_)));
+        return zoned(lit_type) == zoned(other)
+            && v.cast_to(other)
+                .and_then(|c| c.cast_to(lit_type))
+                .is_ok_and(|back| back == *v);
     }
     let same_kind = (lit_type.is_integer() && other.is_numeric())
         || (lit_type.is_floating() && other.is_floating())
@@ -156,6 +174,27 @@ fn value_type(t: &DataType) -> &DataType {
         DataType::Dictionary(_, values) => values.as_ref(),
         t => t,
     }
+}
+
+/// The type two dates or timestamps of different types are compared as (see the module
+/// docs); `None` unless both are dates or timestamps.
+fn common_temporal(lt: &DataType, rt: &DataType) -> Option<Result<DataType, String>> {
+    use DataType::*;
+    if !(is_temporal(lt) && is_temporal(rt)) {
+        return None;
+    }
+    Some(match (lt, rt) {
+        (Timestamp(u1, z1), Timestamp(u2, z2)) if z1.is_some() == z2.is_some() => {
+            Ok(Timestamp((*u1).max(*u2), z1.clone()))
+        }
+        (Timestamp(_, Some(_)), _) | (_, Timestamp(_, Some(_))) => Err(format!(
+            "cannot compare {lt} and {rt}: only one has a time zone, so they name no common \
+             instant; give both a time zone (a string literal is read in the column's)"
+        )),
+        (Timestamp(..), _) => Ok(lt.clone()),
+        (_, Timestamp(..)) => Ok(rt.clone()),
+        _ => Ok(Date64),
+    })
 }
 
 /// For `left op right`: the types both operands are cast to, and the result type.
@@ -187,6 +226,8 @@ pub fn binary_types(
         lt.clone()
     } else if literal_adapts(left, lt, rt) {
         rt.clone()
+    } else if let Some(t) = common_temporal(lt, rt) {
+        t?
     } else if is_string(lt) && is_string(rt) {
         Utf8View
     } else if let Some(t) = common_numeric(lt, rt) {
@@ -463,6 +504,70 @@ mod tests {
             DataType::Float64,
         );
         assert_eq!(c.left, DataType::Float64);
+    }
+
+    #[test]
+    fn dates_and_timestamps_compare_across_types_units_and_time_zones() {
+        use DataType::*;
+        use arrow::datatypes::TimeUnit::*;
+        let ts = |u, z: Option<&str>| Timestamp(u, z.map(Into::into));
+        let cmp = |lt: DataType, rt: DataType| {
+            binary_types(&col("a"), &lt, BinaryOp::Lt, &col("b"), &rt).map(|c| {
+                assert_eq!(c.left, c.right);
+                assert_eq!(c.output, Boolean);
+                c.left
+            })
+        };
+        assert_eq!(cmp(Date32, Date64), Ok(Date64));
+        assert_eq!(cmp(Date64, Date32), Ok(Date64));
+        assert_eq!(cmp(Date32, ts(Second, None)), Ok(ts(Second, None)));
+        assert_eq!(cmp(ts(Nanosecond, None), Date64), Ok(ts(Nanosecond, None)));
+        assert_eq!(
+            cmp(ts(Millisecond, None), ts(Microsecond, None)),
+            Ok(ts(Microsecond, None))
+        );
+        // Two zones are two spellings of instants: the left one's zone, the finer unit.
+        assert_eq!(
+            cmp(
+                ts(Second, Some("Europe/Paris")),
+                ts(Nanosecond, Some("UTC"))
+            ),
+            Ok(ts(Nanosecond, Some("Europe/Paris")))
+        );
+        for (l, r) in [
+            (ts(Second, Some("UTC")), ts(Second, None)),
+            (Date32, ts(Microsecond, Some("+02:00"))),
+        ] {
+            let e = cmp(l.clone(), r.clone()).unwrap_err();
+            assert!(e.contains("only one has a time zone"), "{e}");
+            assert!(cmp(r, l).is_err());
+        }
+        // A literal that converts exactly takes the column's type: no widening to overflow.
+        let lit_types = |l: ScalarValue, rt: DataType| {
+            let t = l.data_type().clone();
+            binary_types(&lit(l), &t, BinaryOp::Lt, &col("b"), &rt).map(|c| c.left)
+        };
+        let ns = |v| ScalarValue::timestamp(v, Nanosecond, Some("UTC")).unwrap();
+        let paris_ms = ts(Millisecond, Some("Europe/Paris"));
+        assert_eq!(
+            lit_types(ns(5_000_000), paris_ms.clone()),
+            Ok(paris_ms.clone())
+        );
+        assert_eq!(
+            lit_types(ns(5_000_001), paris_ms),
+            Ok(ts(Nanosecond, Some("UTC")))
+        );
+        let day = date(1994, 1, 1).unwrap();
+        assert_eq!(lit_types(day.clone(), Date64), Ok(Date64));
+        assert_eq!(
+            lit_types(day.clone(), ts(Second, None)),
+            Ok(ts(Second, None))
+        );
+        assert!(lit_types(day, ts(Second, Some("UTC"))).is_err());
+        // Arithmetic on dates stays refused, and dates never meet numbers.
+        let add = binary_types(&col("a"), &Date32, BinaryOp::Sub, &col("b"), &Date64);
+        assert!(add.unwrap_err().contains("needs numbers"));
+        assert!(cmp(Date32, Int32).is_err());
     }
 
     #[test]

@@ -1,14 +1,15 @@
 //! [`Element`]: a Rust type that is also an Arrow type (`i64` ↔ `Int64`, `String` ↔
-//! `Utf8View`), what typed closures take and return and what scalars convert to. A leaf:
+//! `Utf8View`, `chrono::NaiveDate` ↔ `Date32`), what typed closures take and return and what scalars convert to. A leaf:
 //! it imports nothing of the crate but the error type, so `scalar` and `udf` both use it.
 
 use std::fmt;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, ArrowPrimitiveType, BooleanArray, PrimitiveArray, StringViewArray,
+    Array, ArrayRef, ArrowPrimitiveType, BooleanArray, Date32Array, PrimitiveArray, StringViewArray,
 };
 use arrow::datatypes::*;
+use chrono::NaiveDate;
 
 use crate::{Error, Result};
 
@@ -101,6 +102,36 @@ impl Element for String {
     }
     fn build<I: IntoIterator<Item = Option<Self>>>(values: I) -> ArrayRef {
         Arc::new(values.into_iter().collect::<StringViewArray>())
+    }
+}
+
+/// Dates are `Date32`, days since 1970-01-01, as Arrow and Polars store them.
+impl Element for NaiveDate {
+    fn data_type() -> DataType {
+        DataType::Date32
+    }
+    fn try_for_each<F: FnMut(Option<Self>) -> Result<()>>(
+        array: &dyn Array,
+        mut f: F,
+    ) -> Result<()> {
+        downcast::<Date32Array>(array, "NaiveDate")?
+            .iter()
+            .try_for_each(|v| {
+                // Date32 reaches ±5.8 million years, chrono ±262,000.
+                let date = v.map(|days| {
+                    Date32Type::to_naive_date_opt(days).ok_or_else(|| Error::Conversion {
+                        value: format!("{days} days from 1970-01-01"),
+                        target: "chrono::NaiveDate",
+                    })
+                });
+                f(date.transpose()?)
+            })
+    }
+    fn build<I: IntoIterator<Item = Option<Self>>>(values: I) -> ArrayRef {
+        let days = values
+            .into_iter()
+            .map(|d| d.map(Date32Type::from_naive_date));
+        Arc::new(days.collect::<Date32Array>())
     }
 }
 

@@ -174,7 +174,15 @@ pub fn col(name: impl Into<String>) -> Expr {
     Expr::Column(name.into())
 }
 
-/// A constant: `lit(3)`, `lit(2.5)`, `lit("x")`, `lit(true)`.
+/// A constant: `lit(3)`, `lit(2.5)`, `lit("x")`, `lit(true)`, a date: `lit(NaiveDate)` or
+/// `lit(date(1994, 1, 1)?)` (see [`date`](crate::scalar::date)).
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use spillway_planner::expr::lit;
+/// let day = NaiveDate::from_ymd_opt(1994, 1, 1).unwrap();
+/// assert_eq!(lit(day).to_string(), "1994-01-01");
+/// ```
 pub fn lit(value: impl Into<ScalarValue>) -> Expr {
     Expr::Literal(value.into())
 }
@@ -598,7 +606,8 @@ expr_from_literal!(
     f64,
     bool,
     String,
-    &'static str
+    &'static str,
+    chrono::NaiveDate
 );
 
 macro_rules! expr_op {

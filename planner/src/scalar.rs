@@ -4,18 +4,24 @@
 //! without a parallel enum to keep in sync, and Arrow's kernels (cast, compare, min, max)
 //! work on scalars as they do on columns.
 //!
-//! Dates and decimals have constructors of their own ([`date`], [`ScalarValue::date32`],
-//! [`ScalarValue::decimal128`]), as no Rust type stands for them; a float literal compared
+//! Dates, timestamps and decimals have constructors of their own ([`date`] or a
+//! `chrono::NaiveDate`, [`ScalarValue::date32`], [`ScalarValue::timestamp`],
+//! [`ScalarValue::decimal128`]), as no Rust type stands for most of them; a float literal compared
 //! with a decimal column becomes the decimal its shortest text is
 //! ([`ScalarValue::exact_decimal_type`]), so `0.05` means exactly five hundredths.
 
 use std::fmt;
 use std::sync::Arc;
 
+use arrow::array::timezone::Tz;
 use arrow::array::{
-    Array, ArrayRef, AsArray, Date32Array, Decimal128Array, Scalar, StringArray, new_null_array,
+    Array, ArrayRef, AsArray, Date32Array, Decimal128Array, Scalar, StringArray,
+    TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
+    TimestampSecondArray, new_null_array,
 };
-use arrow::datatypes::{DECIMAL128_MAX_PRECISION, DataType, Float16Type, Float32Type, Float64Type};
+use arrow::datatypes::{
+    DECIMAL128_MAX_PRECISION, DataType, Float16Type, Float32Type, Float64Type, TimeUnit,
+};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use crate::element::Element;
@@ -60,6 +66,45 @@ impl ScalarValue {
     /// ```
     pub fn date32(days: i32) -> Self {
         ScalarValue(Arc::new(Date32Array::from(vec![days])))
+    }
+
+    /// A `Timestamp(unit, tz)`: `value` units since 1970-01-01 00:00:00 UTC, in time zone
+    /// `tz` (an IANA name such as `"Europe/Paris"`, or an offset such as `"+02:00"`), or a
+    /// wall-clock time without one when `tz` is `None`. (A string literal compared with a
+    /// timestamp column is read as that column's type, in its time zone.)
+    ///
+    /// ```
+    /// use arrow::datatypes::TimeUnit;
+    /// use spillway_planner::scalar::ScalarValue;
+    /// let noon = ScalarValue::timestamp(43_200, TimeUnit::Second, Some("Europe/Paris"))?;
+    /// assert_eq!(noon.to_string(), "1970-01-01T13:00:00+01:00");
+    /// assert!(ScalarValue::timestamp(0, TimeUnit::Second, Some("Mars/Olympus")).is_err());
+    /// # Ok::<(), spillway_planner::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Plan`] for a time zone Arrow does not know.
+    pub fn timestamp(value: i64, unit: TimeUnit, tz: Option<&str>) -> Result<Self> {
+        if let Some(zone) = tz {
+            zone.parse::<Tz>()
+                .map_err(|e| Error::Plan(format!("a timestamp literal's time zone: {e}")))?;
+        }
+        let tz: Option<Arc<str>> = tz.map(Into::into);
+        let array: ArrayRef = match unit {
+            TimeUnit::Second => {
+                Arc::new(TimestampSecondArray::from(vec![value]).with_timezone_opt(tz))
+            }
+            TimeUnit::Millisecond => {
+                Arc::new(TimestampMillisecondArray::from(vec![value]).with_timezone_opt(tz))
+            }
+            TimeUnit::Microsecond => {
+                Arc::new(TimestampMicrosecondArray::from(vec![value]).with_timezone_opt(tz))
+            }
+            TimeUnit::Nanosecond => {
+                Arc::new(TimestampNanosecondArray::from(vec![value]).with_timezone_opt(tz))
+            }
+        };
+        Ok(ScalarValue(array))
     }
 
     /// A `Decimal128(precision, scale)` whose value is `unscaled × 10^-scale`:
@@ -371,6 +416,7 @@ from_scalar_non_null!(
     i8 => None::<i8>, i16 => None::<i16>, i32 => None::<i32>, i64 => None::<i64>,
     u8 => None::<u8>, u16 => None::<u16>, u32 => None::<u32>, u64 => None::<u64>,
     bool => None::<bool>, String => None::<String>,
+    chrono::NaiveDate => None::<chrono::NaiveDate>,
 );
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! Dask's `apply(f, meta=...)` nothing has to be declared: `|n: i64| -> f64` maps an
 //! integer column to a `Float64` one. The traits here connect Rust types to Arrow types:
 //!
-//! - [`Element`]: a Rust type with an Arrow type (`i64` ↔ `Int64`, `String` ↔ `Utf8View`).
+//! - [`Element`]: a Rust type with an Arrow type (`i64` ↔ `Int64`, `String` ↔ `Utf8View`,
+//!   `chrono::NaiveDate` ↔ `Date32`).
 //! - [`ApplyArg`]: what a closure takes. `T` is called only for non-null values (a null
 //!   input gives a null output); `Option<T>` sees the nulls too.
 //! - [`ApplyOut`]: what a closure returns. `T`, `Option<T>` (null), or `Result<_, E>` with
@@ -73,7 +74,21 @@ macro_rules! apply_types {
     )*};
 }
 
-apply_types!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, bool, String);
+apply_types!(
+    i8,
+    i16,
+    i32,
+    i64,
+    u8,
+    u16,
+    u32,
+    u64,
+    f32,
+    f64,
+    bool,
+    String,
+    chrono::NaiveDate
+);
 
 impl ApplyOut for &'static str {
     type Elem = &'static str;
@@ -339,6 +354,27 @@ mod tests {
         });
         let err = g.call(&Int64Array::from(vec![1, 7])).unwrap_err();
         assert!(err.to_string().contains("on value 7: 7 too big"), "{err}");
+    }
+
+    #[test]
+    fn closures_take_and_give_dates() {
+        use arrow::array::{Array, Date32Array};
+        use chrono::{Datelike, NaiveDate};
+        let f = ElementFn::new(|d: NaiveDate| d.with_day(1));
+        assert_eq!(f.input_type(), &DataType::Date32);
+        assert_eq!(f.output_type(), &DataType::Date32);
+        let out = f
+            .call(&Date32Array::from(vec![Some(19_782), None, Some(-1)]))
+            .unwrap();
+        let out = out.as_any().downcast_ref::<Date32Array>().unwrap();
+        let first = |y, m| Date32Type::from_naive_date(NaiveDate::from_ymd_opt(y, m, 1).unwrap());
+        assert_eq!(
+            out.iter().collect::<Vec<_>>(),
+            vec![Some(first(2024, 2)), None, Some(first(1969, 12))]
+        );
+        // Past chrono's ±262,000 years: an error, not a panic.
+        let err = f.call(&Date32Array::from(vec![i32::MAX])).unwrap_err();
+        assert!(err.to_string().contains("2147483647 days"), "{err}");
     }
 
     #[test]

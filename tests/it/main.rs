@@ -24,5 +24,6 @@ mod props;
 mod repartition;
 mod sort;
 mod strings;
+mod temporal;
 mod views;
 mod writes;

@@ -7,7 +7,8 @@
 //! Built-in functions ([`Expr::Function`]) go to their family's file, with one match arm
 //! per family in `eval_function`: `eval/math/` for `abs`, `round`, `sqrt`, ...,
 //! `eval/strings.rs` for `len_chars`, `like`, `slice`, ..., `eval/conditional.rs` for
-//! `when`, `coalesce`, `is_in`, ... The
+//! `when`, `coalesce`, `is_in`, ..., `eval/temporal/` for `year`, `truncate`,
+//! `add_months`, `to_date`, `strftime`, ... The
 //! family's planner file (`spillway_planner::functions`) gives the result types the
 //! kernels produce.
 
@@ -26,6 +27,7 @@ use spillway_planner::{Error, Result};
 mod conditional;
 mod math;
 mod strings;
+mod temporal;
 
 /// A column or a scalar: literals stay scalars so kernels broadcast them without copying.
 enum Value {
@@ -222,6 +224,7 @@ fn eval_function(expr: &Expr, func: Function, args: &[Expr], batch: &RecordBatch
         Function::String(f) => strings::evaluate(f, expr, args, values()?, rows),
         // CASE and COALESCE evaluate an argument only on the rows that need it.
         Function::Conditional(f) => conditional::evaluate(f, expr, args, batch),
+        Function::Temporal(f) => temporal::evaluate(f, expr, args, values()?, rows),
     }
 }
 

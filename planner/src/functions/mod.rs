@@ -13,6 +13,7 @@
 //! | math | [`math`] (`functions/math.rs`) | `engine/src/eval/math/` (one argument in `mod.rs`, rounding in `round.rs`, more arguments in `binary.rs`) |
 //! | strings | [`strings`] (`functions/strings.rs`, the [`StrExpr`] namespace) | `engine/src/eval/strings.rs` |
 //! | conditionals and nulls | [`conditional`] (`functions/conditional.rs`, [`when`], [`coalesce`]) | `engine/src/eval/conditional.rs` |
+//! | dates and times | [`temporal`] (`functions/temporal/mod.rs`, the [`DtExpr`] namespace, and `to_date` on [`StrExpr`]) | `engine/src/eval/temporal/mod.rs` (`text.rs`: `to_date`, `strftime`) |
 //!
 //! The rules every family follows:
 //!
@@ -26,8 +27,8 @@
 //!
 //! # How to add a function to a family
 //!
-//! Two files, for any family (`strings` the same way, its builder methods on [`StrExpr`]);
-//! for `math`:
+//! Two files, for any family (`strings` and `temporal` the same way, their builder methods on
+//! [`StrExpr`] and [`DtExpr`]); for `math`:
 //!
 //! 1. `planner/src/functions/math.rs`: a variant of [`MathFunction`], its arms in
 //!    `MathFunction::name` (and `arity` when it takes more than one argument) and
@@ -52,7 +53,7 @@
 //! 3. `engine/src/eval/<family>.rs`: the kernels behind an `evaluate` entry point.
 //! 4. `engine/src/eval/mod.rs`: `mod <family>;` and one arm in `eval_function`.
 //! 5. Integration tests in `tests/it/functions.rs` (or a file of the family's own, as
-//!    `tests/it/strings.rs`, `tests/it/conditionals.rs`), registered in `tests/it/main.rs`.
+//!    `tests/it/strings.rs`, `tests/it/conditionals.rs`, `tests/it/temporal.rs`), registered in `tests/it/main.rs`.
 //! 6. Free functions the family adds ([`when`], [`coalesce`], [`concat_str`]) go in
 //!    `spillway::prelude` (`src/lib.rs`).
 //!
@@ -80,10 +81,12 @@ use crate::expr::Expr;
 pub mod conditional;
 pub mod math;
 pub mod strings;
+pub mod temporal;
 
 pub use conditional::{ConditionalFunction, Then, When, coalesce, when};
 pub use math::MathFunction;
 pub use strings::{StrExpr, StringFunction, concat_str};
+pub use temporal::{CalendarUnit, DatePart, DtExpr, TemporalFunction, days_between};
 
 /// A built-in function: a closed enum of families, each defined in its own file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -97,6 +100,9 @@ pub enum Function {
     /// Conditionals and nulls: `when/then/otherwise`, `coalesce`, `fill_null`, `nullif`,
     /// `is_in`, `is_nan`, `fill_nan`.
     Conditional(ConditionalFunction),
+    /// Dates and times: `year`, `month`, `weekday`, `hour`, `truncate`, `add_months`,
+    /// `days_between`, `to_date`, `strftime`, ...
+    Temporal(TemporalFunction),
 }
 
 impl Function {
@@ -106,6 +112,7 @@ impl Function {
             Function::Math(f) => f.name(),
             Function::String(f) => f.name(),
             Function::Conditional(f) => f.name(),
+            Function::Temporal(f) => f.name(),
         }
     }
 
@@ -115,6 +122,7 @@ impl Function {
             Function::Math(f) => f.arity(),
             Function::String(f) => f.arity(),
             Function::Conditional(f) => f.arity(),
+            Function::Temporal(f) => f.arity(),
         }
     }
 
@@ -138,6 +146,7 @@ impl Function {
             Function::Math(f) => f.return_type(args, types),
             Function::String(f) => f.return_type(args, types),
             Function::Conditional(f) => f.return_type(args, types),
+            Function::Temporal(f) => f.return_type(args, types),
         }
     }
 
@@ -147,6 +156,7 @@ impl Function {
         match self {
             Function::Math(_) => false,
             Function::String(f) => f.may_give_null(),
+            Function::Temporal(f) => f.may_give_null(),
             Function::Conditional(_) => true,
         }
     }
@@ -171,6 +181,7 @@ impl Function {
             Function::Math(m) => m.fmt_call(args, f),
             Function::String(s) => s.fmt_call(args, f),
             Function::Conditional(c) => c.fmt_call(args, f),
+            Function::Temporal(t) => t.fmt_call(args, f),
         }
     }
 }
@@ -196,6 +207,12 @@ impl From<StringFunction> for Function {
 impl From<ConditionalFunction> for Function {
     fn from(f: ConditionalFunction) -> Self {
         Function::Conditional(f)
+    }
+}
+
+impl From<TemporalFunction> for Function {
+    fn from(f: TemporalFunction) -> Self {
+        Function::Temporal(f)
     }
 }
 

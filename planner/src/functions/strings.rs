@@ -385,6 +385,11 @@ impl Expr {
 }
 
 impl StrExpr {
+    /// The expression the functions apply to.
+    pub(super) fn into_expr(self) -> Expr {
+        self.0
+    }
+
     fn call(self, func: StringFunction, more: impl IntoIterator<Item = Expr>) -> Expr {
         let mut args = vec![self.0];
         args.extend(more);
