@@ -18,7 +18,7 @@ ENGINE_MIB=${ENGINE_MIB:-512}
 QUERIES=${QUERIES:-q1 q3 q6 q10}
 ENGINES=${ENGINES-duckdb polars polars-stream datafusion}   # peers; empty for Spillway alone
 SPILLWAY=${SPILLWAY:-1}
-OUT="$ROOT/benches/results/cap-$(date +%Y%m%d-%H%M).jsonl"
+OUT=${OUT:-$ROOT/benches/results/cap-$(date +%Y%m%d-%H%M).jsonl}
 SPILL="$BENCH_DATA/spill"   # never /tmp: measure.py empties its --spill-dir
 mkdir -p "$ROOT/benches/results" "$SPILL" "$BENCH_DATA/out"
 cargo build --release --example h2o_groupby
@@ -26,7 +26,8 @@ BIN="$ROOT/target/release/examples"
 m() {
   local label=$1 spill=$2; shift 2
   mkdir -p "$spill"
-  "$PY" "$SHARED/measure.py" --label "$label" --out "$OUT" --cap-mib "$CAP_MIB" --spill-dir "$spill" -- "$@" \
+  "$PY" "$SHARED/measure.py" --label "$label" --out "$OUT" --cap-mib "$CAP_MIB" --timeout "${TIMEOUT:-1800}" \
+    --spill-dir "$spill" -- "$@" \
     | grep -E '^\{' | cut -c1-200 || true
 }
 for q in $QUERIES; do

@@ -27,7 +27,7 @@ SPILLWAY=${SPILLWAY:-1}
 # SW_ENV="K=V ...": also run Spillway with these environment variables (label spillway+env),
 # e.g. glibc malloc tunables: GLIBC_TUNABLES=glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=1073741824
 SW_ENV=${SW_ENV:-}
-OUT="$ROOT/benches/results/tpch-cap$CAP_MIB-$(date +%Y%m%d-%H%M).jsonl"
+OUT=${OUT:-$ROOT/benches/results/tpch-cap$CAP_MIB-$(date +%Y%m%d-%H%M).jsonl}
 mkdir -p "$ROOT/benches/results" "$BENCH_DATA/spill" "$BENCH_DATA/out"
 cargo build --release --example tpch
 BIN="$ROOT/target/release/examples/tpch"
