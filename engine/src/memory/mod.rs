@@ -76,9 +76,14 @@ impl MemoryPool {
 
     /// A pool of `limit` bytes shared by `policy`.
     pub fn with_policy(limit: usize, policy: MemoryPolicy) -> Arc<MemoryPool> {
+        Self::watching(limit, policy, resident::resident_bytes)
+    }
+
+    /// As [`MemoryPool::with_policy`], reading the resident set with `read`.
+    fn watching(limit: usize, policy: MemoryPolicy, read: fn() -> Option<u64>) -> Arc<MemoryPool> {
         let watched = limit != usize::MAX && policy.resident_floor < 1.0;
         let state = PoolState {
-            resident: watched.then(resident::Watch::new).flatten(),
+            resident: watched.then(|| resident::Watch::reading(read)).flatten(),
             ..PoolState::default()
         };
         Arc::new(MemoryPool {
@@ -410,14 +415,13 @@ mod tests {
             resident_slack: 0,
             ..MemoryPolicy::default()
         };
-        let watched = MemoryPool::with_policy(64 << 20, policy(0.5));
-        let blind = MemoryPool::with_policy(64 << 20, policy(1.0));
-        if resident_bytes().is_none() {
-            return; // not Linux
-        }
+        // A resident set of the test's own: the process's moves with every test's threads.
+        static RSS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 30);
+        let read = || Some(RSS.load(std::sync::atomic::Ordering::Relaxed));
+        let watched = MemoryPool::watching(64 << 20, policy(0.5), read);
+        let blind = MemoryPool::watching(64 << 20, policy(1.0), read);
         // 64 MiB touched that no reservation counts, as an allocator's retained memory.
-        let unseen = vec![1u8; 64 << 20];
-        std::thread::sleep(Duration::from_millis(5));
+        RSS.fetch_add(64 << 20, std::sync::atomic::Ordering::Relaxed);
         // Up to the floor (half the limit), the count alone decides.
         let held: Vec<Reservation> = [&watched, &blind]
             .into_iter()
@@ -440,7 +444,7 @@ mod tests {
         watched
             .resize_waiting(&mut r, 30 << 20, &activity, || Ok(()))
             .unwrap();
-        drop((unseen, held));
+        drop(held);
     }
 
     #[test]
