@@ -45,13 +45,14 @@
 //! `decimal` (exact decimal sums).
 
 pub(crate) mod decimal;
+mod dedupe;
 mod emit;
 mod fold;
 mod one;
 mod stats;
 mod table;
 
-pub use table::GroupTable;
+pub use table::{Encoded, GroupTable};
 
 use std::collections::HashSet;
 use std::sync::Arc;

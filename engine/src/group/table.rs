@@ -6,7 +6,22 @@ use arrow::row::{RowConverter, RowParser, Rows, SortField};
 use hashbrown::HashTable;
 use spillway_planner::{Error, Result};
 
+use super::dedupe::{Dedupe, take_rows};
 use super::{arrow_err, grown_capacity};
+
+/// A batch's keys, ready to be interned: in the row format, all of them, or only the
+/// distinct ones with each row's index among them (see `dedupe.rs`).
+pub struct Encoded {
+    rows: Rows,
+    of_row: Option<Vec<u32>>,
+}
+
+impl Encoded {
+    /// The encoded keys.
+    pub fn rows(&self) -> &Rows {
+        &self.rows
+    }
+}
 
 /// Key rows → dense group ids, with the keys kept to be output.
 ///
@@ -29,6 +44,7 @@ pub struct GroupTable {
     keys: Vec<u8>,
     ends: Vec<usize>,
     state: ahash::RandomState,
+    dedupe: Dedupe,
 }
 
 impl GroupTable {
@@ -53,7 +69,17 @@ impl GroupTable {
                 0x9e37_79b9,
                 0x7f4a_7c15,
             ),
+            dedupe: Dedupe::default(),
         })
+    }
+
+    /// Empties the table, giving its memory back; what it learnt of the keys' batches
+    /// (whether they reduce) stays.
+    pub fn clear(&mut self) {
+        self.ids = HashTable::new();
+        self.hashes = Vec::new();
+        self.keys = Vec::new();
+        self.ends = Vec::new();
     }
 
     /// Groups so far.
@@ -77,7 +103,8 @@ impl GroupTable {
     /// Bytes the table may hold once `rows` (from [`GroupTable::encode`]) are interned:
     /// at most, every row a new group. Counts the old hash table too when it must grow,
     /// as both are held while the entries move.
-    pub fn grown_size(&self, rows: &Rows) -> usize {
+    pub fn grown_size(&self, encoded: &Encoded) -> usize {
+        let rows = &encoded.rows;
         let (n, bytes) = (rows.num_rows(), rows.lengths().sum::<usize>());
         let groups = self.len() + n;
         let ids = if groups > self.ids.capacity() {
@@ -94,14 +121,30 @@ impl GroupTable {
             + ids
     }
 
-    /// The keys of a batch in the row format, to be interned.
+    /// The keys of a batch in the row format, to be interned: only its distinct keys when
+    /// they are fixed-width words and batches have been reducing (see `dedupe.rs`).
     ///
     /// # Errors
     /// [`Error::Compute`] when the keys cannot be encoded.
-    pub fn encode(&self, keys: &[ArrayRef]) -> Result<Rows> {
-        self.converter
-            .convert_columns(keys)
-            .map_err(arrow_err("group_by keys"))
+    pub fn encode(&mut self, keys: &[ArrayRef]) -> Result<Encoded> {
+        let encode = |keys: &[ArrayRef]| {
+            self.converter
+                .convert_columns(keys)
+                .map_err(arrow_err("group_by keys"))
+        };
+        match self.dedupe.distinct(keys, &self.state) {
+            Some(d) => {
+                let firsts = take_rows(keys, &d.firsts).map_err(arrow_err("group_by keys"))?;
+                Ok(Encoded {
+                    rows: encode(&firsts)?,
+                    of_row: Some(d.of_row),
+                })
+            }
+            None => Ok(Encoded {
+                rows: encode(keys)?,
+                of_row: None,
+            }),
+        }
     }
 
     /// The group id of each row of `keys`, adding new groups.
@@ -113,9 +156,18 @@ impl GroupTable {
         Ok(self.intern_rows(&rows))
     }
 
-    /// The group id of each row of `rows` (from [`GroupTable::encode`]), adding new
-    /// groups.
-    pub fn intern_rows(&mut self, rows: &Rows) -> Vec<u32> {
+    /// The group id of each row of the batch `encoded` (from [`GroupTable::encode`]),
+    /// adding new groups.
+    pub fn intern_rows(&mut self, encoded: &Encoded) -> Vec<u32> {
+        let ids = self.intern_each(&encoded.rows);
+        match &encoded.of_row {
+            Some(of_row) => of_row.iter().map(|&l| ids[l as usize]).collect(),
+            None => ids,
+        }
+    }
+
+    /// The group id of each of `rows`, adding new groups.
+    fn intern_each(&mut self, rows: &Rows) -> Vec<u32> {
         let mut out = Vec::with_capacity(rows.num_rows());
         let GroupTable {
             ids,

@@ -28,7 +28,7 @@ use spillway_planner::{Error, Result};
 
 use crate::eval::{evaluate, evaluate_agg_input};
 use crate::graph::GroupSpec;
-use crate::group::{GroupAcc, GroupTable, batch};
+use crate::group::{Encoded, GroupAcc, GroupTable, batch};
 use crate::ops::context::{Batches, TaskContext};
 use crate::ops::store::Store;
 use crate::spill::{SpillFile, SpillWriter};
@@ -61,8 +61,8 @@ fn held(table: &GroupTable, accs: &[GroupAcc]) -> usize {
 
 /// Bytes a table and its states may hold once `rows` are folded in: what to reserve
 /// before folding them, as the table's vectors grow by doubling.
-fn grown(table: &GroupTable, accs: &[GroupAcc], rows: &arrow::row::Rows) -> usize {
-    let groups = table.len() + rows.num_rows();
+fn grown(table: &GroupTable, accs: &[GroupAcc], rows: &Encoded) -> usize {
+    let groups = table.len() + rows.rows().num_rows();
     table.grown_size(rows) + accs.iter().map(|a| a.grown_size(groups)).sum::<usize>()
 }
 
@@ -181,7 +181,7 @@ fn flush(
             out.push(b, part?, &spec.partial_schema, ctx)?;
         }
     }
-    *table = GroupTable::new(&spec.key_types)?;
+    table.clear();
     *accs = accumulators(spec)?;
     Ok(())
 }
