@@ -1,0 +1,290 @@
+//! Frame operations (issue 13) through the public API: rename, drop, with_row_index,
+//! union and concat, cross_join, fill_null, sample, describe and unpivot. Each against a
+//! naive evaluation written here, over empty input, one partition, many, a tiny memory limit
+//! that forces a spill, nulls and the errors; and a property test per operation across
+//! partition counts, thread counts and memory limits.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use spillway::ExecStats;
+use spillway::arrow::array::{Array, AsArray, Float64Array, Int64Array, StringViewArray};
+use spillway::arrow::datatypes::{Float64Type, Int64Type, UInt64Type};
+use spillway::prelude::*;
+
+/// One row of the test tables: `a: Int64`, `b: Float64`, `s: Utf8View`, all nullable.
+#[derive(Clone, Debug)]
+struct Row {
+    a: Option<i64>,
+    b: Option<f64>,
+    s: Option<String>,
+}
+
+/// One value of an output row, comparable and orderable (floats by their bits).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Cell {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(u64),
+    Str(String),
+}
+
+fn float(v: f64) -> Cell {
+    Cell::Float(v.to_bits())
+}
+
+impl Row {
+    fn cells(&self) -> Vec<Cell> {
+        vec![
+            self.a.map_or(Cell::Null, Cell::Int),
+            self.b.map_or(Cell::Null, float),
+            self.s.clone().map_or(Cell::Null, Cell::Str),
+        ]
+    }
+}
+
+fn row() -> impl Strategy<Value = Row> {
+    (
+        proptest::option::weighted(0.85, -50_i64..50),
+        proptest::option::weighted(0.85, (-1000_i64..1000).prop_map(|v| v as f64 / 4.0)),
+        proptest::option::weighted(0.85, "[a-d]{0,3}"),
+    )
+        .prop_map(|(a, b, s)| Row { a, b, s })
+}
+
+fn rows(max: usize) -> impl Strategy<Value = Vec<Row>> {
+    proptest::collection::vec(row(), 0..max)
+}
+
+fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("a", DataType::Int64, true),
+        Field::new("b", DataType::Float64, true),
+        Field::new("s", DataType::Utf8View, true),
+    ]))
+}
+
+/// A session of `threads` threads, batches of 7 rows, and a memory limit of `limit` bytes
+/// (the default when `None`) spilling into `spill`.
+fn session(threads: usize, limit: Option<usize>, spill: &Path) -> Session {
+    let mut builder = Session::builder()
+        .threads(threads)
+        .batch_rows(7)
+        .spill_dir(spill);
+    if let Some(limit) = limit {
+        builder = builder.memory_limit(limit);
+    }
+    builder.build().unwrap()
+}
+
+/// `rows` as a frame of `nparts` partitions, arriving as input batches of 50 rows so that
+/// partitions straddle batch borders.
+fn frame(s: &Session, rows: &[Row], nparts: usize) -> DataFrame {
+    let batches = rows
+        .chunks(50)
+        .map(|chunk| {
+            RecordBatch::try_new(
+                schema(),
+                vec![
+                    Arc::new(Int64Array::from_iter(chunk.iter().map(|r| r.a))),
+                    Arc::new(Float64Array::from_iter(chunk.iter().map(|r| r.b))),
+                    Arc::new(StringViewArray::from_iter(
+                        chunk.iter().map(|r| r.s.as_deref()),
+                    )),
+                ],
+            )
+            .unwrap()
+        })
+        .collect();
+    s.from_batches(schema(), batches, nparts).unwrap()
+}
+
+/// `n` rows with every kind of value and a null in each column now and then.
+fn table(n: usize) -> Vec<Row> {
+    (0..n)
+        .map(|i| Row {
+            a: (i % 7 != 3).then_some(i as i64 % 23 - 11),
+            b: (i % 5 != 1).then_some(i as f64 * 0.25 - 3.0),
+            s: (i % 6 != 2).then(|| ["x", "yy", "", "zzz"][i % 4].to_string()),
+        })
+        .collect()
+}
+
+/// The value at `i` of `column`.
+fn cell(column: &dyn Array, i: usize) -> Cell {
+    if column.is_null(i) {
+        return Cell::Null;
+    }
+    match column.data_type() {
+        DataType::Boolean => Cell::Bool(column.as_boolean().value(i)),
+        DataType::Int64 => Cell::Int(column.as_primitive::<Int64Type>().value(i)),
+        DataType::UInt64 => Cell::UInt(column.as_primitive::<UInt64Type>().value(i)),
+        DataType::Float64 => float(column.as_primitive::<Float64Type>().value(i)),
+        DataType::Utf8View => Cell::Str(column.as_string_view().value(i).to_string()),
+        DataType::Utf8 => Cell::Str(column.as_string::<i32>().value(i).to_string()),
+        other => panic!("no cell for {other}"),
+    }
+}
+
+/// Every row of `batches`, in order.
+fn table_rows(batches: &[RecordBatch]) -> Vec<Vec<Cell>> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            (0..b.num_rows()).map(move |i| b.columns().iter().map(|c| cell(c, i)).collect())
+        })
+        .collect()
+}
+
+fn names(df: &DataFrame) -> Vec<String> {
+    df.schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}
+
+/// Collects `df`, checking that the run left no memory reserved and no spill file.
+fn run(df: &DataFrame, spill: &Path) -> (Vec<Vec<Cell>>, ExecStats) {
+    let (batches, stats) = df.collect_with_stats().unwrap();
+    for b in &batches {
+        assert_eq!(b.schema(), df.schema(), "a batch of another schema");
+    }
+    assert_eq!(df.session().memory().used(), 0, "memory still reserved");
+    assert_eq!(std::fs::read_dir(spill).unwrap().count(), 0, "spill left");
+    (table_rows(&batches), stats)
+}
+
+// ---- rename and drop ----
+
+#[test]
+fn rename_and_drop_keep_the_rows_in_order_over_any_partitioning() {
+    let spill = tempfile::tempdir().unwrap();
+    let s = session(2, None, spill.path());
+    for n in [0, 1, 40, 333] {
+        let data = table(n);
+        for nparts in [1, 5] {
+            let df = frame(&s, &data, nparts);
+            let renamed = df.rename_many([("a", "s"), ("s", "a")]).unwrap();
+            assert_eq!(names(&renamed), ["s", "b", "a"]);
+            let want: Vec<Vec<Cell>> = data.iter().map(Row::cells).collect();
+            assert_eq!(run(&renamed, spill.path()).0, want);
+            let one = df.rename("b", "bee").unwrap();
+            assert_eq!(names(&one), ["a", "bee", "s"]);
+            let dropped = df.drop(["b"]).unwrap();
+            assert_eq!(names(&dropped), ["a", "s"]);
+            let want: Vec<Vec<Cell>> = data
+                .iter()
+                .map(|r| {
+                    let c = r.cells();
+                    vec![c[0].clone(), c[2].clone()]
+                })
+                .collect();
+            assert_eq!(run(&dropped, spill.path()).0, want);
+            assert_eq!(
+                names(&df.drop(Vec::<String>::new()).unwrap()),
+                ["a", "b", "s"]
+            );
+        }
+    }
+}
+
+#[test]
+fn rename_and_drop_name_what_is_wrong() {
+    let spill = tempfile::tempdir().unwrap();
+    let s = session(1, None, spill.path());
+    let df = frame(&s, &table(3), 1);
+    match df.rename("nope", "x").unwrap_err() {
+        Error::ColumnNotFound { name, available } => {
+            assert_eq!(name, "nope");
+            assert_eq!(available, ["a", "b", "s"]);
+        }
+        other => panic!("{other}"),
+    }
+    let e = df.rename("a", "b").unwrap_err();
+    assert!(e.to_string().contains("two columns 'b'"), "{e}");
+    let e = df.rename_many([("a", "x"), ("a", "y")]).unwrap_err();
+    assert!(e.to_string().contains("column 'a' twice"), "{e}");
+    assert!(matches!(
+        df.drop(["a", "typo"]).unwrap_err(),
+        Error::ColumnNotFound { name, .. } if name == "typo"
+    ));
+    let e = df.drop(["a", "b", "s"]).unwrap_err();
+    assert!(e.to_string().contains("no column"), "{e}");
+}
+
+#[test]
+fn renamed_columns_sort_and_spill_under_a_tiny_memory_limit() {
+    let spill = tempfile::tempdir().unwrap();
+    let s = session(2, Some(16 << 10), spill.path());
+    let data = table(3_000);
+    let df = frame(&s, &data, 6)
+        .rename("a", "key")
+        .unwrap()
+        .drop(["s"])
+        .unwrap()
+        .sort([col("key"), col("b")])
+        .unwrap();
+    let (out, stats) = run(&df, spill.path());
+    assert!(stats.spilled_bytes > 0, "{stats:?}");
+    let mut want: Vec<Vec<Cell>> = data
+        .iter()
+        .map(|r| vec![r.cells()[0].clone(), r.cells()[1].clone()])
+        .collect();
+    // Nulls last, as the sort puts them by default; floats here are all finite.
+    let key = |c: &Cell| match c {
+        Cell::Null => (1, 0.0),
+        Cell::Int(v) => (0, *v as f64),
+        Cell::Float(bits) => (0, f64::from_bits(*bits)),
+        other => panic!("{other:?}"),
+    };
+    want.sort_by(|x, y| {
+        let (kx, ky) = ((key(&x[0]), key(&x[1])), (key(&y[0]), key(&y[1])));
+        kx.partial_cmp(&ky).unwrap()
+    });
+    assert_eq!(out, want);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn rename_matches_the_reference(
+        data in rows(120),
+        nparts in 1_usize..=8,
+        threads in 1_usize..=3,
+        swap in any::<bool>(),
+    ) {
+        let spill = tempfile::tempdir().unwrap();
+        let s = session(threads, None, spill.path());
+        let pairs: Vec<(&str, &str)> =
+            if swap { vec![("a", "s"), ("s", "a")] } else { vec![("b", "value")] };
+        let df = frame(&s, &data, nparts).rename_many(pairs).unwrap();
+        let want_names = if swap { ["s", "b", "a"] } else { ["a", "value", "s"] };
+        prop_assert_eq!(names(&df), want_names);
+        let want: Vec<Vec<Cell>> = data.iter().map(Row::cells).collect();
+        prop_assert_eq!(run(&df, spill.path()).0, want);
+    }
+
+    #[test]
+    fn drop_matches_the_reference(
+        data in rows(120),
+        nparts in 1_usize..=8,
+        threads in 1_usize..=3,
+        keep in proptest::sample::subsequence(vec![0_usize, 1, 2], 1..=2),
+    ) {
+        let spill = tempfile::tempdir().unwrap();
+        let s = session(threads, None, spill.path());
+        let all = ["a", "b", "s"];
+        let dropped: Vec<&str> = (0..3).filter(|i| !keep.contains(i)).map(|i| all[i]).collect();
+        let df = frame(&s, &data, nparts).drop(dropped).unwrap();
+        let want: Vec<Vec<Cell>> = data
+            .iter()
+            .map(|r| keep.iter().map(|&i| r.cells()[i].clone()).collect())
+            .collect();
+        prop_assert_eq!(run(&df, spill.path()).0, want);
+    }
+}
