@@ -116,6 +116,18 @@ pub enum LogicalPlan {
         /// The output schema.
         schema: SchemaRef,
     },
+    /// The rows numbered in order across partitions, `offset` first: a `UInt64` column put
+    /// before the input's columns (Polars' `with_row_index`).
+    RowIndex {
+        /// The input.
+        input: Arc<LogicalPlan>,
+        /// The index column's name.
+        name: String,
+        /// The first row's number.
+        offset: u64,
+        /// The output schema: the index, then the input's columns.
+        schema: SchemaRef,
+    },
 }
 
 /// The partitions a [`LogicalPlan::Repartition`] cuts its rows into.
@@ -388,6 +400,27 @@ impl LogicalPlan {
         })
     }
 
+    /// `input` with its rows numbered from `offset`, in a first `UInt64` column `name`.
+    ///
+    /// # Errors
+    /// [`Error::Plan`] when the input already has a column `name`.
+    pub fn row_index(input: Arc<LogicalPlan>, name: String, offset: u64) -> Result<Self> {
+        let in_schema = input.schema();
+        if in_schema.field_with_name(&name).is_ok() {
+            return Err(Error::Plan(format!(
+                "with_row_index cannot add column '{name}': the input has a column of that name"
+            )));
+        }
+        let mut fields = vec![Field::new(&name, DataType::UInt64, false)];
+        fields.extend(in_schema.fields().iter().map(|f| f.as_ref().clone()));
+        Ok(LogicalPlan::RowIndex {
+            input,
+            name,
+            offset,
+            schema: Arc::new(Schema::new(fields)),
+        })
+    }
+
     /// The node's inputs: none for a scan, two for a join, one otherwise.
     pub fn children(&self) -> Vec<&Arc<LogicalPlan>> {
         match self {
@@ -505,6 +538,7 @@ impl LogicalPlan {
             LogicalPlan::Scan { schema, .. }
             | LogicalPlan::Join { schema, .. }
             | LogicalPlan::Explode { schema, .. }
+            | LogicalPlan::RowIndex { schema, .. }
             | LogicalPlan::Project { schema, .. }
             | LogicalPlan::Aggregate { schema, .. } => Arc::clone(schema),
             LogicalPlan::Filter { input, .. }
@@ -560,6 +594,9 @@ impl LogicalPlan {
                 LogicalPlan::sort(input, keys.clone(), *fetch)?
             }
             LogicalPlan::Explode { column, .. } => LogicalPlan::explode(input, column.clone())?,
+            LogicalPlan::RowIndex { name, offset, .. } => {
+                LogicalPlan::row_index(input, name.clone(), *offset)?
+            }
             LogicalPlan::Aggregate { keys, aggs, .. } => {
                 LogicalPlan::group_by(input, keys.clone(), aggs.clone())?
             }
@@ -577,6 +614,7 @@ impl LogicalPlan {
             | LogicalPlan::Repartition { input, .. }
             | LogicalPlan::Sort { input, .. }
             | LogicalPlan::Explode { input, .. }
+            | LogicalPlan::RowIndex { input, .. }
             | LogicalPlan::Aggregate { input, .. } => Some(input),
         }
     }
@@ -615,6 +653,9 @@ impl LogicalPlan {
             LogicalPlan::Limit { n, .. } => format!("Limit {n}"),
             LogicalPlan::Repartition { to, .. } => format!("Repartition into {to}"),
             LogicalPlan::Explode { column, .. } => format!("Explode {column}"),
+            LogicalPlan::RowIndex { name, offset, .. } => {
+                format!("RowIndex {name} from {offset}")
+            }
             LogicalPlan::Join {
                 left_on,
                 right_on,

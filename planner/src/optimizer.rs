@@ -15,8 +15,8 @@
 //!
 //! Predicates go first so that projection pushdown sees each filter in its final place and
 //! keeps the columns it reads; removing identities comes last because pushdown creates them.
-//! Filters never move through `Limit`, `Sort` (which may carry a `fetch`), `MapPartitions`
-//! or `Aggregate`: that would change the answer.
+//! Filters never move through `Limit`, `Sort` (which may carry a `fetch`), `MapPartitions`,
+//! `RowIndex` or `Aggregate`: that would change the answer.
 
 use std::sync::Arc;
 
@@ -287,6 +287,12 @@ fn push_down_projection(plan: &LogicalPlan, required: Option<&[String]>) -> Resu
                 }
                 below
             });
+            rebuild(plan, push_down_projection(input, below.as_deref())?)
+        }
+        // The index numbers the rows whatever columns they carry.
+        LogicalPlan::RowIndex { input, name, .. } => {
+            let below: Option<Vec<String>> =
+                required.map(|r| r.iter().filter(|c| *c != name).cloned().collect());
             rebuild(plan, push_down_projection(input, below.as_deref())?)
         }
         LogicalPlan::Sort { input, keys, .. } => {

@@ -1,8 +1,11 @@
-//! Frame operations on columns, each a projection of the input: [`DataFrame::rename`],
-//! [`DataFrame::rename_many`] and [`DataFrame::drop`].
+//! Frame operations on columns: [`DataFrame::rename`], [`DataFrame::rename_many`] and
+//! [`DataFrame::drop`] (projections of the input), and [`DataFrame::with_row_index`].
+
+use std::sync::Arc;
 
 use arrow::datatypes::Schema;
 use spillway_planner::expr::{Expr, col};
+use spillway_planner::logical::LogicalPlan;
 use spillway_planner::{Error, Result};
 
 use super::DataFrame;
@@ -153,5 +156,40 @@ impl DataFrame {
             )));
         }
         self.select(kept)
+    }
+
+    /// The frame with its rows numbered in a first column `name`, of type `UInt64`, from
+    /// `offset` (Polars' `with_row_index`): in partition order, the first row of a
+    /// partition numbered on from the last of the one before, whatever the partitioning.
+    ///
+    /// A partition's first number is known only once the partitions before it are read:
+    /// with several partitions, each partition's rows are held (spilled beyond the memory
+    /// limit's share, as [`DataFrame::repartition`] holds them), their rows counted, and
+    /// each read back and numbered. One partition is numbered as it streams.
+    ///
+    /// ```
+    /// use spillway::prelude::*;
+    /// use spillway::arrow::array::AsArray;
+    /// use spillway::arrow::datatypes::UInt64Type;
+    ///
+    /// let session = Session::builder().threads(2).build()?;
+    /// let df = session.from_vec("x", vec![5_i64, 6, 7, 8, 9], 3)?.into_frame();
+    /// let out = df.with_row_index("i", 10)?.collect_batch()?;
+    /// assert_eq!(out.schema().field(0).name(), "i");
+    /// let index = out.column(0).as_primitive::<UInt64Type>();
+    /// assert_eq!(index.values(), &[10, 11, 12, 13, 14]);
+    /// assert!(df.with_row_index("x", 0).is_err());
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Plan`] when the frame has a column `name`. When the plan runs, an
+    /// [`Error::Compute`] if a number would pass `u64::MAX`.
+    pub fn with_row_index(&self, name: &str, offset: u64) -> Result<DataFrame> {
+        Ok(self.then(LogicalPlan::row_index(
+            Arc::clone(&self.plan),
+            name.to_string(),
+            offset,
+        )?))
     }
 }

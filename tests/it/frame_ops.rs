@@ -288,3 +288,138 @@ proptest! {
         prop_assert_eq!(run(&df, spill.path()).0, want);
     }
 }
+
+// ---- with_row_index ----
+
+/// `rows` numbered from `offset`, the index first.
+fn numbered(rows: impl IntoIterator<Item = Vec<Cell>>, offset: u64) -> Vec<Vec<Cell>> {
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut out = vec![Cell::UInt(offset + i as u64)];
+            out.extend(r);
+            out
+        })
+        .collect()
+}
+
+#[test]
+fn with_row_index_numbers_rows_in_order_across_any_partitioning() {
+    let spill = tempfile::tempdir().unwrap();
+    for threads in [1, 3] {
+        let s = session(threads, None, spill.path());
+        for n in [0, 1, 40, 333] {
+            let data = table(n);
+            for nparts in [1, 4, 9] {
+                let df = frame(&s, &data, nparts);
+                let indexed = df.with_row_index("i", 7).unwrap();
+                assert_eq!(names(&indexed), ["i", "a", "b", "s"]);
+                assert_eq!(indexed.schema().field(0).data_type(), &DataType::UInt64);
+                assert!(!indexed.schema().field(0).is_nullable());
+                let want = numbered(data.iter().map(Row::cells), 7);
+                assert_eq!(
+                    run(&indexed, spill.path()).0,
+                    want,
+                    "{n} rows, {nparts} parts"
+                );
+                // Partitions of uneven sizes, some empty: numbered after a filter.
+                let kept = df
+                    .filter(col("a").gt(lit(0)))
+                    .unwrap()
+                    .with_row_index("i", 0)
+                    .unwrap();
+                let want = numbered(
+                    data.iter()
+                        .filter(|r| r.a.is_some_and(|a| a > 0))
+                        .map(Row::cells),
+                    0,
+                );
+                assert_eq!(run(&kept, spill.path()).0, want);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_row_index_alone_and_filtered_on_keeps_its_numbers() {
+    let spill = tempfile::tempdir().unwrap();
+    let s = session(2, None, spill.path());
+    let df = frame(&s, &table(100), 6).with_row_index("i", 0).unwrap();
+    let only = df.select([col("i")]).unwrap();
+    let want: Vec<Vec<Cell>> = (0..100).map(|i| vec![Cell::UInt(i)]).collect();
+    assert_eq!(run(&only, spill.path()).0, want);
+    let late = df
+        .filter(col("i").gt_eq(lit(95_u64)))
+        .unwrap()
+        .select([col("i"), col("a")])
+        .unwrap();
+    let out = run(&late, spill.path()).0;
+    let index: Vec<Cell> = out.iter().map(|r| r[0].clone()).collect();
+    assert_eq!(index, (95..100).map(Cell::UInt).collect::<Vec<_>>());
+    // A second index numbers the rows again, beside the first.
+    let twice = df
+        .with_row_index("j", 1)
+        .unwrap()
+        .select([col("j"), col("i")])
+        .unwrap();
+    let out = run(&twice, spill.path()).0;
+    assert!(out.iter().all(|r| match (&r[0], &r[1]) {
+        (Cell::UInt(j), Cell::UInt(i)) => *j == i + 1,
+        _ => false,
+    }));
+}
+
+#[test]
+fn with_row_index_holds_and_spills_under_a_tiny_memory_limit() {
+    let spill = tempfile::tempdir().unwrap();
+    let s = session(2, Some(16 << 10), spill.path());
+    let data = table(5_000);
+    let df = frame(&s, &data, 6).with_row_index("i", 0).unwrap();
+    let (out, stats) = run(&df, spill.path());
+    assert!(stats.spilled_bytes > 0, "{stats:?}");
+    assert_eq!(out, numbered(data.iter().map(Row::cells), 0));
+    let text = df.explain().unwrap();
+    assert!(text.contains("count-rows"), "{text}");
+}
+
+#[test]
+fn with_row_index_names_a_taken_name_and_an_overflow() {
+    let spill = tempfile::tempdir().unwrap();
+    let s = session(2, None, spill.path());
+    let df = frame(&s, &table(10), 3);
+    let e = df.with_row_index("a", 0).unwrap_err();
+    assert!(matches!(e, Error::Plan(_)), "{e}");
+    assert!(e.to_string().contains("'a'"), "{e}");
+    let e = df
+        .with_row_index("i", u64::MAX - 4)
+        .unwrap()
+        .collect()
+        .unwrap_err();
+    assert!(matches!(e.root(), Error::Compute { .. }), "{e}");
+    assert!(e.to_string().contains("u64::MAX"), "{e}");
+    assert_eq!(s.memory().used(), 0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn with_row_index_matches_the_reference(
+        data in rows(200),
+        nparts in 1_usize..=8,
+        threads in 1_usize..=3,
+        tiny in any::<bool>(),
+        offset in 0_u64..1_000,
+        filtered in any::<bool>(),
+    ) {
+        let spill = tempfile::tempdir().unwrap();
+        let s = session(threads, tiny.then_some(8 << 10), spill.path());
+        let mut df = frame(&s, &data, nparts);
+        if filtered {
+            df = df.filter(col("s").is_not_null()).unwrap();
+        }
+        let df = df.with_row_index("idx", offset).unwrap();
+        let kept = data.iter().filter(|r| !filtered || r.s.is_some());
+        prop_assert_eq!(run(&df, spill.path()).0, numbered(kept.map(Row::cells), offset));
+    }
+}

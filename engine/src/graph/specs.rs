@@ -239,6 +239,18 @@ pub enum Op {
         /// The output schema.
         schema: SchemaRef,
     },
+    /// Numbers the rows in a first `UInt64` column, from `offset` plus the rows of the
+    /// partitions before this one: the `starts` task's count for the task's place in its
+    /// stage (one of the pipeline task's dependencies after its input tasks), or nothing
+    /// when the stream has one partition.
+    RowIndex {
+        /// The output schema: the index, then the input's columns.
+        schema: SchemaRef,
+        /// The first row's number.
+        offset: u64,
+        /// The task counting the rows before each partition ([`TaskKind::CountRows`]).
+        starts: Option<TaskId>,
+    },
 }
 
 impl Op {
@@ -252,6 +264,19 @@ impl Op {
             Op::Limit(_) => "limit",
             Op::Explode { .. } => "explode",
             Op::Probe { .. } => "broadcast-join",
+            Op::RowIndex { .. } => "row-index",
+        }
+    }
+
+    /// The tasks whose outputs the operator reads besides the pipeline's input, in order:
+    /// they follow the input tasks among the pipeline task's dependencies.
+    pub fn tables(&self) -> Vec<TaskId> {
+        match self {
+            Op::Probe { table, .. } => vec![*table],
+            Op::RowIndex {
+                starts: Some(t), ..
+            } => vec![*t],
+            _ => Vec::new(),
         }
     }
 }
@@ -268,6 +293,9 @@ impl fmt::Display for Op {
             Op::Limit(n) => write!(f, "limit {n}"),
             Op::Explode { schema, column } => write!(f, "explode {}", schema.field(*column).name()),
             Op::Probe { spec, .. } => write!(f, "broadcast {}", spec.describe()),
+            Op::RowIndex { schema, offset, .. } => {
+                write!(f, "row index {} from {offset}", schema.field(0).name())
+            }
         }
     }
 }
@@ -324,6 +352,9 @@ pub enum TaskKind {
     /// join's right side, [`Sink::Hold`]), for the left side's pipelines to probe; when the
     /// table does not fit, the rows hash-partitioned into spilled buckets instead.
     BroadcastBuild(Arc<JoinSpec>),
+    /// Counts the rows every dependency holds, giving the number of the first row of each
+    /// (the rows of the dependencies before it), for [`Op::RowIndex`].
+    CountRows,
     /// Merges the sorted runs of every dependency, in order.
     SortMerge {
         /// The sort.

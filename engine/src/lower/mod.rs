@@ -9,7 +9,7 @@
 //!
 //! This file is the dispatch: it lowers a node's inputs first, then hands the node and
 //! its lowered inputs to the file of its family (`scan`, `join`, `sort`, `aggregate`,
-//! `repartition`, `limit`); those files never recurse, so none imports this one.
+//! `repartition`, `limit`, `row_index`); those files never recurse, so none imports this one.
 
 use std::sync::Arc;
 
@@ -24,6 +24,7 @@ mod aggregate;
 mod join;
 mod limit;
 mod repartition;
+mod row_index;
 mod scan;
 mod sort;
 mod stream;
@@ -125,6 +126,21 @@ fn lower_stream(plan: &LogicalPlan, config: &EngineConfig, g: &mut TaskGraph) ->
                 input.schema(),
                 to,
                 estimate,
+                g,
+            ))
+        }
+        LogicalPlan::RowIndex {
+            input,
+            offset,
+            schema,
+            ..
+        } => {
+            let s = lower_stream(input, config, g)?;
+            Ok(row_index::lower_row_index(
+                s,
+                input.schema(),
+                Arc::clone(schema),
+                *offset,
                 g,
             ))
         }

@@ -18,6 +18,27 @@ pub struct Stream {
 }
 
 impl Stream {
+    /// A stream of `inputs`, one per partition, with no operators yet; `origin` names them
+    /// in stage names, `origin_detail` in full.
+    pub fn new(inputs: Vec<Input>, origin: &str, origin_detail: String) -> Stream {
+        Stream {
+            inputs,
+            origin: origin.into(),
+            origin_detail,
+            ops: Vec::new(),
+        }
+    }
+
+    /// How many partitions the stream has.
+    pub fn partitions(&self) -> usize {
+        self.inputs.len()
+    }
+
+    /// Adds a streaming operator, run over every partition after those before it.
+    pub fn push(&mut self, op: Op) {
+        self.ops.push(op);
+    }
+
     /// A stream reading each of `tasks`' outputs as one partition, with no operators yet.
     pub fn read(tasks: Vec<TaskId>, origin: &str) -> Stream {
         Stream {
@@ -82,11 +103,8 @@ pub fn materialize(stream: Stream, sink: Sink, g: &mut TaskGraph) -> Vec<TaskId>
         .into_iter()
         .map(|input| {
             let mut deps = input.tasks();
-            // The tables the pipeline probes, after its inputs, in the order of the ops.
-            deps.extend(ops.iter().filter_map(|op| match op {
-                Op::Probe { table, .. } => Some(*table),
-                _ => None,
-            }));
+            // The tables the operators read, after its inputs, in the order of the ops.
+            deps.extend(ops.iter().flat_map(Op::tables));
             let kind = TaskKind::Pipeline {
                 input,
                 ops: Arc::clone(&ops),

@@ -52,6 +52,7 @@ pub mod limit;
 pub mod map_partitions;
 pub mod output;
 pub mod project;
+pub mod row_index;
 pub mod sort;
 pub mod store;
 
@@ -106,6 +107,7 @@ pub fn run_task(kind: &TaskKind, deps: &[Arc<Data>], ctx: &TaskContext<'_>) -> R
                 &right, spec, ctx,
             )?)))
         }
+        TaskKind::CountRows => Ok(Data::RowStarts(row_index::starts(deps))),
         TaskKind::SortMerge { spec, sink } => {
             let mut out = Output::new(sink.as_ref(), ctx)?;
             sort::merge(&each(deps, Data::runs)?, spec, ctx, &mut |b| out.emit(b))?;
@@ -137,8 +139,8 @@ fn open_input<'a>(
     Ok(Box::new(source.map(|b| ctx.check().and(b))))
 }
 
-/// The stream through each streaming operator in turn; `tables` are the broadcast tables
-/// the probes read, in the order of the probes.
+/// The stream through each streaming operator in turn; `tables` are what the operators
+/// read besides the stream ([`Op::tables`]), in the order of the operators.
 fn apply_ops<'a>(
     mut stream: Batches<'a>,
     ops: &'a [Op],
@@ -160,6 +162,28 @@ fn apply_ops<'a>(
                     Error::Internal("a broadcast join's probe lost its table".into())
                 })?;
                 join::broadcast_probe(stream, table.table()?, spec, ctx)
+            }
+            Op::RowIndex {
+                schema,
+                offset,
+                starts,
+            } => {
+                let before = match starts {
+                    None => 0,
+                    Some(_) => {
+                        let starts = tables.next().ok_or_else(|| {
+                            Error::Internal("a row index lost its row counts".into())
+                        })?;
+                        starts
+                            .row_starts()?
+                            .get(ctx.place)
+                            .copied()
+                            .ok_or_else(|| {
+                                Error::Internal(format!("no row count for partition {}", ctx.place))
+                            })?
+                    }
+                };
+                row_index::row_index(stream, *offset, before, schema)
             }
         };
     }
