@@ -23,6 +23,7 @@ use crate::series::Series;
 use crate::session::Session;
 
 mod columns;
+mod combine;
 mod write;
 
 pub use write::WriteOptions;

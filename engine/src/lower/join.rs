@@ -54,7 +54,7 @@ pub fn lower_join(
             ),
             [(rows, TaskKind::BroadcastBuild(Arc::clone(&spec)))],
         )[0];
-        left.ops.push(Op::Probe { spec, table });
+        left.push(Op::Probe { spec, table });
         return Ok(left);
     }
     let lp = materialize(left, Sink::Shuffle(Arc::clone(&spec.left)), g);
@@ -114,9 +114,8 @@ fn join_spec(
         .map(|&i| ls.field(i).data_type().clone())
         .collect();
     let buckets = left
-        .inputs
-        .len()
-        .max(right.inputs.len())
+        .partitions()
+        .max(right.partitions())
         .clamp(1, config.threads * 4);
     let side = |on: &[String], schema: SchemaRef, unmatched_kept: bool| {
         Arc::new(ShuffleSpec {
