@@ -194,7 +194,8 @@ impl DataFrame {
     }
 
     /// Joins with `right` where `left_on[i] == right_on[i]` for every key (null keys never
-    /// match). `how`: inner, left, right, full, semi or anti. The output has this frame's
+    /// match). `how`: inner, left, right, full, semi or anti (or cross, with no keys: see
+    /// [`DataFrame::cross_join`]). The output has this frame's
     /// columns, then `right`'s other than its keys (renamed with `_right` where a name is
     /// taken); keys are coalesced. Both sides are hash-partitioned and each bucket is joined
     /// within the memory limit, its build side split again and spilled when it does not

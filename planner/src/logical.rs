@@ -593,6 +593,10 @@ impl LogicalPlan {
             }
             LogicalPlan::Union { inputs, .. } => format!("Union of {}", inputs.len()),
             LogicalPlan::Join {
+                how: JoinType::Cross,
+                ..
+            } => "Join cross".into(),
+            LogicalPlan::Join {
                 left_on,
                 right_on,
                 how,

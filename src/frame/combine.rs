@@ -1,12 +1,13 @@
 //! Frame operations over several frames: [`DataFrame::concat`], [`DataFrame::union_all`] and
-//! [`DataFrame::union`] (a `Union` plan node: the inputs' partitions side by side).
+//! [`DataFrame::union`] (a `Union` plan node: the inputs' partitions side by side), and
+//! [`DataFrame::cross_join`] (a join with no keys).
 
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Schema};
 use spillway_planner::coerce::common_type;
 use spillway_planner::expr::{Expr, col};
-use spillway_planner::logical::LogicalPlan;
+use spillway_planner::logical::{JoinType, LogicalPlan};
 use spillway_planner::{Error, Result};
 
 use super::DataFrame;
@@ -109,6 +110,43 @@ impl DataFrame {
     /// be a key.
     pub fn union(&self, other: &DataFrame) -> Result<DataFrame> {
         self.union_all(other)?.distinct()
+    }
+
+    /// Every pair of a row of this frame and a row of `right` (SQL's `CROSS JOIN`, Polars'
+    /// `join(how="cross")`): this frame's columns, then `right`'s, a right column whose
+    /// name is taken renamed with `_right` as [`DataFrame::join`] does.
+    ///
+    /// `right` is read in parallel and held once, in memory when it fits the memory
+    /// limit's share for held rows (as a broadcast join's right side; make the smaller
+    /// frame the right one), spilled beyond it; each partition of this frame then streams
+    /// through all of it, so the output keeps this frame's partitions and nothing but the
+    /// held rows is reserved. A spilled right side is read again for every batch of this
+    /// frame. Rows come out partition by partition of this frame; their order within a
+    /// partition follows both sides' batches and is not otherwise defined.
+    ///
+    /// ```
+    /// use spillway::prelude::*;
+    ///
+    /// let session = Session::builder().threads(2).build()?;
+    /// let sizes = session.from_vec("size", vec!["S", "M", "L"], 2)?.into_frame();
+    /// let colours = session.from_vec("colour", vec!["red", "blue"], 1)?.into_frame();
+    /// let all = sizes.cross_join(&colours)?;
+    /// assert_eq!(all.schema().field(1).name(), "colour");
+    /// assert_eq!(all.count_rows()?, 6);
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// None today: every pair of frames can be crossed (the `Result` is for the checks
+    /// every join makes).
+    pub fn cross_join(&self, right: &DataFrame) -> Result<DataFrame> {
+        Ok(self.then(LogicalPlan::join(
+            Arc::clone(&self.plan),
+            Arc::clone(&right.plan),
+            Vec::new(),
+            Vec::new(),
+            JoinType::Cross,
+        )?))
     }
 }
 

@@ -655,3 +655,103 @@ proptest! {
         prop_assert_eq!(bag(run(&distinct, spill.path()).0), want_set);
     }
 }
+
+// ---- cross_join ----
+
+/// Every pair of `left` and `right` rows, left cells first.
+fn pairs(left: &[Row], right: &[Row]) -> BTreeMap<Vec<Cell>, usize> {
+    bag(left.iter().flat_map(|l| {
+        right.iter().map(move |r| {
+            let mut c = l.cells();
+            c.extend(r.cells());
+            c
+        })
+    }))
+}
+
+#[test]
+fn cross_join_pairs_every_row_over_any_partitioning() {
+    let spill = tempfile::tempdir().unwrap();
+    let s = session(2, None, spill.path());
+    for (l, r) in [(0, 5), (5, 0), (1, 1), (13, 40)] {
+        let (left, right) = (table(l), table(r + 100).split_off(100));
+        for (lp, rp) in [(1, 1), (4, 3)] {
+            let j = frame(&s, &left, lp)
+                .cross_join(&frame(&s, &right, rp))
+                .unwrap();
+            assert_eq!(names(&j), ["a", "b", "s", "a_right", "b_right", "s_right"]);
+            assert_eq!(
+                bag(run(&j, spill.path()).0),
+                pairs(&left, &right),
+                "{l}x{r}"
+            );
+        }
+    }
+    // Only some columns read, and a filter over both sides.
+    let (left, right) = (table(20), table(30));
+    let j = frame(&s, &left, 3)
+        .cross_join(&frame(&s, &right, 2).rename("a", "z").unwrap())
+        .unwrap()
+        .filter(col("a").lt(col("z")))
+        .unwrap()
+        .select([col("z"), col("s")])
+        .unwrap();
+    let want = bag(left.iter().flat_map(|l| {
+        right
+            .iter()
+            .filter(move |r| matches!((l.a, r.a), (Some(x), Some(y)) if x < y))
+            .map(move |r| vec![r.cells()[0].clone(), l.cells()[2].clone()])
+    }));
+    assert_eq!(bag(run(&j, spill.path()).0), want);
+    assert!(j.explain().unwrap().contains("cross-join"));
+}
+
+#[test]
+fn cross_join_spills_a_right_side_past_the_memory_limit() {
+    let spill = tempfile::tempdir().unwrap();
+    let s = session(2, Some(16 << 10), spill.path());
+    let (left, right) = (table(25), table(3_000));
+    let j = frame(&s, &left, 3)
+        .cross_join(&frame(&s, &right, 4))
+        .unwrap();
+    let (out, stats) = run(&j, spill.path());
+    assert!(stats.spilled_bytes > 0, "{stats:?}");
+    assert_eq!(out.len(), 75_000);
+    assert!(bag(out) == pairs(&left, &right));
+}
+
+#[test]
+fn a_cross_join_takes_no_keys_and_other_joins_need_them() {
+    let spill = tempfile::tempdir().unwrap();
+    let s = session(1, None, spill.path());
+    let df = frame(&s, &table(3), 1);
+    let e = df.join(&df, ["a"], ["a"], JoinType::Cross).unwrap_err();
+    assert!(
+        matches!(e, Error::Plan(_)) && e.to_string().contains("no keys"),
+        "{e}"
+    );
+    let none: [&str; 0] = [];
+    let e = df.join(&df, none, none, JoinType::Inner).unwrap_err();
+    assert!(matches!(e, Error::Plan(_)), "{e}");
+    let same = df.join(&df, none, none, JoinType::Cross).unwrap();
+    assert_eq!(same.count_rows().unwrap(), 9);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn cross_join_matches_the_reference(
+        left in rows(40),
+        right in rows(40),
+        lparts in 1_usize..=5,
+        rparts in 1_usize..=5,
+        threads in 1_usize..=3,
+        tiny in any::<bool>(),
+    ) {
+        let spill = tempfile::tempdir().unwrap();
+        let s = session(threads, tiny.then_some(8 << 10), spill.path());
+        let j = frame(&s, &left, lparts).cross_join(&frame(&s, &right, rparts)).unwrap();
+        prop_assert_eq!(bag(run(&j, spill.path()).0), pairs(&left, &right));
+    }
+}

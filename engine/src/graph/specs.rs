@@ -239,6 +239,14 @@ pub enum Op {
         /// The output schema.
         schema: SchemaRef,
     },
+    /// Pairs every row with every row held by the `right` tasks (a cross join's right
+    /// side, [`Sink::Hold`]; dependencies of the pipeline task after its input tasks).
+    Cross {
+        /// The output schema: the stream's columns, then the right side's.
+        schema: SchemaRef,
+        /// The tasks holding the right side's rows.
+        right: Vec<TaskId>,
+    },
     /// Numbers the rows in a first `UInt64` column, from `offset` plus the rows of the
     /// partitions before this one: the `starts` task's count for the task's place in its
     /// stage (one of the pipeline task's dependencies after its input tasks), or nothing
@@ -265,6 +273,7 @@ impl Op {
             Op::Explode { .. } => "explode",
             Op::Probe { .. } => "broadcast-join",
             Op::RowIndex { .. } => "row-index",
+            Op::Cross { .. } => "cross-join",
         }
     }
 
@@ -273,6 +282,7 @@ impl Op {
     pub fn tables(&self) -> Vec<TaskId> {
         match self {
             Op::Probe { table, .. } => vec![*table],
+            Op::Cross { right, .. } => right.clone(),
             Op::RowIndex {
                 starts: Some(t), ..
             } => vec![*t],
@@ -293,6 +303,9 @@ impl fmt::Display for Op {
             Op::Limit(n) => write!(f, "limit {n}"),
             Op::Explode { schema, column } => write!(f, "explode {}", schema.field(*column).name()),
             Op::Probe { spec, .. } => write!(f, "broadcast {}", spec.describe()),
+            Op::Cross { right, .. } => {
+                write!(f, "cross join with the rows {} tasks hold", right.len())
+            }
             Op::RowIndex { schema, offset, .. } => {
                 write!(f, "row index {} from {offset}", schema.field(0).name())
             }

@@ -2,7 +2,7 @@
 //! and the size estimates other lowerings decide by (repartition, broadcast).
 
 use spillway_planner::Result;
-use spillway_planner::logical::LogicalPlan;
+use spillway_planner::logical::{JoinType, LogicalPlan};
 use spillway_planner::source::{ScanPartition, ScanRequest};
 use std::sync::Arc;
 
@@ -59,6 +59,11 @@ pub fn estimate_bytes(plan: &LogicalPlan, config: &EngineConfig) -> Result<Optio
         LogicalPlan::Scan { .. } => plan_scan(plan, config)?
             .iter()
             .try_fold(0usize, |sum, p| Some(sum + p.estimated_bytes()?)),
+        // A cross join's rows are every pair: its sides' bytes say nothing of them.
+        LogicalPlan::Join {
+            how: JoinType::Cross,
+            ..
+        } => None,
         LogicalPlan::Join { .. } | LogicalPlan::Union { .. } => {
             let mut sum = Some(0usize);
             for child in plan.children() {

@@ -115,7 +115,7 @@ impl Segment {
         if self.ops.iter().any(|op| {
             matches!(
                 op,
-                Op::MapPartitions { .. } | Op::Explode { .. } | Op::Probe { .. }
+                Op::MapPartitions { .. } | Op::Explode { .. } | Op::Probe { .. } | Op::Cross { .. }
             )
         }) {
             return None;

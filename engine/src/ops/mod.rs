@@ -163,6 +163,17 @@ fn apply_ops<'a>(
                 })?;
                 join::broadcast_probe(stream, table.table()?, spec, ctx)
             }
+            Op::Cross { schema, right } => {
+                let held: Vec<&Arc<Data>> = tables.by_ref().take(right.len()).collect();
+                if held.len() != right.len() {
+                    return Err(Error::Internal("a cross join lost its right side".into()));
+                }
+                let held = held
+                    .into_iter()
+                    .map(|d| d.buckets())
+                    .collect::<Result<Vec<_>>>()?;
+                join::cross(stream, held, schema, ctx)
+            }
             Op::RowIndex {
                 schema,
                 offset,

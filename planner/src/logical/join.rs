@@ -24,6 +24,8 @@ pub enum JoinType {
     Semi,
     /// Left rows that have no match (left columns only).
     Anti,
+    /// Every pair of a left row and a right row, with no keys (SQL's `CROSS JOIN`).
+    Cross,
 }
 
 impl JoinType {
@@ -47,13 +49,15 @@ impl fmt::Display for JoinType {
             JoinType::Full => "full",
             JoinType::Semi => "semi",
             JoinType::Anti => "anti",
+            JoinType::Cross => "cross",
         };
         f.write_str(s)
     }
 }
 
 impl LogicalPlan {
-    /// `left` joined with `right` on `left_on[i] == right_on[i]`.
+    /// `left` joined with `right` on `left_on[i] == right_on[i]`; with
+    /// [`JoinType::Cross`] and no keys, every pair of their rows.
     ///
     /// The output has the left columns, then (except for semi and anti joins) the right
     /// columns other than its keys; a right column whose name the left side already has is
@@ -64,7 +68,8 @@ impl LogicalPlan {
     ///
     /// # Errors
     /// [`Error::ColumnNotFound`] naming a key and the side's columns; [`Error::Plan`] for
-    /// no keys or unequal key counts; [`Error::Type`] for keys whose types differ.
+    /// no keys or unequal key counts (keys for a cross join); [`Error::Type`] for keys
+    /// whose types differ.
     pub fn join(
         left: Arc<LogicalPlan>,
         right: Arc<LogicalPlan>,
@@ -72,7 +77,14 @@ impl LogicalPlan {
         right_on: Vec<String>,
         how: JoinType,
     ) -> Result<Self> {
-        if left_on.is_empty() || left_on.len() != right_on.len() {
+        if how == JoinType::Cross && !(left_on.is_empty() && right_on.is_empty()) {
+            return Err(Error::Plan(format!(
+                "a cross join takes no keys; got [{}] and [{}]",
+                left_on.join(", "),
+                right_on.join(", ")
+            )));
+        }
+        if how != JoinType::Cross && (left_on.is_empty() || left_on.len() != right_on.len()) {
             return Err(Error::Plan(format!(
                 "a join needs the same number of keys on both sides, at least one; got {} and {}",
                 left_on.len(),
