@@ -24,6 +24,8 @@ use crate::session::Session;
 
 mod columns;
 mod combine;
+mod reshape;
+mod summary;
 mod write;
 
 pub use write::WriteOptions;

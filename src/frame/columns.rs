@@ -1,11 +1,13 @@
-//! Frame operations on columns: [`DataFrame::rename`], [`DataFrame::rename_many`] and
-//! [`DataFrame::drop`] (projections of the input), and [`DataFrame::with_row_index`].
+//! Frame operations on columns: [`DataFrame::rename`], [`DataFrame::rename_many`],
+//! [`DataFrame::drop`] and [`DataFrame::fill_null`] (projections of the input), and
+//! [`DataFrame::with_row_index`].
 
 use std::sync::Arc;
 
-use arrow::datatypes::Schema;
-use spillway_planner::expr::{Expr, col};
+use arrow::datatypes::{DataType, Schema};
+use spillway_planner::expr::{Expr, col, lit};
 use spillway_planner::logical::LogicalPlan;
+use spillway_planner::scalar::ScalarValue;
 use spillway_planner::{Error, Result};
 
 use super::DataFrame;
@@ -16,6 +18,17 @@ pub(super) fn not_found(schema: &Schema, name: &str) -> Error {
         name: name.to_string(),
         available: schema.fields().iter().map(|f| f.name().clone()).collect(),
     }
+}
+
+/// A column name `prefix` or `prefix_1`, `prefix_2`, ... that `schema` does not have.
+pub(super) fn unused_name(schema: &Schema, prefix: &str) -> String {
+    let mut name = prefix.to_string();
+    let mut n = 0;
+    while schema.field_with_name(&name).is_ok() {
+        n += 1;
+        name = format!("{prefix}_{n}");
+    }
+    name
 }
 
 /// Checks that `names` are columns of `schema`, each named once; `what` names the operation
@@ -192,4 +205,94 @@ impl DataFrame {
             offset,
         )?))
     }
+
+    /// The frame with the nulls of every column that can hold `value` replaced by it
+    /// (Polars' `DataFrame.fill_null(value)`); the other columns as they are. A column
+    /// takes the value, converted to its type (which it keeps), when:
+    ///
+    /// - the value is of the column's type;
+    /// - the value is an integer and the column a number that holds it (an integer type
+    ///   wide enough, any float, a decimal with the digits for it);
+    /// - the value is a float or a decimal and the column a float, or a decimal that holds
+    ///   it;
+    /// - both are strings (a dictionary column counts as its value type).
+    ///
+    /// A null value fills nothing. Filled columns are no longer nullable.
+    ///
+    /// ```
+    /// use spillway::prelude::*;
+    ///
+    /// let session = Session::builder().threads(2).build()?;
+    /// let n = std::sync::Arc::new(arrow::array::Int64Array::from(vec![Some(1), None]));
+    /// let df = session
+    ///     .from_array("n", n, 1)?
+    ///     .into_frame()
+    ///     .with_column(col("n").cast(DataType::Utf8View).alias("s"))?;
+    /// let filled = df.fill_null(0)?;
+    /// assert_eq!(filled.schema().field(0).data_type(), &DataType::Int64);
+    /// // The string column cannot hold 0: its null stays.
+    /// let out = filled.collect_batch()?;
+    /// assert_eq!((out.column(0).null_count(), out.column(1).null_count()), (0, 1));
+    /// # Ok::<(), spillway::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// None when the plan is built (a column that cannot hold the value is left as it
+    /// is); the `Result` is that of the projection.
+    pub fn fill_null(&self, value: impl Into<ScalarValue>) -> Result<DataFrame> {
+        let value: ScalarValue = value.into();
+        let schema = self.schema();
+        let exprs = schema.fields().iter().map(|f| {
+            let name = f.name().as_str();
+            let values = match f.data_type() {
+                DataType::Dictionary(_, values) => values.as_ref(),
+                t => t,
+            };
+            match fill_value(&value, values) {
+                Some(v) if f.is_nullable() => {
+                    let filled = col(name).fill_null(lit(v));
+                    let filled = if values == f.data_type() {
+                        filled
+                    } else {
+                        filled.cast(f.data_type().clone())
+                    };
+                    filled.alias(name)
+                }
+                _ => col(name),
+            }
+        });
+        self.select(exprs.collect::<Vec<Expr>>())
+    }
+}
+
+/// `value` converted to `to`, when a column of type `to` can hold it (see
+/// [`DataFrame::fill_null`]).
+fn fill_value(value: &ScalarValue, to: &DataType) -> Option<ScalarValue> {
+    let from = value.data_type();
+    if value.is_null() {
+        return None;
+    }
+    let is_decimal = |t: &DataType| {
+        matches!(
+            t,
+            DataType::Decimal32(..)
+                | DataType::Decimal64(..)
+                | DataType::Decimal128(..)
+                | DataType::Decimal256(..)
+        )
+    };
+    let is_string =
+        |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+    let converted = value.cast_to(to).ok()?;
+    let fits = if from == to || (is_string(from) && is_string(to)) {
+        true
+    } else if to.is_floating() {
+        from.is_numeric()
+    } else if from.is_integer() && (to.is_integer() || is_decimal(to)) {
+        // Nothing lost: the value comes back as it was.
+        converted.cast_to(from).is_ok_and(|back| back == *value)
+    } else {
+        (from.is_floating() || is_decimal(from)) && is_decimal(to)
+    };
+    fits.then_some(converted)
 }
