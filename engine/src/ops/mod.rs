@@ -10,7 +10,10 @@
 //! - A **streaming** operator is a function from a stream of batches ([`Batches`]) to a
 //!   stream: `fn op<'a>(input: Batches<'a>, spec…) -> Batches<'a>`. It holds one batch at a
 //!   time and reserves nothing (filter, project, limit, explode, map_partitions, the
-//!   broadcast probe). Streaming operators fuse into one pipeline task per partition. (A
+//!   broadcast probe, the cross join's probe, the row index). Streaming operators fuse into
+//!   one pipeline task per partition; what one reads besides its stream (a broadcast
+//!   table, a cross join's held right side, a row index's counts) comes from dependencies
+//!   after the input's ([`Op::tables`](crate::graph::Op::tables)). (A
 //!   broadcast probe whose table fell back to buckets holds its partition, spillable, and
 //!   reserves what it holds: see `join::fallback`.)
 //! - A **blocking** operator has two halves, because it needs every partition: a *sink*
