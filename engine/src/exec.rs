@@ -247,6 +247,7 @@ impl Run {
             spill: &self.spill,
             batch_rows: self.batch_rows,
             partition: task.partition,
+            place: task.place,
             output_schema: &graph.written_schema,
             tally: &tally,
             activity: &self.activity,
@@ -345,7 +346,11 @@ fn into_batches(outputs: &[Arc<Data>]) -> Result<Vec<RecordBatch>> {
     for data in outputs {
         match data.as_ref() {
             Data::Batches(b) => out.extend(b.iter().filter(|b| b.num_rows() > 0).cloned()),
-            Data::States(_) | Data::Buckets(_) | Data::Runs(_) | Data::Table(_) => {
+            Data::States(_)
+            | Data::Buckets(_)
+            | Data::Runs(_)
+            | Data::Table(_)
+            | Data::RowStarts(_) => {
                 return Err(Error::Internal("the graph ends in partial states".into()));
             }
         }

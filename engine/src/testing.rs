@@ -125,6 +125,7 @@ impl TestContext {
             spill: &self.spill,
             batch_rows: self.batch_rows,
             partition: 0,
+            place: 0,
             output_schema: &self.schema,
             tally: &self.tally,
             activity: &self.activity,

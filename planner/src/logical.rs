@@ -17,6 +17,10 @@ use crate::source::DataSource;
 use crate::udf::{PartitionFn, describe_schema};
 use crate::{Error, Result};
 
+mod join;
+
+pub use join::JoinType;
+
 /// A node of the logical plan.
 #[derive(Clone, Debug)]
 pub enum LogicalPlan {
@@ -116,6 +120,26 @@ pub enum LogicalPlan {
         /// The output schema.
         schema: SchemaRef,
     },
+    /// The rows of every input, the partitions of one after those of the one before (SQL's
+    /// `UNION ALL`); the inputs' columns have the same names and types, in one order.
+    Union {
+        /// The inputs, at least one.
+        inputs: Vec<Arc<LogicalPlan>>,
+        /// The output schema: the inputs', a column nullable when it is in any input.
+        schema: SchemaRef,
+    },
+    /// The rows numbered in order across partitions, `offset` first: a `UInt64` column put
+    /// before the input's columns (Polars' `with_row_index`).
+    RowIndex {
+        /// The input.
+        input: Arc<LogicalPlan>,
+        /// The index column's name.
+        name: String,
+        /// The first row's number.
+        offset: u64,
+        /// The output schema: the index, then the input's columns.
+        schema: SchemaRef,
+    },
 }
 
 /// The partitions a [`LogicalPlan::Repartition`] cuts its rows into.
@@ -134,49 +158,6 @@ impl fmt::Display for Partitioning {
             Partitioning::Count(n) => write!(f, "{n} partitions"),
             Partitioning::Bytes(b) => write!(f, "partitions of about {b} bytes"),
         }
-    }
-}
-
-/// Which rows a join keeps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum JoinType {
-    /// Pairs of matching rows.
-    Inner,
-    /// Every left row; right columns null where nothing matches.
-    Left,
-    /// Every right row; left columns null where nothing matches.
-    Right,
-    /// Every row of both sides.
-    Full,
-    /// Left rows that have a match (each once; left columns only).
-    Semi,
-    /// Left rows that have no match (left columns only).
-    Anti,
-}
-
-impl JoinType {
-    /// Whether unmatched right rows are output.
-    pub fn keeps_unmatched_right(self) -> bool {
-        matches!(self, JoinType::Right | JoinType::Full)
-    }
-
-    /// Whether the output has the right side's columns.
-    pub fn has_right_columns(self) -> bool {
-        !matches!(self, JoinType::Semi | JoinType::Anti)
-    }
-}
-
-impl fmt::Display for JoinType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = match self {
-            JoinType::Inner => "inner",
-            JoinType::Left => "left",
-            JoinType::Right => "right",
-            JoinType::Full => "full",
-            JoinType::Semi => "semi",
-            JoinType::Anti => "anti",
-        };
-        f.write_str(s)
     }
 }
 
@@ -266,93 +247,6 @@ impl LogicalPlan {
         LogicalPlan::Limit { input, n }
     }
 
-    /// `left` joined with `right` on `left_on[i] == right_on[i]`.
-    ///
-    /// The output has the left columns, then (except for semi and anti joins) the right
-    /// columns other than its keys; a right column whose name the left side already has is
-    /// renamed with the suffix `_right`, as in Polars. The key columns are coalesced, as in
-    /// SQL's `USING`: an unmatched right row shows its own key values. Columns of the side
-    /// that may be missing (right for a left join, left for a right join, both for a full
-    /// join) become nullable.
-    ///
-    /// # Errors
-    /// [`Error::ColumnNotFound`] naming a key and the side's columns; [`Error::Plan`] for
-    /// no keys or unequal key counts; [`Error::Type`] for keys whose types differ.
-    pub fn join(
-        left: Arc<LogicalPlan>,
-        right: Arc<LogicalPlan>,
-        left_on: Vec<String>,
-        right_on: Vec<String>,
-        how: JoinType,
-    ) -> Result<Self> {
-        if left_on.is_empty() || left_on.len() != right_on.len() {
-            return Err(Error::Plan(format!(
-                "a join needs the same number of keys on both sides, at least one; got {} and {}",
-                left_on.len(),
-                right_on.len()
-            )));
-        }
-        let (ls, rs) = (left.schema(), right.schema());
-        let find = |schema: &Schema, name: &str| {
-            schema
-                .field_with_name(name)
-                .cloned()
-                .map_err(|_| Error::ColumnNotFound {
-                    name: name.to_string(),
-                    available: schema.fields().iter().map(|f| f.name().clone()).collect(),
-                })
-        };
-        for (l, r) in left_on.iter().zip(&right_on) {
-            let (lf, rf) = (find(&ls, l)?, find(&rs, r)?);
-            if lf.data_type() != rf.data_type() {
-                return Err(Error::type_error(
-                    format!("join on {l} = {r}"),
-                    format!(
-                        "the keys' types differ ({} and {}); cast one side first",
-                        lf.data_type(),
-                        rf.data_type()
-                    ),
-                ));
-            }
-        }
-        let left_nullable = how.keeps_unmatched_right();
-        let right_nullable = matches!(how, JoinType::Left | JoinType::Full);
-        let mut fields: Vec<Field> = ls
-            .fields()
-            .iter()
-            .map(|f| {
-                let key = left_on.contains(f.name());
-                // A key column is coalesced: null only if both sides' keys may be.
-                let nullable = f.is_nullable() || (left_nullable && !key);
-                f.as_ref().clone().with_nullable(nullable)
-            })
-            .collect();
-        if how.has_right_columns() {
-            for f in rs.fields() {
-                if right_on.contains(f.name()) {
-                    continue;
-                }
-                let mut name = f.name().clone();
-                while fields.iter().any(|g| g.name() == &name) {
-                    name.push_str("_right");
-                }
-                fields.push(Field::new(
-                    name,
-                    f.data_type().clone(),
-                    f.is_nullable() || right_nullable,
-                ));
-            }
-        }
-        Ok(LogicalPlan::Join {
-            left,
-            right,
-            left_on,
-            right_on,
-            how,
-            schema: Arc::new(Schema::new(fields)),
-        })
-    }
-
     /// `input` with list column `column` exploded into one row per element.
     ///
     /// # Errors
@@ -388,10 +282,78 @@ impl LogicalPlan {
         })
     }
 
-    /// The node's inputs: none for a scan, two for a join, one otherwise.
+    /// The rows of every one of `inputs`, in order (`UNION ALL`).
+    ///
+    /// # Errors
+    /// [`Error::Plan`] for no inputs, or an input whose columns are not the first one's
+    /// (the same names, in the same order), naming the column; [`Error::Type`] for a
+    /// column whose type differs, naming the column and both types.
+    pub fn union(inputs: Vec<Arc<LogicalPlan>>) -> Result<Self> {
+        let first = inputs
+            .first()
+            .ok_or_else(|| Error::Plan("a union needs at least one input".into()))?
+            .schema();
+        let mut fields: Vec<Field> = first.fields().iter().map(|f| f.as_ref().clone()).collect();
+        for (n, input) in inputs.iter().enumerate().skip(1) {
+            let schema = input.schema();
+            let names = |s: &Schema| -> Vec<String> {
+                s.fields().iter().map(|f| f.name().clone()).collect()
+            };
+            if names(&schema) != names(&first) {
+                return Err(Error::Plan(format!(
+                    "union input {n} has columns [{}] where the first has [{}]",
+                    names(&schema).join(", "),
+                    names(&first).join(", ")
+                )));
+            }
+            for (f, g) in fields.iter_mut().zip(schema.fields()) {
+                if f.data_type() != g.data_type() {
+                    return Err(Error::type_error(
+                        format!("union of column {}", f.name()),
+                        format!(
+                            "input {n} has it as {} where the first has {}; cast one first",
+                            g.data_type(),
+                            f.data_type()
+                        ),
+                    ));
+                }
+                if g.is_nullable() {
+                    f.set_nullable(true);
+                }
+            }
+        }
+        Ok(LogicalPlan::Union {
+            inputs,
+            schema: Arc::new(Schema::new(fields)),
+        })
+    }
+
+    /// `input` with its rows numbered from `offset`, in a first `UInt64` column `name`.
+    ///
+    /// # Errors
+    /// [`Error::Plan`] when the input already has a column `name`.
+    pub fn row_index(input: Arc<LogicalPlan>, name: String, offset: u64) -> Result<Self> {
+        let in_schema = input.schema();
+        if in_schema.field_with_name(&name).is_ok() {
+            return Err(Error::Plan(format!(
+                "with_row_index cannot add column '{name}': the input has a column of that name"
+            )));
+        }
+        let mut fields = vec![Field::new(&name, DataType::UInt64, false)];
+        fields.extend(in_schema.fields().iter().map(|f| f.as_ref().clone()));
+        Ok(LogicalPlan::RowIndex {
+            input,
+            name,
+            offset,
+            schema: Arc::new(Schema::new(fields)),
+        })
+    }
+
+    /// The node's inputs: none for a scan, two for a join, a union's all, one otherwise.
     pub fn children(&self) -> Vec<&Arc<LogicalPlan>> {
         match self {
             LogicalPlan::Join { left, right, .. } => vec![left, right],
+            LogicalPlan::Union { inputs, .. } => inputs.iter().collect(),
             other => other.input().into_iter().collect(),
         }
     }
@@ -505,6 +467,8 @@ impl LogicalPlan {
             LogicalPlan::Scan { schema, .. }
             | LogicalPlan::Join { schema, .. }
             | LogicalPlan::Explode { schema, .. }
+            | LogicalPlan::RowIndex { schema, .. }
+            | LogicalPlan::Union { schema, .. }
             | LogicalPlan::Project { schema, .. }
             | LogicalPlan::Aggregate { schema, .. } => Arc::clone(schema),
             LogicalPlan::Filter { input, .. }
@@ -543,12 +507,17 @@ impl LogicalPlan {
                 *how,
             );
         }
+        if let LogicalPlan::Union { .. } = self {
+            return LogicalPlan::union(children.into_iter().map(Arc::new).collect());
+        }
         let Some(input) = children.pop() else {
             return Ok(self.clone());
         };
         let input = Arc::new(input);
         Ok(match self {
-            LogicalPlan::Scan { .. } | LogicalPlan::Join { .. } => self.clone(),
+            LogicalPlan::Scan { .. } | LogicalPlan::Join { .. } | LogicalPlan::Union { .. } => {
+                self.clone()
+            }
             LogicalPlan::Project { exprs, .. } => LogicalPlan::project(input, exprs.clone())?,
             LogicalPlan::Filter { predicate, .. } => LogicalPlan::filter(input, predicate.clone())?,
             LogicalPlan::MapPartitions { func, .. } => {
@@ -560,6 +529,9 @@ impl LogicalPlan {
                 LogicalPlan::sort(input, keys.clone(), *fetch)?
             }
             LogicalPlan::Explode { column, .. } => LogicalPlan::explode(input, column.clone())?,
+            LogicalPlan::RowIndex { name, offset, .. } => {
+                LogicalPlan::row_index(input, name.clone(), *offset)?
+            }
             LogicalPlan::Aggregate { keys, aggs, .. } => {
                 LogicalPlan::group_by(input, keys.clone(), aggs.clone())?
             }
@@ -569,7 +541,7 @@ impl LogicalPlan {
     /// The node's single input, if it has exactly one (see [`LogicalPlan::children`]).
     pub fn input(&self) -> Option<&Arc<LogicalPlan>> {
         match self {
-            LogicalPlan::Scan { .. } | LogicalPlan::Join { .. } => None,
+            LogicalPlan::Scan { .. } | LogicalPlan::Join { .. } | LogicalPlan::Union { .. } => None,
             LogicalPlan::Project { input, .. }
             | LogicalPlan::Filter { input, .. }
             | LogicalPlan::MapPartitions { input, .. }
@@ -577,6 +549,7 @@ impl LogicalPlan {
             | LogicalPlan::Repartition { input, .. }
             | LogicalPlan::Sort { input, .. }
             | LogicalPlan::Explode { input, .. }
+            | LogicalPlan::RowIndex { input, .. }
             | LogicalPlan::Aggregate { input, .. } => Some(input),
         }
     }
@@ -615,6 +588,14 @@ impl LogicalPlan {
             LogicalPlan::Limit { n, .. } => format!("Limit {n}"),
             LogicalPlan::Repartition { to, .. } => format!("Repartition into {to}"),
             LogicalPlan::Explode { column, .. } => format!("Explode {column}"),
+            LogicalPlan::RowIndex { name, offset, .. } => {
+                format!("RowIndex {name} from {offset}")
+            }
+            LogicalPlan::Union { inputs, .. } => format!("Union of {}", inputs.len()),
+            LogicalPlan::Join {
+                how: JoinType::Cross,
+                ..
+            } => "Join cross".into(),
             LogicalPlan::Join {
                 left_on,
                 right_on,

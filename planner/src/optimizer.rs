@@ -15,8 +15,8 @@
 //!
 //! Predicates go first so that projection pushdown sees each filter in its final place and
 //! keeps the columns it reads; removing identities comes last because pushdown creates them.
-//! Filters never move through `Limit`, `Sort` (which may carry a `fetch`), `MapPartitions`
-//! or `Aggregate`: that would change the answer.
+//! Filters and projections go into each input of a union. Filters never move through `Limit`, `Sort` (which may carry a `fetch`), `MapPartitions`,
+//! `RowIndex` or `Aggregate`: that would change the answer.
 
 use std::sync::Arc;
 
@@ -150,6 +150,13 @@ fn push_conjuncts(input: LogicalPlan, conjuncts: Vec<Expr>) -> Result<LogicalPla
             };
             wrap(scan, keep)
         }
+        // A filter of a union is the union of each input filtered.
+        LogicalPlan::Union { inputs, .. } => LogicalPlan::union(
+            inputs
+                .into_iter()
+                .map(|i| push_conjuncts(Arc::unwrap_or_clone(i), conjuncts.clone()).map(Arc::new))
+                .collect::<Result<_>>()?,
+        ),
         // Row-wise filters commute with cutting rows into partitions.
         LogicalPlan::Repartition { input, to } => LogicalPlan::repartition(
             Arc::new(push_conjuncts(Arc::unwrap_or_clone(input), conjuncts)?),
@@ -178,42 +185,10 @@ fn add_columns(required: &mut Vec<String>, expr: &Expr) {
 /// (the root, and the input of an opaque closure).
 fn push_down_projection(plan: &LogicalPlan, required: Option<&[String]>) -> Result<LogicalPlan> {
     match plan {
-        LogicalPlan::Join {
-            left,
-            right,
-            left_on,
-            right_on,
-            how: _,
-            schema,
-        } => {
-            let Some(required) = required else {
-                return map_children(plan, |c| push_down_projection(c, None));
-            };
-            let (ls, rs) = (left.schema(), right.schema());
-            // Left: what is read, its keys, and any column a right column's name clashes
-            // with (so that the right column keeps its `_right` name).
-            let mut below_left: Vec<String> = left_on.clone();
-            for f in ls.fields() {
-                let clash = rs.field_with_name(f.name()).is_ok() && !right_on.contains(f.name());
-                if (required.contains(f.name()) || clash) && !below_left.contains(f.name()) {
-                    below_left.push(f.name().clone());
-                }
-            }
-            // Right: its keys, and the columns whose output (maybe renamed) is read.
-            let out_names: Vec<&String> = schema.fields().iter().map(|f| f.name()).collect();
-            let renamed = out_names[ls.fields().len()..].to_vec();
-            let mut below_right: Vec<String> = right_on.clone();
-            let non_keys = rs.fields().iter().filter(|f| !right_on.contains(f.name()));
-            for (f, out) in non_keys.zip(renamed) {
-                if required.contains(out) && !below_right.contains(f.name()) {
-                    below_right.push(f.name().clone());
-                }
-            }
-            plan.with_new_children(vec![
-                push_down_projection(left, Some(&below_left))?,
-                push_down_projection(right, Some(&below_right))?,
-            ])
-        }
+        LogicalPlan::Join { .. } => match required {
+            Some(required) => join_projection(plan, required),
+            None => map_children(plan, |c| push_down_projection(c, None)),
+        },
         LogicalPlan::Scan {
             source,
             projection: _,
@@ -289,6 +264,16 @@ fn push_down_projection(plan: &LogicalPlan, required: Option<&[String]>) -> Resu
             });
             rebuild(plan, push_down_projection(input, below.as_deref())?)
         }
+        LogicalPlan::Union { inputs, schema } => match required {
+            Some(required) => union_projection(plan, inputs, schema, required),
+            None => map_children(plan, |c| push_down_projection(c, None)),
+        },
+        // The index numbers the rows whatever columns they carry.
+        LogicalPlan::RowIndex { input, name, .. } => {
+            let below: Option<Vec<String>> =
+                required.map(|r| r.iter().filter(|c| *c != name).cloned().collect());
+            rebuild(plan, push_down_projection(input, below.as_deref())?)
+        }
         LogicalPlan::Sort { input, keys, .. } => {
             let below = required.map(|r| {
                 let mut below = r.to_vec();
@@ -314,6 +299,76 @@ fn push_down_projection(plan: &LogicalPlan, required: Option<&[String]>) -> Resu
         // every column of its input.
         other => map_children(other, |c| push_down_projection(c, None)),
     }
+}
+
+/// Pass 2 for a join whose consumers read `required`: each side gives its keys and the
+/// columns read.
+fn join_projection(plan: &LogicalPlan, required: &[String]) -> Result<LogicalPlan> {
+    let LogicalPlan::Join {
+        left,
+        right,
+        left_on,
+        right_on,
+        schema,
+        ..
+    } = plan
+    else {
+        return Err(crate::Error::Internal(
+            "a join's projection of another node".into(),
+        ));
+    };
+    let (ls, rs) = (left.schema(), right.schema());
+    // Left: what is read, its keys, and any column a right column's name clashes
+    // with (so that the right column keeps its `_right` name).
+    let mut below_left: Vec<String> = left_on.clone();
+    for f in ls.fields() {
+        let clash = rs.field_with_name(f.name()).is_ok() && !right_on.contains(f.name());
+        if (required.contains(f.name()) || clash) && !below_left.contains(f.name()) {
+            below_left.push(f.name().clone());
+        }
+    }
+    // Right: its keys, and the columns whose output (maybe renamed) is read.
+    let out_names: Vec<&String> = schema.fields().iter().map(|f| f.name()).collect();
+    let renamed = out_names[ls.fields().len()..].to_vec();
+    let mut below_right: Vec<String> = right_on.clone();
+    let non_keys = rs.fields().iter().filter(|f| !right_on.contains(f.name()));
+    for (f, out) in non_keys.zip(renamed) {
+        if required.contains(out) && !below_right.contains(f.name()) {
+            below_right.push(f.name().clone());
+        }
+    }
+    plan.with_new_children(vec![
+        push_down_projection(left, Some(&below_left))?,
+        push_down_projection(right, Some(&below_right))?,
+    ])
+}
+
+/// Pass 2 for a union whose consumers read `required`: each input gives the columns read
+/// (at least one, to keep the rows), in the union's order, so that the inputs keep one
+/// schema.
+fn union_projection(
+    plan: &LogicalPlan,
+    inputs: &[Arc<LogicalPlan>],
+    schema: &Schema,
+    required: &[String],
+) -> Result<LogicalPlan> {
+    let mut kept: Vec<Expr> = schema
+        .fields()
+        .iter()
+        .filter(|f| required.contains(f.name()))
+        .map(|f| Expr::Column(f.name().clone()))
+        .collect();
+    if kept.is_empty() {
+        kept.push(Expr::Column(schema.field(0).name().clone()));
+    }
+    let inputs = inputs
+        .iter()
+        .map(|i| {
+            let project = LogicalPlan::project(Arc::clone(i), kept.clone())?;
+            push_down_projection(&project, None)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    plan.with_new_children(inputs)
 }
 
 /// Pass 3: a projection that selects exactly its input's columns, in order, does nothing.

@@ -9,6 +9,7 @@ mod expressions;
 mod faults;
 mod files;
 mod frame;
+mod frame_ops;
 mod functions;
 mod group_by;
 mod join;

@@ -26,8 +26,12 @@ pub use specs::{
 pub struct Task {
     /// The stage it belongs to.
     pub stage: usize,
-    /// Its place in the stage: the partition it works on.
+    /// The output partition it works on: its place in the stage, after the partitions of
+    /// the stages before it that make one stream's partitions together (the inputs of a
+    /// union, see `lower::stream`).
     pub partition: usize,
+    /// Its place in its stage, from 0.
+    pub place: usize,
     /// The tasks whose outputs it reads, in order.
     pub deps: Vec<TaskId>,
     /// What it does.
@@ -135,12 +139,24 @@ impl TaskGraph {
         detail: String,
         tasks: impl IntoIterator<Item = (Vec<TaskId>, TaskKind)>,
     ) -> Vec<TaskId> {
+        self.push_stage_from(0, name, detail, tasks)
+    }
+
+    /// As [`TaskGraph::push_stage`], its tasks' partitions numbered from `first_partition`.
+    pub(crate) fn push_stage_from(
+        &mut self,
+        first_partition: usize,
+        name: String,
+        detail: String,
+        tasks: impl IntoIterator<Item = (Vec<TaskId>, TaskKind)>,
+    ) -> Vec<TaskId> {
         let stage = self.stages.len();
         let first = self.tasks.len();
-        for (partition, (deps, kind)) in tasks.into_iter().enumerate() {
+        for (place, (deps, kind)) in tasks.into_iter().enumerate() {
             self.tasks.push(Task {
                 stage,
-                partition,
+                partition: first_partition + place,
+                place,
                 deps,
                 kind,
             });

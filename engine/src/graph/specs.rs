@@ -239,6 +239,26 @@ pub enum Op {
         /// The output schema.
         schema: SchemaRef,
     },
+    /// Pairs every row with every row held by the `right` tasks (a cross join's right
+    /// side, [`Sink::Hold`]; dependencies of the pipeline task after its input tasks).
+    Cross {
+        /// The output schema: the stream's columns, then the right side's.
+        schema: SchemaRef,
+        /// The tasks holding the right side's rows.
+        right: Vec<TaskId>,
+    },
+    /// Numbers the rows in a first `UInt64` column, from `offset` plus the rows of the
+    /// partitions before this one: the `starts` task's count for the task's place in its
+    /// stage (one of the pipeline task's dependencies after its input tasks), or nothing
+    /// when the stream has one partition.
+    RowIndex {
+        /// The output schema: the index, then the input's columns.
+        schema: SchemaRef,
+        /// The first row's number.
+        offset: u64,
+        /// The task counting the rows before each partition ([`TaskKind::CountRows`]).
+        starts: Option<TaskId>,
+    },
 }
 
 impl Op {
@@ -252,6 +272,21 @@ impl Op {
             Op::Limit(_) => "limit",
             Op::Explode { .. } => "explode",
             Op::Probe { .. } => "broadcast-join",
+            Op::RowIndex { .. } => "row-index",
+            Op::Cross { .. } => "cross-join",
+        }
+    }
+
+    /// The tasks whose outputs the operator reads besides the pipeline's input, in order:
+    /// they follow the input tasks among the pipeline task's dependencies.
+    pub fn tables(&self) -> Vec<TaskId> {
+        match self {
+            Op::Probe { table, .. } => vec![*table],
+            Op::Cross { right, .. } => right.clone(),
+            Op::RowIndex {
+                starts: Some(t), ..
+            } => vec![*t],
+            _ => Vec::new(),
         }
     }
 }
@@ -268,6 +303,12 @@ impl fmt::Display for Op {
             Op::Limit(n) => write!(f, "limit {n}"),
             Op::Explode { schema, column } => write!(f, "explode {}", schema.field(*column).name()),
             Op::Probe { spec, .. } => write!(f, "broadcast {}", spec.describe()),
+            Op::Cross { right, .. } => {
+                write!(f, "cross join with the rows {} tasks hold", right.len())
+            }
+            Op::RowIndex { schema, offset, .. } => {
+                write!(f, "row index {} from {offset}", schema.field(0).name())
+            }
         }
     }
 }
@@ -324,6 +365,9 @@ pub enum TaskKind {
     /// join's right side, [`Sink::Hold`]), for the left side's pipelines to probe; when the
     /// table does not fit, the rows hash-partitioned into spilled buckets instead.
     BroadcastBuild(Arc<JoinSpec>),
+    /// Counts the rows every dependency holds, giving the number of the first row of each
+    /// (the rows of the dependencies before it), for [`Op::RowIndex`].
+    CountRows,
     /// Merges the sorted runs of every dependency, in order.
     SortMerge {
         /// The sort.

@@ -65,7 +65,7 @@ pub fn lower_aggregate(
     for (a, t) in aggs.iter().zip(&input_types) {
         partial.extend(GroupAcc::state_fields(a.func, t, &a.name));
     }
-    let buckets = input.inputs.len().clamp(1, config.threads * 4);
+    let buckets = input.partitions().clamp(1, config.threads * 4);
     let spec = Arc::new(GroupSpec {
         keys: keys.clone(),
         key_types,

@@ -9,6 +9,9 @@
 //! ([`Sink::Hold`]), not as plain batches, and the build task falls back to a partitioned
 //! join at run time when the table does not fit (see `ops::join::broadcast`).
 //!
+//! A cross join (no keys) holds its right side the same way and streams every left
+//! partition through all of it (see `ops::join::cross`).
+//!
 //! Rows with a null key match nothing: each side's shuffle drops them when the join does
 //! not output that side's unmatched rows, and spreads them over the buckets otherwise
 //! ([`NullKeys`]).
@@ -35,6 +38,21 @@ pub fn lower_join(
     config: &EngineConfig,
     g: &mut TaskGraph,
 ) -> Result<Stream> {
+    if let LogicalPlan::Join {
+        how: JoinType::Cross,
+        right: rplan,
+        schema,
+        ..
+    } = plan
+    {
+        return Ok(lower_cross(
+            left,
+            right,
+            rplan.schema(),
+            Arc::clone(schema),
+            g,
+        ));
+    }
     let spec = join_spec(plan, &left, &right, config)?;
     let broadcast = matches!(
         spec.how,
@@ -54,7 +72,7 @@ pub fn lower_join(
             ),
             [(rows, TaskKind::BroadcastBuild(Arc::clone(&spec)))],
         )[0];
-        left.ops.push(Op::Probe { spec, table });
+        left.push(Op::Probe { spec, table });
         return Ok(left);
     }
     let lp = materialize(left, Sink::Shuffle(Arc::clone(&spec.left)), g);
@@ -76,6 +94,21 @@ pub fn lower_join(
         }),
     );
     Ok(Stream::read(joined, "hash-join"))
+}
+
+/// A cross join: the right side held (in memory within the store's share, as a broadcast
+/// join's right side, spilled beyond it), and every left partition's pipeline streaming
+/// through all of it.
+fn lower_cross(
+    mut left: Stream,
+    right: Stream,
+    right_schema: SchemaRef,
+    schema: SchemaRef,
+    g: &mut TaskGraph,
+) -> Stream {
+    let right = materialize(right, Sink::Hold(right_schema), g);
+    left.push(Op::Cross { schema, right });
+    left
 }
 
 /// The join's spec: key columns and types, both sides' partitioning, the output.
@@ -114,9 +147,8 @@ fn join_spec(
         .map(|&i| ls.field(i).data_type().clone())
         .collect();
     let buckets = left
-        .inputs
-        .len()
-        .max(right.inputs.len())
+        .partitions()
+        .max(right.partitions())
         .clamp(1, config.threads * 4);
     let side = |on: &[String], schema: SchemaRef, unmatched_kept: bool| {
         Arc::new(ShuffleSpec {

@@ -6,17 +6,18 @@ use crate::lower::stream::{Stream, materialize};
 
 /// The first `n` rows of `input`.
 pub fn lower_limit(mut input: Stream, n: usize, g: &mut TaskGraph) -> Stream {
-    input.ops.push(Op::Limit(n));
-    let single = input.inputs.len() <= 1;
+    input.push(Op::Limit(n));
+    let single = input.partitions() <= 1;
     let ids = materialize(input, Sink::Batches, g);
     if single {
         let origin = g.stages.last().map_or("empty", |st| &st.name).to_string();
         return Stream::read(ids, &origin);
     }
-    Stream {
-        inputs: vec![Input::Tasks(ids)],
-        origin: "gather".into(),
-        origin_detail: "gather in partition order".into(),
-        ops: vec![Op::Limit(n)],
-    }
+    let mut gathered = Stream::new(
+        vec![Input::Tasks(ids)],
+        "gather",
+        "gather in partition order".into(),
+    );
+    gathered.push(Op::Limit(n));
+    gathered
 }

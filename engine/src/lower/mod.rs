@@ -9,7 +9,7 @@
 //!
 //! This file is the dispatch: it lowers a node's inputs first, then hands the node and
 //! its lowered inputs to the file of its family (`scan`, `join`, `sort`, `aggregate`,
-//! `repartition`, `limit`); those files never recurse, so none imports this one.
+//! `repartition`, `limit`, `row_index`); those files never recurse, so none imports this one.
 
 use std::sync::Arc;
 
@@ -24,6 +24,7 @@ mod aggregate;
 mod join;
 mod limit;
 mod repartition;
+mod row_index;
 mod scan;
 mod sort;
 mod stream;
@@ -56,9 +57,14 @@ pub fn lower_to_sink(
     let stream = lower_stream(plan, config, &mut graph)?;
     // A blocking operator's final tasks that pass through unchanged write their own
     // output; anything else gets a writing pipeline.
-    let finals = stream
-        .passthrough()
-        .filter(|ids| !ids.is_empty() && ids.iter().all(|&i| graph.tasks[i].kind.can_write()));
+    // They must be one stage's, whose partitions are numbered from 0: a union's inputs
+    // may be final tasks of several stages, each numbered from 0.
+    let finals = stream.passthrough().filter(|ids| {
+        !ids.is_empty()
+            && ids.iter().all(|&i| {
+                graph.tasks[i].kind.can_write() && graph.tasks[i].stage == graph.tasks[ids[0]].stage
+            })
+    });
     graph.outputs = match finals {
         Some(ids) => {
             for &i in &ids {
@@ -83,7 +89,7 @@ fn lower_stream(plan: &LogicalPlan, config: &EngineConfig, g: &mut TaskGraph) ->
             .input()
             .ok_or_else(|| Error::Internal("a streaming node lost its input".into()))?;
         let mut s = lower_stream(input, config, g)?;
-        s.ops.push(op);
+        s.push(op);
         Ok(s)
     };
     match plan {
@@ -127,6 +133,32 @@ fn lower_stream(plan: &LogicalPlan, config: &EngineConfig, g: &mut TaskGraph) ->
                 estimate,
                 g,
             ))
+        }
+        LogicalPlan::RowIndex {
+            input,
+            offset,
+            schema,
+            ..
+        } => {
+            let s = lower_stream(input, config, g)?;
+            Ok(row_index::lower_row_index(
+                s,
+                input.schema(),
+                Arc::clone(schema),
+                *offset,
+                g,
+            ))
+        }
+        // The inputs' partitions side by side, each with its own pending work.
+        LogicalPlan::Union { inputs, .. } => {
+            let mut streams = inputs.iter().map(|i| lower_stream(i, config, g));
+            let mut s = streams
+                .next()
+                .ok_or_else(|| Error::Internal("a union without inputs".into()))??;
+            for other in streams {
+                s.append(other?);
+            }
+            Ok(s)
         }
         LogicalPlan::Join { left, right, .. } => {
             let l = lower_stream(left, config, g)?;
@@ -206,5 +238,21 @@ mod tests {
         let names: Vec<&str> = g.stages.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, vec!["scan-limit", "gather-limit"]);
         assert_eq!(g.tasks[4].deps, vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_union_keeps_each_inputs_pipeline_and_numbers_partitions_on() {
+        let scan = |parts| Arc::new(LogicalPlan::scan(Batches::numbers(100, parts)));
+        let f = Arc::new(LogicalPlan::filter(scan(3), col("x").gt(lit(3))).unwrap());
+        let u = Arc::new(LogicalPlan::union(vec![f, scan(2), scan(2)]).unwrap());
+        let p = LogicalPlan::project(u, vec![(col("x") * lit(2)).alias("y")]).unwrap();
+        let g = lower(&p, &config(8)).unwrap();
+        let names: Vec<&str> = g.stages.iter().map(|s| s.name.as_str()).collect();
+        // The two plain scans make one stage.
+        assert_eq!(names, ["scan-filter-project", "scan-project"]);
+        let partitions: Vec<usize> = g.outputs.iter().map(|&t| g.tasks[t].partition).collect();
+        assert_eq!(partitions, [0, 1, 2, 3, 4, 5, 6]);
+        let places: Vec<usize> = g.outputs.iter().map(|&t| g.tasks[t].place).collect();
+        assert_eq!(places, [0, 1, 2, 0, 1, 2, 3]);
     }
 }

@@ -16,20 +16,17 @@ pub fn lower_repartition(
     estimate: Option<usize>,
     g: &mut TaskGraph,
 ) -> Stream {
-    let before = input.inputs.len();
+    let before = input.partitions();
     let after = match *to {
         Partitioning::Count(n) => n,
         Partitioning::Bytes(b) => estimate.map_or(before, |e| e.div_ceil(b)).max(1),
     };
     let held = materialize(input, Sink::Hold(schema), g);
-    Stream {
-        inputs: cut(&held, after).into_iter().map(Input::Pieces).collect(),
-        origin: "repartition".into(),
-        origin_detail: format!(
-            "repartition into {to}: {before} → {after} partitions, rows in order"
-        ),
-        ops: Vec::new(),
-    }
+    Stream::new(
+        cut(&held, after).into_iter().map(Input::Pieces).collect(),
+        "repartition",
+        format!("repartition into {to}: {before} → {after} partitions, rows in order"),
+    )
 }
 
 /// The pieces of `held` (tasks holding rows in order) that make `n` partitions, in order:

@@ -2,7 +2,7 @@
 //! and the size estimates other lowerings decide by (repartition, broadcast).
 
 use spillway_planner::Result;
-use spillway_planner::logical::LogicalPlan;
+use spillway_planner::logical::{JoinType, LogicalPlan};
 use spillway_planner::source::{ScanPartition, ScanRequest};
 use std::sync::Arc;
 
@@ -16,12 +16,11 @@ use crate::lower::stream::Stream;
 /// A source's metadata that cannot be read.
 pub fn lower_scan(scan: &LogicalPlan, config: &EngineConfig) -> Result<Stream> {
     let parts = plan_scan(scan, config)?;
-    Ok(Stream {
-        inputs: parts.into_iter().map(Input::Scan).collect(),
-        origin: "scan".into(),
-        origin_detail: scan_detail(scan),
-        ops: Vec::new(),
-    })
+    Ok(Stream::new(
+        parts.into_iter().map(Input::Scan).collect(),
+        "scan",
+        scan_detail(scan),
+    ))
 }
 
 /// The partitions of a scan node, from its source's metadata (empty for another node).
@@ -60,14 +59,20 @@ pub fn estimate_bytes(plan: &LogicalPlan, config: &EngineConfig) -> Result<Optio
         LogicalPlan::Scan { .. } => plan_scan(plan, config)?
             .iter()
             .try_fold(0usize, |sum, p| Some(sum + p.estimated_bytes()?)),
-        LogicalPlan::Join { left, right, .. } => {
-            match (
-                estimate_bytes(left, config)?,
-                estimate_bytes(right, config)?,
-            ) {
-                (Some(l), Some(r)) => Some(l + r),
-                _ => None,
+        // A cross join's rows are every pair: its sides' bytes say nothing of them.
+        LogicalPlan::Join {
+            how: JoinType::Cross,
+            ..
+        } => None,
+        LogicalPlan::Join { .. } | LogicalPlan::Union { .. } => {
+            let mut sum = Some(0usize);
+            for child in plan.children() {
+                sum = match (sum, estimate_bytes(child, config)?) {
+                    (Some(s), Some(b)) => Some(s + b),
+                    _ => None,
+                };
             }
+            sum
         }
         LogicalPlan::Aggregate { keys, .. } if keys.is_empty() => Some(0),
         other => match other.input() {

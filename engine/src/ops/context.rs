@@ -31,8 +31,10 @@ pub struct TaskContext<'a> {
     pub spill: &'a Arc<SpillDir>,
     /// Largest number of rows in one output batch.
     pub batch_rows: usize,
-    /// The task's place in its stage: the output partition it writes.
+    /// The output partition the task writes (its place among the partitions of its stream).
     pub partition: usize,
+    /// The task's place in its stage, from 0: which of its stage's inputs it reads.
+    pub place: usize,
     /// The schema of what a writing task writes (the graph's result before the write).
     pub output_schema: &'a SchemaRef,
     /// What the task holds and spills, for `explain_analyze`.

@@ -28,6 +28,8 @@ pub enum Data {
     Runs(Store),
     /// A broadcast join's hash table.
     Table(Arc<BroadcastTable>),
+    /// The number of the first row of each partition, counted from 0 ([`super::row_index`]).
+    RowStarts(Vec<u64>),
 }
 
 impl Data {
@@ -39,6 +41,7 @@ impl Data {
             Data::Buckets(b) => b.rows(),
             Data::Runs(r) => r.rows(),
             Data::Table(t) => t.rows(),
+            Data::RowStarts(s) => s.len(),
         }
     }
 
@@ -49,6 +52,7 @@ impl Data {
             Data::Buckets(_) => "buckets",
             Data::Runs(_) => "sorted runs",
             Data::Table(_) => "a hash table",
+            Data::RowStarts(_) => "row counts",
         }
     }
 
@@ -111,6 +115,17 @@ impl Data {
         match self {
             Data::Table(t) => Ok(t),
             other => Err(other.wrong("a hash table")),
+        }
+    }
+
+    /// The first row of each partition, or an internal error.
+    ///
+    /// # Errors
+    /// Other data: a bug in lowering.
+    pub fn row_starts(&self) -> Result<&[u64]> {
+        match self {
+            Data::RowStarts(s) => Ok(s),
+            other => Err(other.wrong("row counts")),
         }
     }
 }

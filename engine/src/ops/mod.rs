@@ -10,7 +10,10 @@
 //! - A **streaming** operator is a function from a stream of batches ([`Batches`]) to a
 //!   stream: `fn op<'a>(input: Batches<'a>, spec…) -> Batches<'a>`. It holds one batch at a
 //!   time and reserves nothing (filter, project, limit, explode, map_partitions, the
-//!   broadcast probe). Streaming operators fuse into one pipeline task per partition. (A
+//!   broadcast probe, the cross join's probe, the row index). Streaming operators fuse into
+//!   one pipeline task per partition; what one reads besides its stream (a broadcast
+//!   table, a cross join's held right side, a row index's counts) comes from dependencies
+//!   after the input's ([`Op::tables`](crate::graph::Op::tables)). (A
 //!   broadcast probe whose table fell back to buckets holds its partition, spillable, and
 //!   reserves what it holds: see `join::fallback`.)
 //! - A **blocking** operator has two halves, because it needs every partition: a *sink*
@@ -52,6 +55,7 @@ pub mod limit;
 pub mod map_partitions;
 pub mod output;
 pub mod project;
+pub mod row_index;
 pub mod sort;
 pub mod store;
 
@@ -106,6 +110,7 @@ pub fn run_task(kind: &TaskKind, deps: &[Arc<Data>], ctx: &TaskContext<'_>) -> R
                 &right, spec, ctx,
             )?)))
         }
+        TaskKind::CountRows => Ok(Data::RowStarts(row_index::starts(deps))),
         TaskKind::SortMerge { spec, sink } => {
             let mut out = Output::new(sink.as_ref(), ctx)?;
             sort::merge(&each(deps, Data::runs)?, spec, ctx, &mut |b| out.emit(b))?;
@@ -137,8 +142,8 @@ fn open_input<'a>(
     Ok(Box::new(source.map(|b| ctx.check().and(b))))
 }
 
-/// The stream through each streaming operator in turn; `tables` are the broadcast tables
-/// the probes read, in the order of the probes.
+/// The stream through each streaming operator in turn; `tables` are what the operators
+/// read besides the stream ([`Op::tables`]), in the order of the operators.
 fn apply_ops<'a>(
     mut stream: Batches<'a>,
     ops: &'a [Op],
@@ -160,6 +165,39 @@ fn apply_ops<'a>(
                     Error::Internal("a broadcast join's probe lost its table".into())
                 })?;
                 join::broadcast_probe(stream, table.table()?, spec, ctx)
+            }
+            Op::Cross { schema, right } => {
+                let held: Vec<&Arc<Data>> = tables.by_ref().take(right.len()).collect();
+                if held.len() != right.len() {
+                    return Err(Error::Internal("a cross join lost its right side".into()));
+                }
+                let held = held
+                    .into_iter()
+                    .map(|d| d.buckets())
+                    .collect::<Result<Vec<_>>>()?;
+                join::cross(stream, held, schema, ctx)
+            }
+            Op::RowIndex {
+                schema,
+                offset,
+                starts,
+            } => {
+                let before = match starts {
+                    None => 0,
+                    Some(_) => {
+                        let starts = tables.next().ok_or_else(|| {
+                            Error::Internal("a row index lost its row counts".into())
+                        })?;
+                        starts
+                            .row_starts()?
+                            .get(ctx.place)
+                            .copied()
+                            .ok_or_else(|| {
+                                Error::Internal(format!("no row count for partition {}", ctx.place))
+                            })?
+                    }
+                };
+                row_index::row_index(stream, *offset, before, schema)
             }
         };
     }
