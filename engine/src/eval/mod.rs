@@ -228,6 +228,23 @@ fn eval_function(expr: &Expr, func: Function, args: &[Expr], batch: &RecordBatch
     }
 }
 
+/// What a family's kernels start from: the arguments' types, the result's (checked again
+/// as when the plan was built), and whether every argument is a scalar (then so is the
+/// result).
+fn signature(
+    func: Function,
+    expr: &Expr,
+    args: &[Expr],
+    values: &[Value],
+) -> Result<(Vec<DataType>, DataType, bool)> {
+    let types: Vec<DataType> = values.iter().map(|v| v.data_type().clone()).collect();
+    let out = func
+        .return_type(args, &types)
+        .map_err(|m| Error::type_error(expr, m))?;
+    let scalar = values.iter().all(|v| matches!(v, Value::Scalar(_)));
+    Ok((types, out, scalar))
+}
+
 /// `a`, or an error if it is a decimal of 38 digits holding a value with more. Arrow's
 /// decimal kernels check that a result fits an `i128`, not its precision: a sum whose
 /// precision the planner capped at 38 can pass it (an integer, or a decimal of fewer

@@ -43,11 +43,7 @@ pub(super) fn evaluate(
     values: Vec<Value>,
     rows: usize,
 ) -> Result<Value> {
-    let types: Vec<DataType> = values.iter().map(|v| v.data_type().clone()).collect();
-    let out = func
-        .return_type(args, &types)
-        .map_err(|m| Error::type_error(expr, m))?;
-    let scalar = values.iter().all(|v| matches!(v, Value::Scalar(_)));
+    let (types, out, scalar) = super::signature(func.into(), expr, args, &values)?;
     let len = if scalar { 1 } else { rows };
     let ctx = |e: ArrowError| Error::compute(expr.to_string(), e);
     let array = if let StringFunction::ConcatStr { .. } = func {

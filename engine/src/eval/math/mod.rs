@@ -40,11 +40,7 @@ pub(super) fn evaluate(
     values: Vec<Value>,
     rows: usize,
 ) -> Result<Value> {
-    let types: Vec<DataType> = values.iter().map(|v| v.data_type().clone()).collect();
-    let out = func
-        .return_type(args, &types)
-        .map_err(|m| Error::type_error(expr, m))?;
-    let scalar = values.iter().all(|v| matches!(v, Value::Scalar(_)));
+    let (types, out, scalar) = super::signature(func.into(), expr, args, &values)?;
     let len = if scalar { 1 } else { rows };
     // A null bound of clip clips nothing; for the rest a null argument gives nulls.
     let null = match func {
