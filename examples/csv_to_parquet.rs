@@ -14,6 +14,9 @@ use std::time::Instant;
 use clap::Parser;
 use spillway::prelude::*;
 
+#[path = "common/exit.rs"]
+mod exit;
+
 #[derive(Parser)]
 struct Args {
     /// The CSV file, folder or glob.
@@ -61,7 +64,11 @@ fn parse_size(text: &str) -> std::result::Result<usize, String> {
         .ok_or_else(|| format!("'{text}' is too large"))
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    exit::exit(run())
+}
+
+fn run() -> Result<()> {
     let args = Args::parse();
     let mut builder = Session::builder();
     if let Some(bytes) = args.memory_limit {

@@ -29,6 +29,9 @@ use std::time::Instant;
 use clap::{Parser, ValueEnum};
 use spillway::prelude::*;
 
+#[path = "common/exit.rs"]
+mod exit;
+
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
 enum Shape {
     /// N leaves read by one `all` node.
@@ -73,7 +76,11 @@ fn trivial_graph(n: u64, shape: Shape) -> Delayed<u64> {
     }
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    exit::exit(run())
+}
+
+fn run() -> Result<()> {
     let started = Instant::now();
     let args = Args::parse();
     let mut builder = Session::builder().config(SessionConfig::from_env()?);

@@ -13,6 +13,9 @@ use std::time::Instant;
 use clap::Parser;
 use spillway::prelude::*;
 
+#[path = "common/exit.rs"]
+mod exit;
+
 #[path = "common/answer.rs"]
 mod answer;
 
@@ -82,7 +85,11 @@ fn query(x: &DataFrame, q: &str) -> Result<DataFrame> {
     }
 }
 
-fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    exit::exit(run())
+}
+
+fn run() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let mut builder = Session::builder();
     if let Some(t) = args.threads {

@@ -22,6 +22,9 @@ use spillway::arrow::array::{Int64Array, RecordBatch, StringViewArray};
 use spillway::arrow::datatypes::{DataType, Field, Schema};
 use spillway::prelude::*;
 
+#[path = "common/exit.rs"]
+mod exit;
+
 #[derive(Parser)]
 struct Args {
     /// The folder holding (or to hold, with `--generate`) the tables.
@@ -116,7 +119,11 @@ fn generate(
     Ok(())
 }
 
-fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    exit::exit(run())
+}
+
+fn run() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let mut builder = Session::builder();
     if let Some(t) = args.threads {

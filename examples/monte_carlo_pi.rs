@@ -16,6 +16,9 @@ use std::time::Instant;
 use clap::Parser;
 use spillway::prelude::*;
 
+#[path = "common/exit.rs"]
+mod exit;
+
 /// Monte Carlo estimate of pi from `n` random points in the unit square.
 fn sample(n: i64) -> f64 {
     let mut rng = fastrand::Rng::new();
@@ -45,7 +48,11 @@ struct Args {
     rayon: bool,
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    exit::exit(run())
+}
+
+fn run() -> Result<()> {
     let args = Args::parse();
     let started = Instant::now();
     let mut builder = Session::builder();

@@ -25,6 +25,9 @@ use clap::Parser;
 use rayon::prelude::*;
 use spillway::prelude::*;
 
+#[path = "common/exit.rs"]
+mod exit;
+
 /// Monte Carlo estimate of pi from `draws` random points in the unit square, seeded.
 fn sample(seed: u64, draws: u64) -> f64 {
     let mut rng = fastrand::Rng::with_seed(seed);
@@ -59,7 +62,11 @@ struct Args {
     rayon: bool,
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    exit::exit(run())
+}
+
+fn run() -> Result<()> {
     let started = Instant::now();
     let args = Args::parse();
     let mut builder = Session::builder().config(SessionConfig::from_env()?);

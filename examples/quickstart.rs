@@ -18,6 +18,9 @@ use spillway::arrow::array::{Float64Array, Int32Array, Int64Array, StringArray};
 use spillway::arrow::util::pretty::pretty_format_batches;
 use spillway::prelude::*;
 
+#[path = "common/exit.rs"]
+mod exit;
+
 const FILES: usize = 4;
 const ROWS_PER_FILE: usize = 1_000_000;
 const CITIES: [&str; 6] = ["Lagos", "Lima", "Lyon", "Oslo", "Pune", "Quito"];
@@ -88,7 +91,11 @@ fn generate(dir: &std::path::Path) -> Result<Vec<Trip>, Box<dyn std::error::Erro
     Ok(trips)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    exit::exit(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let t0 = Instant::now();
     let trips = generate(dir.path())?;

@@ -9,6 +9,9 @@ use std::time::Instant;
 use clap::Parser;
 use spillway::prelude::*;
 
+#[path = "common/exit.rs"]
+mod exit;
+
 #[derive(Parser)]
 struct Args {
     /// A Parquet file, a folder of them, or a glob.
@@ -25,7 +28,11 @@ struct Args {
     runs: usize,
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    exit::exit(run())
+}
+
+fn run() -> Result<()> {
     let args = Args::parse();
     let session = Session::builder().threads(args.threads).build()?;
     let mut times = Vec::new();

@@ -22,6 +22,9 @@ use std::time::Instant;
 use clap::Parser;
 use spillway::prelude::*;
 
+#[path = "common/exit.rs"]
+mod exit;
+
 #[path = "common/answer.rs"]
 mod answer;
 
@@ -162,7 +165,11 @@ impl Tpch {
     }
 }
 
-fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    exit::exit(run())
+}
+
+fn run() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let mut builder = Session::builder();
     if let Some(t) = args.threads {
