@@ -14,6 +14,45 @@ use arrow::error::ArrowError;
 /// anything that is `Into<UserError>`: an error type, a `String` or a `&str`.
 pub type UserError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The available name closest to `name`, when one is close enough to be what was meant:
+/// the same but for case, one containing the other, or a few edits away (a third of the
+/// name's length, at least one, and fewer than its length).
+fn closest<'a>(name: &str, available: &'a [String]) -> Option<&'a str> {
+    let lower = name.to_lowercase();
+    let len = name.chars().count();
+    let budget = (len / 3).max(1);
+    available
+        .iter()
+        .filter_map(|c| {
+            let other = c.to_lowercase();
+            let d = edits(&lower, &other);
+            let close = other == lower
+                || (d <= budget && d < len)
+                || (lower.len() >= 3 && (other.contains(&lower) || lower.contains(&other)));
+            close.then_some((d, c.as_str()))
+        })
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// The Levenshtein distance of `a` and `b`, in characters.
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(prev + usize::from(ca != *cb));
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
 /// Result with Spillway's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -23,7 +62,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     // ---- the user's plan: caught when the lazy plan is built, before anything runs ----
     /// A column name that the input does not have.
-    #[error("column '{name}' not found; available columns: [{}]", available.join(", "))]
+    #[error(
+        "column '{name}' not found{}; available columns: [{}]",
+        closest(name, available).map(|c| format!("; did you mean \"{c}\"?")).unwrap_or_default(),
+        available.join(", ")
+    )]
     ColumnNotFound {
         /// The name asked for.
         name: String,
@@ -248,6 +291,24 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "column 'x' not found; available columns: [a, b]"
+        );
+        let typo = |name: &str| {
+            Error::ColumnNotFound {
+                name: name.into(),
+                available: ["id", "distance_km", "Fare", "pickup_at"]
+                    .map(String::from)
+                    .to_vec(),
+            }
+            .to_string()
+        };
+        assert!(typo("distanse_km").contains("did you mean \"distance_km\"?"));
+        assert!(typo("distance").contains("did you mean \"distance_km\"?"));
+        assert!(typo("fare").contains("did you mean \"Fare\"?"));
+        assert!(typo("pickup_ts").contains("did you mean \"pickup_at\"?"));
+        assert!(
+            !typo("tip_amount").contains("did you mean"),
+            "{}",
+            typo("tip_amount")
         );
         let t = Error::Task {
             task: "scan[3]".into(),
