@@ -214,8 +214,13 @@ impl DataFrame {
     /// # Ok::<(), spillway::Error>(())
     /// ```
     ///
+    /// Keys of different types are compared in their common type, the one `=` uses:
+    /// an `Int32` key joins an `Int64` one as `Int64`, decimals of different scales at the
+    /// larger, any two string types as `Utf8View`; the key column has that type.
+    ///
     /// # Errors
-    /// [`Error::ColumnNotFound`] naming a key; [`Error::Type`] for keys of different types.
+    /// [`Error::ColumnNotFound`] naming a key; [`Error::Type`] for keys whose types have no
+    /// common type (a string and a number).
     pub fn join<L, R>(
         &self,
         right: &DataFrame,
@@ -227,14 +232,10 @@ impl DataFrame {
         L: Into<String>,
         R: Into<String>,
     {
-        let plan = LogicalPlan::join(
-            Arc::clone(&self.plan),
-            Arc::clone(&right.plan),
-            left_on.into_iter().map(Into::into).collect(),
-            right_on.into_iter().map(Into::into).collect(),
-            how,
-        )?;
-        Ok(self.then(plan))
+        let left_on: Vec<String> = left_on.into_iter().map(Into::into).collect();
+        let right_on: Vec<String> = right_on.into_iter().map(Into::into).collect();
+        let (l, r) = combine::join_sides(self, right, &left_on, &right_on)?;
+        Ok(self.then(LogicalPlan::join(l, r, left_on, right_on, how)?))
     }
 
     /// The same rows in the same order, in `n` partitions (Dask's

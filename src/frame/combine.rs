@@ -174,6 +174,42 @@ fn column_type(name: &str, schemas: &[Arc<Schema>]) -> Result<DataType> {
     })
 }
 
+/// The plans of a join's two sides with each pair of keys of different types cast to their
+/// common type, the one `=` compares them in (`Int32` with `Int64` joins as `Int64`, a
+/// `Decimal(12, 2)` with a `Decimal(15, 4)` as `Decimal(15, 4)`, as Polars and DuckDB do).
+/// Keys with no common type, or missing, are left for the join to refuse by name.
+pub(super) fn join_sides(
+    left: &DataFrame,
+    right: &DataFrame,
+    left_on: &[String],
+    right_on: &[String],
+) -> Result<(Arc<LogicalPlan>, Arc<LogicalPlan>)> {
+    let (ls, rs) = (left.schema(), right.schema());
+    let types = |s: &Schema| -> Vec<DataType> {
+        s.fields().iter().map(|f| f.data_type().clone()).collect()
+    };
+    let (mut lt, mut rt) = (types(&ls), types(&rs));
+    for (l, r) in left_on.iter().zip(right_on) {
+        let (Ok(li), Ok(ri)) = (ls.index_of(l), rs.index_of(r)) else {
+            continue;
+        };
+        if lt[li] == rt[ri] {
+            continue;
+        }
+        let (lc, rc) = (col(l.as_str()), col(r.as_str()));
+        if let Ok(t) = common_type(&[(&lc, &lt[li]), (&rc, &rt[ri])]) {
+            (lt[li], rt[ri]) = (t.clone(), t);
+        }
+    }
+    let names =
+        |s: &Schema| -> Vec<String> { s.fields().iter().map(|f| f.name().clone()).collect() };
+    let (ln, rn) = (names(&ls), names(&rs));
+    Ok((
+        aligned(left, &ls, &ln.iter().collect::<Vec<_>>(), &lt)?,
+        aligned(right, &rs, &rn.iter().collect::<Vec<_>>(), &rt)?,
+    ))
+}
+
 /// `frame`'s plan with its columns in the order `names`, cast to `types`.
 fn aligned(
     frame: &DataFrame,

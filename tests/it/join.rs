@@ -246,6 +246,70 @@ fn join_schemas_rename_clashes_and_check_keys() {
     assert!(!text.contains("shuffle"), "{text}");
 }
 
+#[test]
+fn keys_of_different_widths_and_string_types_join_in_their_common_type() {
+    use spillway::arrow::array::{Int32Array, StringArray};
+    let spill = tempfile::tempdir().unwrap();
+    for limit in [1 << 30, 16 << 10] {
+        let s = session(2, limit, spill.path());
+        let table = |k: ArrayRef, name: &str| {
+            let schema = Arc::new(Schema::new(vec![
+                Field::new("k", k.data_type().clone(), true),
+                Field::new(name, DataType::Int64, false),
+            ]));
+            let v = Arc::new(Int64Array::from_iter_values(0..k.len() as i64));
+            let b = RecordBatch::try_new(Arc::clone(&schema), vec![k, v]).unwrap();
+            s.from_batches(schema, vec![b], 3).unwrap()
+        };
+        let narrow = table(
+            Arc::new(Int32Array::from_iter(
+                (0..300).map(|i| (i % 7 != 0).then_some(i)),
+            )),
+            "a",
+        );
+        let wide = table(
+            Arc::new(Int64Array::from_iter_values((0..600).map(|i| i / 2))),
+            "b",
+        );
+        for how in [
+            JoinType::Inner,
+            JoinType::Left,
+            JoinType::Right,
+            JoinType::Semi,
+        ] {
+            let j = narrow.join(&wide, ["k"], ["k"], how).unwrap();
+            assert_eq!(j.schema().field(0).data_type(), &DataType::Int64, "{how:?}");
+            let rows = j.count_rows().unwrap();
+            // 300 keys, 257 of them non-null, each matching 2 rows of the wide side.
+            let want = match how {
+                JoinType::Inner => 257 * 2,
+                JoinType::Left => 257 * 2 + 43,
+                JoinType::Right => 600,
+                _ => 257,
+            };
+            assert_eq!(rows, want, "{how:?} at {limit}");
+        }
+        let utf8 = table(
+            Arc::new(StringArray::from_iter_values(
+                (0..50).map(|i| format!("key {i}")),
+            )),
+            "a",
+        );
+        let view = table(
+            Arc::new(StringViewArray::from_iter_values(
+                (25..75).map(|i| format!("key {i}")),
+            )),
+            "b",
+        );
+        let j = utf8.join(&view, ["k"], ["k"], JoinType::Inner).unwrap();
+        assert_eq!(j.count_rows().unwrap(), 25);
+        // A string and a number have no common type: refused, naming both.
+        let err = utf8.join(&wide, ["k"], ["k"], JoinType::Inner).unwrap_err();
+        assert!(matches!(err, Error::Type { .. }), "{err}");
+        assert!(err.to_string().contains("Int64"), "{err}");
+    }
+}
+
 /// A session whose joins broadcast a right side up to `broadcast` bytes.
 fn broadcasting(
     threads: usize,
