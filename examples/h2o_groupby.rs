@@ -13,6 +13,8 @@ use std::time::Instant;
 use clap::Parser;
 use spillway::prelude::*;
 
+#[path = "common/engine.rs"]
+mod engine;
 #[path = "common/exit.rs"]
 mod exit;
 
@@ -27,18 +29,11 @@ struct Args {
     /// Comma-separated questions, q1..q10.
     #[arg(long, default_value = "q1,q2,q3,q4,q5,q6,q7,q8,q9,q10")]
     queries: String,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// The memory limit, e.g. 1536MiB.
-    #[arg(long)]
-    memory_limit: Option<String>,
     /// Where to write each answer, as a folder `<query>.parquet/` of part files.
     #[arg(long)]
     out_dir: Option<std::path::PathBuf>,
-    /// Where spill files go (default: the system temp folder).
-    #[arg(long)]
-    spill_dir: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    engine: engine::EngineArgs,
 }
 
 fn query(x: &DataFrame, q: &str) -> Result<DataFrame> {
@@ -91,17 +86,7 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let mut builder = Session::builder();
-    if let Some(t) = args.threads {
-        builder = builder.threads(t);
-    }
-    if let Some(d) = &args.spill_dir {
-        builder = builder.spill_dir(d);
-    }
-    if let Some(m) = &args.memory_limit {
-        builder = builder.memory_limit(spillway::config::parse_bytes(m)?);
-    }
-    let session = builder.build()?;
+    let session = args.engine.builder()?.build()?;
     let x = session.read_parquet(&args.data)?;
     for q in args.queries.split(',').map(str::trim) {
         let t0 = Instant::now();

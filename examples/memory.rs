@@ -22,6 +22,8 @@ use spillway::arrow::array::{Int64Array, RecordBatch, StringViewArray};
 use spillway::arrow::datatypes::{DataType, Field, Schema};
 use spillway::prelude::*;
 
+#[path = "common/engine.rs"]
+mod engine;
 #[path = "common/exit.rs"]
 mod exit;
 
@@ -39,15 +41,8 @@ struct Args {
     /// sort, topk, join, groupby or distinct.
     #[arg(long, default_value = "sort")]
     workload: String,
-    /// The memory limit, e.g. 64MiB.
-    #[arg(long)]
-    memory_limit: Option<String>,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Where spill files go (default: the system temp folder).
-    #[arg(long)]
-    spill_dir: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    engine: engine::EngineArgs,
 }
 
 /// A deterministic generator (xorshift64*).
@@ -125,17 +120,7 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let mut builder = Session::builder();
-    if let Some(t) = args.threads {
-        builder = builder.threads(t);
-    }
-    if let Some(d) = &args.spill_dir {
-        builder = builder.spill_dir(d);
-    }
-    if let Some(m) = &args.memory_limit {
-        builder = builder.memory_limit(spillway::config::parse_bytes(m)?);
-    }
-    let session = builder.build()?;
+    let session = args.engine.builder()?.build()?;
     if args.generate {
         generate(&session, &args.data, args.rows)?;
         return Ok(());

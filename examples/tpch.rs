@@ -22,6 +22,8 @@ use std::time::Instant;
 use clap::Parser;
 use spillway::prelude::*;
 
+#[path = "common/engine.rs"]
+mod engine;
 #[path = "common/exit.rs"]
 mod exit;
 
@@ -36,18 +38,9 @@ struct Args {
     /// Comma-separated queries: q1, q3, q6.
     #[arg(long, default_value = "q1,q3,q6")]
     queries: String,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// The memory limit, e.g. 1536MiB.
-    #[arg(long)]
-    memory_limit: Option<String>,
     /// Where to write each answer, as a folder `<query>.parquet/` of part files.
     #[arg(long)]
     out_dir: Option<std::path::PathBuf>,
-    /// Where spill files go (default: the system temp folder).
-    #[arg(long)]
-    spill_dir: Option<std::path::PathBuf>,
     /// Bytes of (projected) Parquet data per partition, e.g. 32MiB (default: the session's).
     #[arg(long)]
     partition_bytes: Option<String>,
@@ -55,6 +48,8 @@ struct Args {
     /// (`explain_analyze`) instead of timing it.
     #[arg(long)]
     analyze: bool,
+    #[command(flatten)]
+    engine: engine::EngineArgs,
 }
 
 /// The tables of one TPC-H dataset, read lazily.
@@ -171,18 +166,9 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let mut builder = Session::builder();
-    if let Some(t) = args.threads {
-        builder = builder.threads(t);
-    }
-    if let Some(d) = &args.spill_dir {
-        builder = builder.spill_dir(d);
-    }
+    let mut builder = args.engine.builder()?;
     if let Some(p) = &args.partition_bytes {
         builder = builder.target_partition_bytes(spillway::config::parse_bytes(p)?);
-    }
-    if let Some(m) = &args.memory_limit {
-        builder = builder.memory_limit(spillway::config::parse_bytes(m)?);
     }
     let tpch = Tpch {
         session: builder.build()?,
